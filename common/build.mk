@@ -1,0 +1,6 @@
+COMMON_SRC := common/err.c common/wire.c common/proto.c common/conf.c common/parse.c
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
+
+$(BUILD)/libcommon.a: $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^

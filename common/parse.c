@@ -1,0 +1,175 @@
+#include "parse.h"
+
+#include <errno.h>
+#include <string.h>
+
+int parse_u64(const char *s, uint64_t *out, struct cerr *e)
+{
+	uint64_t v = 0;
+
+	if (!s || !*s)
+		return cerr_set(e, EINVAL, "empty number");
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return cerr_set(e, EINVAL, "\"%s\" is not a number", s);
+		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+			return cerr_set(e, ERANGE, "\"%s\" is too large", s);
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* Parse "digits[.digits]" into an integer part and a fraction scaled to
+ * 10^9; *end points past it. */
+static int parse_decimal(const char *s, uint64_t *ip, uint64_t *frac_e9,
+			 const char **end)
+{
+	uint64_t i = 0, f = 0, scale = 100000000;
+	const char *p = s;
+	int digits = 0;
+
+	for (; *p >= '0' && *p <= '9'; p++, digits++) {
+		if (i > (UINT64_MAX - 9) / 10)
+			return -1;
+		i = i * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p == '.') {
+		p++;
+		for (; *p >= '0' && *p <= '9'; p++, digits++) {
+			f += (uint64_t)(*p - '0') * scale;
+			scale /= 10;
+		}
+	}
+	if (!digits)
+		return -1;
+	*ip = i;
+	*frac_e9 = f;
+	*end = p;
+	return 0;
+}
+
+static int scaled(uint64_t i, uint64_t f_e9, uint64_t mult, uint64_t *out)
+{
+	if (i && mult > UINT64_MAX / i)
+		return -1;
+	*out = i * mult;
+	/* fraction: f_e9 / 1e9 * mult, computed without overflow for
+	 * mult up to 2^40 (T) */
+	{
+		unsigned __int128 fr = (unsigned __int128)f_e9 * mult / 1000000000u;
+		if (*out > UINT64_MAX - (uint64_t)fr)
+			return -1;
+		*out += (uint64_t)fr;
+	}
+	return 0;
+}
+
+int parse_size(const char *s, uint64_t *out, struct cerr *e)
+{
+	static const struct { const char *suf; uint64_t mult; } units[] = {
+		{ "", 1 }, { "B", 1 },
+		{ "K", 1ull << 10 }, { "KB", 1ull << 10 }, { "KiB", 1ull << 10 }, { "k", 1ull << 10 },
+		{ "M", 1ull << 20 }, { "MB", 1ull << 20 }, { "MiB", 1ull << 20 }, { "m", 1ull << 20 },
+		{ "G", 1ull << 30 }, { "GB", 1ull << 30 }, { "GiB", 1ull << 30 }, { "g", 1ull << 30 },
+		{ "T", 1ull << 40 }, { "TB", 1ull << 40 }, { "TiB", 1ull << 40 }, { "t", 1ull << 40 },
+	};
+	uint64_t i, f;
+	const char *end;
+
+	if (!s || parse_decimal(s, &i, &f, &end) < 0)
+		return cerr_set(e, EINVAL, "\"%s\" is not a size (e.g. 512M, 1.5G)",
+				s ? s : "");
+	for (size_t k = 0; k < sizeof units / sizeof units[0]; k++) {
+		if (strcmp(end, units[k].suf))
+			continue;
+		if (units[k].mult == 1 && f)
+			break;	/* fractional bytes */
+		if (scaled(i, f, units[k].mult, out) < 0)
+			return cerr_set(e, ERANGE, "size \"%s\" is too large", s);
+		return 0;
+	}
+	return cerr_set(e, EINVAL, "\"%s\" is not a size (e.g. 512M, 1.5G)", s);
+}
+
+int parse_duration_ms(const char *s, uint64_t *out, struct cerr *e)
+{
+	static const struct { const char *suf; uint64_t mult; } units[] = {
+		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+		{ "min", 60000 }, { "h", 3600000 }, { "d", 86400000 },
+	};
+	uint64_t i, f;
+	const char *end;
+
+	if (!s || parse_decimal(s, &i, &f, &end) < 0)
+		return cerr_set(e, EINVAL, "\"%s\" is not a duration (e.g. 30s, 5m, 250ms)",
+				s ? s : "");
+	for (size_t k = 0; k < sizeof units / sizeof units[0]; k++) {
+		if (strcmp(end, units[k].suf))
+			continue;
+		if (scaled(i, f, units[k].mult, out) < 0)
+			return cerr_set(e, ERANGE, "duration \"%s\" is too large", s);
+		return 0;
+	}
+	return cerr_set(e, EINVAL, "\"%s\" is not a duration (e.g. 30s, 5m, 250ms)", s);
+}
+
+int parse_cpus(const char *s, uint64_t *quota_usec, struct cerr *e)
+{
+	uint64_t i, f, q;
+	const char *end, *dot;
+
+	if (!s || parse_decimal(s, &i, &f, &end) < 0 || *end)
+		return cerr_set(e, EINVAL, "\"%s\" is not a CPU count (e.g. 1.5)",
+				s ? s : "");
+	dot = strchr(s, '.');
+	if (dot && strlen(dot + 1) > 3)
+		return cerr_set(e, EINVAL, "\"%s\": at most 3 decimals", s);
+	if (i > 1024 || scaled(i, f, 100000, &q) < 0)
+		return cerr_set(e, ERANGE, "\"%s\" CPUs is too many", s);
+	if (q < 1000)
+		return cerr_set(e, ERANGE, "\"%s\" CPUs is below the minimum 0.01", s);
+	*quota_usec = q;
+	return 0;
+}
+
+int parse_bool(const char *s, bool *out, struct cerr *e)
+{
+	if (!strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "1")) {
+		*out = true;
+		return 0;
+	}
+	if (!strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "0")) {
+		*out = false;
+		return 0;
+	}
+	return cerr_set(e, EINVAL, "\"%s\" is not yes or no", s);
+}
+
+bool job_id_valid(const char *s)
+{
+	if (!s || strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++) {
+		char c = s[i];
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (c != '-')
+				return false;
+		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+			return false;
+		}
+	}
+	return true;
+}
+
+bool cpuset_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > 256)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || s[i] == ',' || s[i] == '-'))
+			return false;
+	return true;
+}

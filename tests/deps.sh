@@ -1,0 +1,20 @@
+#!/bin/sh
+# Install everything corral's build and test tiers need, on Debian 12.
+set -eu
+if [ "$(id -u)" != 0 ]; then
+	echo "tests/deps.sh: must run as root (it calls apt-get)" >&2
+	exit 1
+fi
+pkgs="make gcc clang libc6-dev pkg-config libcmocka-dev libseccomp-dev
+libcap-ng-dev libsqlite3-dev uuid-dev sqlite3 util-linux passwd procps
+iproute2 qemu-system-x86 busybox-static cpio gzip file"
+missing=
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends $missing
+fi
+echo "deps: all installed"

@@ -1,0 +1,411 @@
+#include "cgroup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/magic.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+
+#define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+
+static int read_at(int dfd, const char *name, char *buf, size_t cap)
+{
+	_cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, cap - 1);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+static int write_at(int dfd, const char *name, const char *val, struct cerr *e)
+{
+	_cleanup_close_ int fd = openat(dfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	size_t n = strlen(val);
+
+	if (fd < 0)
+		return cerr_sys(e, "open %s", name);
+	if (write(fd, val, n) != (ssize_t)n)
+		return cerr_sys(e, "write \"%s\" to %s", val, name);
+	return 0;
+}
+
+/* The cgroup2 mount point, from mountinfo (never assumed). */
+static int find_mount(char *out, size_t cap, struct cerr *e)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[4096];
+
+	if (!f)
+		return cerr_sys(e, "open /proc/self/mountinfo");
+	while (fgets(line, sizeof line, f)) {
+		char *sep = strstr(line, " - "), *fields[5], *save = NULL, *t;
+		int i = 0;
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
+			continue;
+		for (t = strtok_r(line, " ", &save); t && i < 5; t = strtok_r(NULL, " ", &save))
+			fields[i++] = t;
+		if (i < 5 || strlen(fields[4]) >= cap || strchr(fields[4], '\\'))
+			continue;
+		strcpy(out, fields[4]);
+		return 0;
+	}
+	return cerr_set(e, ENOENT, "no cgroup2 file system is mounted");
+}
+
+/* Walk a relative path one directory at a time, refusing symlinks. */
+static int walk(int dfd, const char *rel, struct cerr *e)
+{
+	char buf[PATH_LEN_MAX], *save = NULL;
+	int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+
+	if (fd < 0 || strlen(rel) >= sizeof buf)
+		return cerr_set(e, EINVAL, "cgroup path too long");
+	strcpy(buf, rel);
+	for (char *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		int next;
+		if (!strcmp(c, "..") || !strcmp(c, ".")) {
+			close(fd);
+			return cerr_set(e, EINVAL, "cgroup path has a dot component");
+		}
+		next = openat(fd, c, DIR_FLAGS);
+		close(fd);
+		if (next < 0)
+			return cerr_sys(e, "open cgroup %s (at %s)", rel, c);
+		fd = next;
+	}
+	return fd;
+}
+
+static int self_cgroup(char *out, size_t cap, struct cerr *e)
+{
+	char buf[8192], *line, *save = NULL;
+
+	if (read_at(AT_FDCWD, "/proc/self/cgroup", buf, sizeof buf) < 0)
+		return cerr_sys(e, "read /proc/self/cgroup");
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "0::", 3) || strlen(line + 3) >= cap)
+			continue;
+		strcpy(out, line + 3);
+		return 0;
+	}
+	return cerr_set(e, ENOENT, "not in a cgroup2 group");
+}
+
+static unsigned parse_controllers(const char *s)
+{
+	static const char *names[] = { "cpu", "memory", "io", "pids", "cpuset" };
+	char buf[256], *save = NULL;
+	unsigned bits = 0;
+
+	snprintf(buf, sizeof buf, "%s", s);
+	for (char *t = strtok_r(buf, " \n", &save); t; t = strtok_r(NULL, " \n", &save))
+		for (unsigned i = 0; i < ARRAY_SIZE(names); i++)
+			if (!strcmp(t, names[i]))
+				bits |= 1u << i;
+	return bits;
+}
+
+static int mkdir_open(int dfd, const char *name, struct cerr *e)
+{
+	int fd;
+
+	if (mkdirat(dfd, name, 0755) < 0 && errno != EEXIST)
+		return cerr_sys(e, "create cgroup %s", name);
+	fd = openat(dfd, name, DIR_FLAGS);
+	if (fd < 0)
+		return cerr_sys(e, "open cgroup %s", name);
+	return fd;
+}
+
+/* Processes may not live in a group whose subtree has controllers, so
+ * whatever runs in the base (corrald and us, under systemd) moves down. */
+static int evacuate(int basefd, struct cerr *e)
+{
+	char procs[65536], *save = NULL;
+	_cleanup_close_ int dfd = -1;
+
+	if (read_at(basefd, "cgroup.procs", procs, sizeof procs) <= 0)
+		return 0;
+	dfd = mkdir_open(basefd, "daemon", e);
+	if (dfd < 0)
+		return -1;
+	for (char *p = strtok_r(procs, "\n", &save); p; p = strtok_r(NULL, "\n", &save))
+		if (write_at(dfd, "cgroup.procs", p, e) < 0 && errno != ESRCH)
+			return -1;
+	return 0;
+}
+
+int cg_open(const struct policy *p, struct cg_root *cg, struct cerr *e)
+{
+	char mnt[PATH_LEN_MAX], base[PATH_LEN_MAX];
+	_cleanup_close_ int mfd = -1;
+	struct statfs sfs;
+
+	cg->basefd = cg->jobsfd = -1;
+	if (find_mount(mnt, sizeof mnt, e) < 0)
+		return -1;
+	mfd = open(mnt, DIR_FLAGS);
+	if (mfd < 0)
+		return cerr_sys(e, "open %s", mnt);
+	if (fstatfs(mfd, &sfs) < 0 || sfs.f_type != CGROUP2_SUPER_MAGIC)
+		return cerr_set(e, EINVAL, "%s is not a cgroup2 file system", mnt);
+	if (!strcmp(p->cgroup_base, "self")) {
+		if (self_cgroup(base, sizeof base, e) < 0)
+			return -1;
+		if (!strcmp(base, "/"))
+			return cerr_set(e, EINVAL, "cgroup_base self: the helper runs in the root cgroup");
+	} else {
+		strcpy(base, p->cgroup_base);
+	}
+	cg->basefd = walk(mfd, base, e);
+	if (cg->basefd < 0)
+		return -1;
+	if (evacuate(cg->basefd, e) < 0)
+		return -1;
+	if (read_at(cg->basefd, "cgroup.controllers", cg->controllers,
+		    sizeof cg->controllers) < 0)
+		return cerr_sys(e, "read %s/cgroup.controllers", base);
+	cg->controllers[strcspn(cg->controllers, "\n")] = '\0';
+	cg->available = parse_controllers(cg->controllers);
+	cg->jobsfd = mkdir_open(cg->basefd, "jobs", e);
+	return cg->jobsfd < 0 ? -1 : 0;
+}
+
+static int enable(int dfd, unsigned bits, struct cerr *e)
+{
+	for (unsigned b = 1; b <= CG_CPUSET; b <<= 1) {
+		char v[32];
+		if (!(bits & b))
+			continue;
+		snprintf(v, sizeof v, "+%s", controller_name(b));
+		if (write_at(dfd, "cgroup.subtree_control", v, e) < 0)
+			return cerr_wrap(e, "enable the %s controller", controller_name(b));
+	}
+	return 0;
+}
+
+static unsigned user_controllers(const struct policy *p)
+{
+	return (p->user_memory ? CG_MEMORY : 0) | (p->user_pids ? CG_PIDS : 0) |
+	       (p->user_cpu_quota ? CG_CPU : 0);
+}
+
+static int write_u64(int dfd, const char *file, uint64_t v, struct cerr *e)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof buf, "%" PRIu64, v);
+	return write_at(dfd, file, buf, e);
+}
+
+static int write_cpu(int dfd, uint64_t quota, struct cerr *e)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof buf, "%" PRIu64 " %d", quota, CPU_PERIOD_USEC);
+	return write_at(dfd, "cpu.max", buf, e);
+}
+
+static int user_totals(int ufd, const struct policy *p, struct cerr *e)
+{
+	if (p->user_memory && write_u64(ufd, "memory.max", p->user_memory, e) < 0)
+		return -1;
+	if (p->user_pids && write_u64(ufd, "pids.max", p->user_pids, e) < 0)
+		return -1;
+	if (p->user_cpu_quota && write_cpu(ufd, p->user_cpu_quota, e) < 0)
+		return -1;
+	return 0;
+}
+
+int cg_create(struct cg_root *cg, const struct policy *p,
+	      const struct start_req *r, struct cerr *e)
+{
+	unsigned need = start_controllers(r), upper = need | user_controllers(p);
+	_cleanup_close_ int ufd = -1;
+	char uidname[16];
+	int jfd;
+
+	for (unsigned b = 1; b <= CG_CPUSET; b <<= 1)
+		if ((upper & b) && !(cg->available & b))
+			return cerr_set(e, EOPNOTSUPP,
+					"the %s controller is not available in the job cgroup base (available: \"%s\")",
+					controller_name(b), cg->controllers);
+	if (enable(cg->basefd, upper, e) < 0 || enable(cg->jobsfd, upper, e) < 0)
+		return -1;
+	snprintf(uidname, sizeof uidname, "%u", (unsigned)r->uid);
+	ufd = mkdir_open(cg->jobsfd, uidname, e);
+	if (ufd < 0 || user_totals(ufd, p, e) < 0 || enable(ufd, need, e) < 0)
+		return -1;
+	if (mkdirat(ufd, r->job_id, 0755) < 0)
+		return cerr_sys(e, "create cgroup jobs/%s/%s", uidname, r->job_id);
+	jfd = openat(ufd, r->job_id, DIR_FLAGS);
+	if (jfd < 0) {
+		cerr_sys(e, "open cgroup jobs/%s/%s", uidname, r->job_id);
+		unlinkat(ufd, r->job_id, AT_REMOVEDIR);
+		return -1;
+	}
+	return jfd;
+}
+
+int cg_write_limits(int jfd, const struct start_req *r, struct cerr *e)
+{
+	if (r->has_mem && write_u64(jfd, "memory.max", r->mem_max, e) < 0)
+		return -1;
+	if (r->has_swap && write_u64(jfd, "memory.swap.max", r->swap_max, e) < 0)
+		return -1;
+	if (r->has_cpu && write_cpu(jfd, r->cpu_quota, e) < 0)
+		return -1;
+	if (r->has_pids && write_u64(jfd, "pids.max", r->pids_max, e) < 0)
+		return -1;
+	if (r->cpuset_cpus && write_at(jfd, "cpuset.cpus", r->cpuset_cpus, e) < 0)
+		return -1;
+	if (r->cpuset_mems && write_at(jfd, "cpuset.mems", r->cpuset_mems, e) < 0)
+		return -1;
+	for (size_t i = 0; i < r->nio; i++) {
+		const struct io_limit *l = &r->io[i];
+		char buf[256], v[4][32];
+		const uint64_t vals[4] = { l->rbps, l->wbps, l->riops, l->wiops };
+		for (int k = 0; k < 4; k++) {
+			if (vals[k])
+				snprintf(v[k], sizeof v[k], "%" PRIu64, vals[k]);
+			else
+				strcpy(v[k], "max");
+		}
+		snprintf(buf, sizeof buf, "%u:%u rbps=%s wbps=%s riops=%s wiops=%s",
+			 l->major, l->minor, v[0], v[1], v[2], v[3]);
+		if (write_at(jfd, "io.max", buf, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static uint64_t keyed(const char *buf, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (const char *p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, key, n) && p[n] == ' ')
+			return strtoull(p + n + 1, NULL, 10);
+	return 0;
+}
+
+void cg_read_stats(int jfd, struct cg_stats *s)
+{
+	char buf[4096];
+
+	memset(s, 0, sizeof *s);
+	if (read_at(jfd, "memory.events", buf, sizeof buf) > 0)
+		s->oom_kills = keyed(buf, "oom_kill");
+	if (read_at(jfd, "cpu.stat", buf, sizeof buf) > 0)
+		s->cpu_usec = keyed(buf, "usage_usec");
+	if (read_at(jfd, "memory.peak", buf, sizeof buf) > 0)
+		s->memory_peak = strtoull(buf, NULL, 10);
+}
+
+int cg_kill(int jfd, struct cerr *e)
+{
+	return write_at(jfd, "cgroup.kill", "1", e);
+}
+
+int cg_populated(int jfd)
+{
+	char buf[512];
+
+	if (read_at(jfd, "cgroup.events", buf, sizeof buf) < 0)
+		return -1;
+	return keyed(buf, "populated") ? 1 : 0;
+}
+
+int cg_remove(struct cg_root *cg, uid_t uid, const char *id)
+{
+	char uidname[16];
+	_cleanup_close_ int ufd = -1;
+
+	snprintf(uidname, sizeof uidname, "%u", (unsigned)uid);
+	ufd = openat(cg->jobsfd, uidname, DIR_FLAGS);
+	if (ufd < 0)
+		return -1;
+	return unlinkat(ufd, id, AT_REMOVEDIR);
+}
+
+/* Wait for a group to empty: cgroup.events signals POLLPRI on change. */
+static void wait_empty(int jfd, int timeout_ms)
+{
+	_cleanup_close_ int efd = openat(jfd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (cg_populated(jfd) == 1) {
+		struct pollfd pfd = { .fd = efd, .events = POLLPRI };
+		long left;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = timeout_ms - ((t.tv_sec - t0.tv_sec) * 1000 +
+				     (t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0 || efd < 0)
+			return;
+		poll(&pfd, 1, left > 100 ? 100 : (int)left);
+	}
+}
+
+static int sweep_user(int ufd, int timeout_ms)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int dfd = fcntl(ufd, F_DUPFD_CLOEXEC, 3), n = 0;
+
+	if (dfd < 0 || !(d = fdopendir(dfd))) {
+		if (dfd >= 0)
+			close(dfd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		_cleanup_close_ int jfd = -1;
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		jfd = openat(ufd, de->d_name, DIR_FLAGS);
+		if (jfd < 0)
+			continue;
+		cg_kill(jfd, NULL);
+		wait_empty(jfd, timeout_ms);
+		if (unlinkat(ufd, de->d_name, AT_REMOVEDIR) == 0)
+			n++;
+	}
+	return n;
+}
+
+int cg_sweep(struct cg_root *cg, int timeout_ms)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	int dfd = fcntl(cg->jobsfd, F_DUPFD_CLOEXEC, 3), n = 0;
+
+	if (dfd < 0 || !(d = fdopendir(dfd))) {
+		if (dfd >= 0)
+			close(dfd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		_cleanup_close_ int ufd = -1;
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		ufd = openat(cg->jobsfd, de->d_name, DIR_FLAGS);
+		if (ufd >= 0)
+			n += sweep_user(ufd, timeout_ms);
+	}
+	return n;
+}

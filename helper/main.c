@@ -1,0 +1,573 @@
+/* corral-helper: the only privileged code in corral.
+ *
+ * Started setuid root by corrald with a SOCK_SEQPACKET link on fd 3.  It
+ * accepts exactly three requests (START, SIGNAL, KILL, see the table at
+ * the bottom), checks every field against its own root-owned policy, and
+ * reports STARTED, START_FAILED and EXITED.  docs/helper.md is the
+ * reviewer's guide. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "cleanup.h"
+#include "parse.h"
+#include "policy.h"
+#include "proto.h"
+#include "spawn.h"
+
+#ifndef HELPER_CONF
+#error "HELPER_CONF must be set at build time"
+#endif
+
+#define LINK_FD 3
+#define GROUPS_MAX 65536
+
+enum { EV_LINK, EV_PIDFD, EV_REPORT, EV_EVENTS };
+
+struct job {
+	bool used, started, exited;
+	char id[37];
+	uid_t uid;
+	pid_t pid;
+	int pidfd, cgfd, report_r, status_r, eventsfd;
+	uint32_t wstatus;
+	struct cg_stats stats;
+	struct spawn_report fail;	/* fail.stage[0] set: start failed */
+};
+
+static struct policy pol;
+static struct cg_root cg;
+static struct job *jobs;
+static unsigned njobs;
+static int epfd = -1;
+
+static void send_msg(struct wire_out *o)
+{
+	struct cerr e;
+
+	if (wire_out_finish(o, &e) < 0 || wire_send_packet(LINK_FD, o, &e) < 0)
+		syslog(LOG_ERR, "cannot send to corrald: %s", e.msg);
+	wire_out_free(o);
+}
+
+static void send_error(const char *id, int err, const char *msg)
+{
+	struct wire_out o;
+
+	wire_out_init(&o, &proto_helper, H_ERROR);
+	if (id)
+		wire_put_str(&o, F_JOB_ID, id);
+	wire_put_u32(&o, F_ERRNO, (uint32_t)(err & 4095));
+	wire_put_str(&o, F_MESSAGE, msg);
+	send_msg(&o);
+}
+
+static void send_start_failed(const char *id, const char *stage, int err,
+			      const char *msg)
+{
+	struct wire_out o;
+
+	wire_out_init(&o, &proto_helper, H_START_FAILED);
+	wire_put_str(&o, F_JOB_ID, id);
+	wire_put_str(&o, F_STAGE, stage);
+	wire_put_u32(&o, F_ERRNO, (uint32_t)(err & 4095));
+	wire_put_str(&o, F_MESSAGE, msg);
+	send_msg(&o);
+}
+
+static struct job *find_job(const char *id)
+{
+	for (unsigned i = 0; i < pol.max_jobs; i++)
+		if (jobs[i].used && !strcmp(jobs[i].id, id))
+			return &jobs[i];
+	return NULL;
+}
+
+static int watch(int fd, uint32_t events, unsigned slot, unsigned kind)
+{
+	struct epoll_event ev = { .events = events,
+				  .data.u64 = (uint64_t)slot << 8 | kind };
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void close_job(struct job *j)
+{
+	int *fds[] = { &j->pidfd, &j->cgfd, &j->report_r, &j->status_r, &j->eventsfd };
+
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+		if (*fds[i] >= 0) {
+			close(*fds[i]);
+			*fds[i] = -1;
+		}
+	j->used = false;
+	njobs--;
+}
+
+/* --- START ------------------------------------------------------------ */
+
+struct user_ids {
+	gid_t gid;
+	gid_t *groups;
+	int ngroups;
+};
+
+/* The helper resolves the user itself; corrald only names a uid. */
+static int resolve_user(uid_t uid, struct user_ids *u, struct cerr *e)
+{
+	struct passwd pw, *res = NULL;
+	char buf[16384];
+	int n = 64;
+
+	if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) != 0 || !res)
+		return cerr_set(e, ENOENT, "uid %u has no passwd entry", (unsigned)uid);
+	u->gid = pw.pw_gid;
+	for (;;) {
+		int want = n;
+		u->groups = calloc((size_t)n, sizeof(gid_t));
+		if (!u->groups)
+			return cerr_sys(e, "groups");
+		if (getgrouplist(pw.pw_name, pw.pw_gid, u->groups, &n) >= 0)
+			break;
+		free(u->groups);
+		u->groups = NULL;
+		if (n <= want)
+			n = want * 2;
+		if (n > GROUPS_MAX)
+			return cerr_set(e, E2BIG, "user %s is in too many groups", pw.pw_name);
+	}
+	u->ngroups = n;
+	return 0;
+}
+
+/* The policy's rootfs may have been swapped since the policy was read:
+ * reach it again without symlinks and compare the inode. */
+static int check_rootfs(const struct policy_rootfs *rf, struct cerr *e)
+{
+	int open_nofollow(const char *path, int flags, struct cerr *e);
+	_cleanup_close_ int fd = open_nofollow(rf->path, O_PATH | O_DIRECTORY, e);
+	struct stat st;
+
+	if (fd < 0)
+		return cerr_wrap(e, "rootfs");
+	if (fstat(fd, &st) < 0)
+		return cerr_sys(e, "rootfs %s", rf->path);
+	if (st.st_dev != rf->dev || st.st_ino != rf->ino)
+		return cerr_set(e, ESTALE, "rootfs %s was replaced after the policy was read", rf->path);
+	return 0;
+}
+
+static struct job *free_slot(void)
+{
+	for (unsigned i = 0; i < pol.max_jobs; i++)
+		if (!jobs[i].used)
+			return &jobs[i];
+	return NULL;
+}
+
+/* Clone the job with everything prepared; closes what the init owns. */
+static int launch(struct job *j, const struct start_req *r,
+		  const struct user_ids *u, int outfd, int errfd, struct cerr *e)
+{
+	_cleanup_close_ int rep_w = -1, st_w = -1, devnull = -1;
+	int rep[2], st[2];
+	struct spawn_args a = {
+		.r = r, .uid = r->uid, .gid = u->gid, .groups = u->groups,
+		.ngroups = u->ngroups, .cgfd = j->cgfd, .outfd = outfd,
+		.errfd = errfd,
+		.rootfs = r->rootfs_idx >= 0 ? &pol.rootfs[r->rootfs_idx] : NULL,
+	};
+
+	if (pipe2(rep, O_CLOEXEC) < 0)
+		return cerr_sys(e, "pipe");
+	j->report_r = rep[0];
+	rep_w = rep[1];
+	if (pipe2(st, O_CLOEXEC | O_NONBLOCK) < 0)
+		return cerr_sys(e, "pipe");
+	j->status_r = st[0];
+	st_w = st[1];
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull < 0)
+		return cerr_sys(e, "open /dev/null");
+	a.report_w = rep_w;
+	a.status_w = st_w;
+	a.devnull = devnull;
+	snprintf(a.hostname, sizeof a.hostname, "corral-%.8s", r->job_id);
+	return spawn_job(&a, &j->pidfd, &j->pid, e);
+}
+
+static void start_failed_cleanup(struct job *j, const struct start_req *r)
+{
+	if (j->cgfd >= 0)
+		cg_remove(&cg, r->uid, r->job_id);
+	close_job(j);
+}
+
+static void handle_start(struct wire_msg *m)
+{
+	_cleanup_close_ int outfd = wire_take_fd(m, 0), errfd = wire_take_fd(m, 1);
+	struct start_req r;
+	struct user_ids u = { 0 };
+	struct job *j;
+	struct cerr e;
+	const char *stage = "policy";
+	const char *id = wire_str(m, F_JOB_ID);
+
+	if (!job_id_valid(id)) {
+		send_error(NULL, EINVAL, "START: job_id is not a lower-case UUID");
+		return;
+	}
+	if (start_check(&pol, m, &r, &e) < 0) {
+		send_start_failed(id, stage, e.num, e.msg);
+		return;
+	}
+	if (find_job(r.job_id)) {
+		send_start_failed(id, stage, EEXIST, "job_id is already running");
+		goto out;
+	}
+	if (njobs >= pol.max_jobs || !(j = free_slot())) {
+		cerr_set(&e, EAGAIN, "too many jobs: the policy allows %u at once", pol.max_jobs);
+		send_start_failed(id, stage, e.num, e.msg);
+		goto out;
+	}
+	memset(j, 0, sizeof *j);
+	j->used = true;
+	j->pidfd = j->cgfd = j->report_r = j->status_r = j->eventsfd = -1;
+	njobs++;
+	strcpy(j->id, r.job_id);
+	j->uid = r.uid;
+	if ((stage = "user", resolve_user(r.uid, &u, &e) < 0) ||
+	    (stage = "rootfs", r.rootfs_idx >= 0 && check_rootfs(&pol.rootfs[r.rootfs_idx], &e) < 0) ||
+	    (stage = "cgroup", (j->cgfd = cg_create(&cg, &pol, &r, &e)) < 0) ||
+	    (stage = "limits", cg_write_limits(j->cgfd, &r, &e) < 0) ||
+	    (stage = "clone", launch(j, &r, &u, outfd, errfd, &e) < 0)) {
+		send_start_failed(id, stage, e.num, e.msg);
+		start_failed_cleanup(j, &r);
+		goto out;
+	}
+	unsigned slot = (unsigned)(j - jobs);
+	if (watch(j->pidfd, EPOLLIN, slot, EV_PIDFD) < 0 ||
+	    watch(j->report_r, EPOLLIN, slot, EV_REPORT) < 0)
+		syslog(LOG_ERR, "epoll: %m");	/* cannot happen with valid fds */
+out:
+	free(u.groups);
+	start_req_free(&r);
+}
+
+/* --- SIGNAL and KILL --------------------------------------------------- */
+
+static struct job *request_job(const struct wire_msg *m)
+{
+	const char *id = wire_str(m, F_JOB_ID);
+	struct job *j;
+
+	if (!job_id_valid(id)) {
+		send_error(NULL, EINVAL, "job_id is not a lower-case UUID");
+		return NULL;
+	}
+	j = find_job(id);
+	if (!j || j->exited)
+		send_error(id, ESRCH, "no such running job");
+	return j && !j->exited ? j : NULL;
+}
+
+static void handle_signal(struct wire_msg *m)
+{
+	uint32_t sig = wire_u32(m, F_SIGNAL, 0);
+	struct job *j;
+
+	/* The init forwards exactly these; KILL has its own request. */
+	if (sig != SIGTERM && sig != SIGINT && sig != SIGHUP && sig != SIGQUIT) {
+		send_error(wire_str(m, F_JOB_ID), EINVAL,
+			   "signal: only TERM, INT, HUP and QUIT may be sent");
+		return;
+	}
+	j = request_job(m);
+	if (j && syscall(SYS_pidfd_send_signal, j->pidfd, (int)sig, NULL, 0) < 0)
+		send_error(j->id, errno, "signal: pidfd_send_signal failed");
+}
+
+static void handle_kill(struct wire_msg *m)
+{
+	struct job *j = request_job(m);
+	struct cerr e;
+
+	if (j && cg_kill(j->cgfd, &e) < 0)
+		send_error(j->id, e.num, e.msg);
+}
+
+/* --- job end ----------------------------------------------------------- */
+
+/* Read the report pipe: a record is a failed stage, EOF is a clean
+ * execve (the job's copy closed on exec, the init's after its drop). */
+static void read_report(struct job *j)
+{
+	ssize_t n;
+
+	if (j->report_r < 0)
+		return;
+	n = read(j->report_r, &j->fail, sizeof j->fail);
+	if (n == (ssize_t)sizeof j->fail) {
+		j->fail.stage[sizeof j->fail.stage - 1] = '\0';
+	} else if (n == 0) {
+		struct wire_out o;
+		j->started = true;
+		wire_out_init(&o, &proto_helper, H_STARTED);
+		wire_put_str(&o, F_JOB_ID, j->id);
+		wire_put_u32(&o, F_PID, (uint32_t)j->pid);
+		send_msg(&o);
+	} else {
+		snprintf(j->fail.stage, sizeof j->fail.stage, "init");
+		j->fail.err = n < 0 ? errno : EPROTO;
+	}
+	epoll_ctl(epfd, EPOLL_CTL_DEL, j->report_r, NULL);
+	close(j->report_r);
+	j->report_r = -1;
+}
+
+static void finish(struct job *j)
+{
+	struct wire_out o;
+	char msg[128];
+
+	if (j->started) {
+		wire_out_init(&o, &proto_helper, H_EXITED);
+		wire_put_str(&o, F_JOB_ID, j->id);
+		wire_put_u32(&o, F_WSTATUS, j->wstatus);
+		wire_put_u64(&o, F_OOM_KILLS, j->stats.oom_kills);
+		wire_put_u64(&o, F_CPU_USEC, j->stats.cpu_usec);
+		wire_put_u64(&o, F_MEM_PEAK, j->stats.memory_peak);
+		send_msg(&o);
+	} else {
+		snprintf(msg, sizeof msg, "stage %s failed: %s", j->fail.stage,
+			 strerror(j->fail.err));
+		send_start_failed(j->id, j->fail.stage, j->fail.err, msg);
+	}
+	close_job(j);
+}
+
+static void try_remove(struct job *j)
+{
+	if (cg_remove(&cg, j->uid, j->id) == 0 || errno == ENOENT) {
+		finish(j);
+		return;
+	}
+	if (j->eventsfd < 0) {
+		/* Stragglers outside the pid namespace: wait for the
+		 * kernel to say the group is empty. */
+		j->eventsfd = openat(j->cgfd, "cgroup.events", O_RDONLY | O_CLOEXEC);
+		if (j->eventsfd < 0 ||
+		    watch(j->eventsfd, EPOLLPRI, (unsigned)(j - jobs), EV_EVENTS) < 0) {
+			syslog(LOG_ERR, "job %s: cannot watch its cgroup", j->id);
+			finish(j);
+		}
+	}
+}
+
+static void init_exited(struct job *j)
+{
+	siginfo_t si = { 0 };
+	int st;
+
+	if (waitid((idtype_t)P_PIDFD, (id_t)j->pidfd, &si, WEXITED | WNOHANG) < 0 ||
+	    si.si_pid == 0)
+		return;
+	epoll_ctl(epfd, EPOLL_CTL_DEL, j->pidfd, NULL);
+	read_report(j);
+	j->exited = true;
+	if (read(j->status_r, &st, sizeof st) == (ssize_t)sizeof st)
+		j->wstatus = (uint32_t)st & 0xffff;
+	else if (si.si_code == CLD_EXITED)
+		j->wstatus = (uint32_t)(si.si_status & 0xff) << 8;
+	else
+		j->wstatus = (uint32_t)(si.si_status & 0x7f) |
+			     (si.si_code == CLD_DUMPED ? 0x80 : 0);
+	cg_read_stats(j->cgfd, &j->stats);
+	cg_kill(j->cgfd, NULL);
+	try_remove(j);
+}
+
+/* --- the loop ---------------------------------------------------------- */
+
+/* The request table: the only requests the helper accepts.  The framing
+ * layer has already checked every field against proto_helper. */
+static const struct {
+	uint16_t type;
+	void (*handle)(struct wire_msg *m);
+} requests[] = {
+	{ H_START, handle_start },
+	{ H_SIGNAL, handle_signal },
+	{ H_KILL, handle_kill },
+};
+
+static void shutdown_all(void)
+{
+	for (unsigned i = 0; i < pol.max_jobs; i++)
+		if (jobs[i].used)
+			cg_kill(jobs[i].cgfd, NULL);
+	for (unsigned i = 0; i < pol.max_jobs; i++) {
+		struct job *j = &jobs[i];
+		siginfo_t si;
+		if (!j->used)
+			continue;
+		waitid((idtype_t)P_PIDFD, (id_t)j->pidfd, &si, WEXITED);
+	}
+	cg_sweep(&cg, 5000);
+	exit(0);
+}
+
+static void handle_link(void)
+{
+	struct wire_msg m;
+	struct cerr e;
+	int rc = wire_recv_packet(LINK_FD, &proto_helper, &m, &e);
+
+	if (rc == WIRE_EOF)
+		shutdown_all();
+	if (rc == WIRE_AGAIN)
+		return;
+	if (rc == WIRE_ERR) {
+		if (e.num == ECONNRESET || e.num == EPIPE)
+			shutdown_all();
+		send_error(NULL, e.num ? e.num : EPROTO, e.msg);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(requests); i++)
+		if (requests[i].type == m.type) {
+			requests[i].handle(&m);
+			wire_msg_free(&m);
+			return;
+		}
+	send_error(NULL, EBADMSG, "not a request the helper accepts");
+	wire_msg_free(&m);
+}
+
+static _Noreturn void loop(void)
+{
+	for (;;) {
+		struct epoll_event evs[64];
+		int n = epoll_wait(epfd, evs, 64, -1);
+
+		if (n < 0 && errno != EINTR) {
+			syslog(LOG_ERR, "epoll_wait: %m");
+			shutdown_all();
+		}
+		for (int i = 0; i < n; i++) {
+			unsigned kind = evs[i].data.u64 & 0xff;
+			struct job *j = &jobs[evs[i].data.u64 >> 8];
+
+			if (kind == EV_LINK)
+				handle_link();
+			else if (!j->used)
+				continue;
+			else if (kind == EV_PIDFD)
+				init_exited(j);
+			else if (kind == EV_REPORT)
+				read_report(j);
+			else if (kind == EV_EVENTS && cg_populated(j->cgfd) == 0)
+				try_remove(j);
+		}
+	}
+}
+
+/* --- start-up ----------------------------------------------------------- */
+
+static _Noreturn void die(const char *what, const char *detail)
+{
+	char msg[600];
+
+	snprintf(msg, sizeof msg, "%s%s", what, detail);
+	syslog(LOG_ERR, "%s", msg);
+	send_error(NULL, EPERM, msg);
+	exit(1);
+}
+
+/* Nothing from the caller survives: fds, environment, cwd, umask. */
+static void sanitize(void)
+{
+	int type = 0, domain = 0;
+	socklen_t len = sizeof type;
+	struct stat st;
+
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+			_exit(1);
+	if (syscall(SYS_close_range, LINK_FD + 1, ~0U, 0) < 0)
+		_exit(1);
+	if (fstat(LINK_FD, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    getsockopt(LINK_FD, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+	    type != SOCK_SEQPACKET ||
+	    (len = sizeof domain, getsockopt(LINK_FD, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0) ||
+	    domain != AF_UNIX)
+		_exit(1);
+	if (fcntl(LINK_FD, F_SETFD, FD_CLOEXEC) < 0 ||
+	    fcntl(LINK_FD, F_SETFL, O_NONBLOCK) < 0)
+		_exit(1);
+	if (clearenv() != 0 || setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1) < 0)
+		_exit(1);
+	umask(022);
+	if (chdir("/") < 0)
+		_exit(1);
+	for (int fd = 0; fd < 3; fd++) {
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (nul < 0 || dup2(nul, fd) < 0)
+			_exit(1);
+		close(nul);
+	}
+}
+
+static void send_ready(void)
+{
+	struct wire_out o;
+
+	wire_out_init(&o, &proto_helper, H_READY);
+	wire_put_u32(&o, F_PID, (uint32_t)getpid());
+	wire_put_str(&o, F_CONTROLLERS, cg.controllers);
+	send_msg(&o);
+}
+
+int main(int argc, char **argv)
+{
+	struct cerr e;
+
+	(void)argv;
+	/* Before anything else: no ptrace, no core of a privileged phase. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		_exit(1);
+	sanitize();
+	openlog("corral-helper", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+	if (argc < 1)
+		die("started with no argv", "");
+	if (geteuid() != 0)
+		die("not running as root: install it setuid root", "");
+	if (policy_load(HELPER_CONF, &pol, &e) < 0)
+		die("policy: ", e.msg);
+	if (getuid() != pol.manager_uid)
+		die("refusing to run for a user who is not the policy's manager_user", "");
+	/* Only root's own code runs from here; jobs keep no link to us. */
+	signal(SIGPIPE, SIG_IGN);
+	if (cg_open(&pol, &cg, &e) < 0)
+		die("cgroup: ", e.msg);
+	int swept = cg_sweep(&cg, 2000);
+	if (swept > 0)
+		syslog(LOG_WARNING, "removed %d leftover job cgroups", swept);
+	jobs = calloc(pol.max_jobs, sizeof *jobs);
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!jobs || epfd < 0 || watch(LINK_FD, EPOLLIN, 0, EV_LINK) < 0)
+		die("out of resources at start-up", "");
+	send_ready();
+	loop();
+}

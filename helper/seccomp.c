@@ -1,0 +1,91 @@
+#include "seccomp_filter.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <stddef.h>
+#include <sys/ioctl.h>
+#include <sys/ptrace.h>
+
+#include "cleanup.h"
+
+/* Denied outright with EPERM: kernel-attack and escape surface that no
+ * ordinary job needs.  docs/seccomp.md says why, line by line. */
+static const char *const denied[] = {
+	"init_module", "finit_module", "delete_module",
+	"kexec_load", "kexec_file_load", "reboot",
+	"mount", "umount2", "pivot_root", "chroot", "mount_setattr",
+	"move_mount", "open_tree", "fsopen", "fsconfig", "fsmount", "fspick",
+	"setns", "bpf", "perf_event_open", "userfaultfd",
+	"open_by_handle_at", "name_to_handle_at",
+	"keyctl", "add_key", "request_key",
+	"process_vm_readv", "process_vm_writev", "kcmp",
+	"io_uring_setup", "io_uring_enter", "io_uring_register",
+	"swapon", "swapoff", "acct", "quotactl", "quotactl_fd", "syslog",
+	"settimeofday", "clock_settime", "clock_adjtime",
+	"iopl", "ioperm", "lookup_dcookie", "uselib", "_sysctl", "sysfs",
+	"ustat", "vhangup", "nfsservctl", "fanotify_init",
+};
+
+static void cleanup_ctx(scmp_filter_ctx *c)
+{
+	if (*c)
+		seccomp_release(*c);
+}
+
+static int deny_flag(scmp_filter_ctx c, const char *name, unsigned arg,
+		     unsigned long long flag)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+
+	if (nr == __NR_SCMP_ERROR)
+		return 0;
+	return seccomp_rule_add(c, SCMP_ACT_ERRNO(EPERM), nr, 1,
+				SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, flag, flag));
+}
+
+int seccomp_load_job_filter(void)
+{
+	__attribute__((cleanup(cleanup_ctx))) scmp_filter_ctx c = seccomp_init(SCMP_ACT_ALLOW);
+	int r, nr;
+
+	if (!c)
+		return -ENOMEM;
+	/* Other architectures' syscall tables (i386, x32) are killed
+	 * rather than filtered twice. */
+	r = seccomp_attr_set(c, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < ARRAY_SIZE(denied); i++) {
+		nr = seccomp_syscall_resolve_name(denied[i]);
+		if (nr == __NR_SCMP_ERROR)
+			continue;	/* not on this architecture */
+		r = seccomp_rule_add(c, SCMP_ACT_ERRNO(EPERM), nr, 0);
+		if (r < 0)
+			return r;
+	}
+	/* New user namespaces are the door to most privileged-only kernel
+	 * code; clone3's flags live in memory seccomp cannot read, so it
+	 * says ENOSYS and libc falls back to clone. */
+	if ((r = deny_flag(c, "unshare", 0, CLONE_NEWUSER)) < 0 ||
+	    (r = deny_flag(c, "clone", 0, CLONE_NEWUSER)) < 0)
+		return r;
+	nr = seccomp_syscall_resolve_name("clone3");
+	if (nr != __NR_SCMP_ERROR &&
+	    (r = seccomp_rule_add(c, SCMP_ACT_ERRNO(ENOSYS), nr, 0)) < 0)
+		return r;
+	/* Tracing is for one's own children (PTRACE_TRACEME), never for
+	 * attaching to other processes. */
+	if ((r = seccomp_rule_add(c, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ptrace), 1,
+				  SCMP_A0(SCMP_CMP_EQ, PTRACE_ATTACH))) < 0 ||
+	    (r = seccomp_rule_add(c, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ptrace), 1,
+				  SCMP_A0(SCMP_CMP_EQ, PTRACE_SEIZE))) < 0)
+		return r;
+	/* Faking terminal input (CVE-2017-5226 class). */
+	if ((r = seccomp_rule_add(c, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
+				  SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCSTI))) < 0 ||
+	    (r = seccomp_rule_add(c, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
+				  SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCLINUX))) < 0)
+		return r;
+	return seccomp_load(c);
+}

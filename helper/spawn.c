@@ -1,0 +1,315 @@
+#include "spawn.h"
+
+#include <cap-ng.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/magic.h>
+#include <linux/sched.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "seccomp_filter.h"
+
+int open_nofollow(const char *path, int flags, struct cerr *e);
+
+/* Fixed fd numbers inside the init, after compact_fds. */
+enum { FD_OUT = 3, FD_ERR, FD_REPORT, FD_STATUS, FD_NULL, FD_NKEEP = 5 };
+
+extern char **environ;
+
+static _Noreturn void fail(const char *stage, int err)
+{
+	struct spawn_report rep = { .err = err };
+	ssize_t n;
+
+	snprintf(rep.stage, sizeof rep.stage, "%s", stage);
+	n = write(FD_REPORT, &rep, sizeof rep);
+	(void)n;
+	_exit(127);
+}
+
+/* Move the fds the init needs to 3.. and close every other fd inherited
+ * from the helper (its link, epoll, other jobs' fds). */
+static void compact_fds(const struct spawn_args *a)
+{
+	const int keep[FD_NKEEP] = { a->outfd, a->errfd, a->report_w, a->status_w, a->devnull };
+	int high[FD_NKEEP];
+
+	for (int i = 0; i < FD_NKEEP; i++) {
+		high[i] = fcntl(keep[i], F_DUPFD_CLOEXEC, 64);
+		if (high[i] < 0)
+			_exit(127);	/* no report fd yet */
+	}
+	for (int i = 0; i < FD_NKEEP; i++)
+		if (dup3(high[i], FD_OUT + i, O_CLOEXEC) < 0)
+			_exit(127);
+	if (syscall(SYS_close_range, FD_OUT + FD_NKEEP, ~0U, 0) < 0)
+		fail("init-fds", errno);
+}
+
+/* Empty every capability set, bounding and ambient included, then
+ * become the user.  Changing to non-zero uids clears the rest. */
+static int drop_privileges(const struct spawn_args *a, const char **stage)
+{
+	*stage = "job-caps";
+	capng_clear(CAPNG_SELECT_BOUNDS);
+	if (capng_apply(CAPNG_SELECT_BOUNDS) < 0)
+		return -1;
+	*stage = "job-groups";
+	if (setgroups((size_t)a->ngroups, a->groups) < 0 ||
+	    setresgid(a->gid, a->gid, a->gid) < 0)
+		return -1;
+	*stage = "job-uid";
+	if (setresuid(a->uid, a->uid, a->uid) < 0)
+		return -1;
+	*stage = "job-caps";
+	capng_clear(CAPNG_SELECT_ALL);
+	if (capng_apply(CAPNG_SELECT_BOTH) < 0 ||
+	    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
+		return -1;
+	capng_get_caps_process();
+	if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE) {
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
+}
+
+static _Noreturn void job_main(const struct spawn_args *a)
+{
+	const struct start_req *r = a->r;
+	struct rlimit nofile;
+	sigset_t none;
+	const char *stage;
+	char cwd[PATH_LEN_MAX];
+
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		fail("job-fds", errno);
+	/* A session of its own: no controlling terminal (TIOCSTI). */
+	if (setsid() < 0 || dup2(FD_NULL, 0) < 0 || dup2(FD_OUT, 1) < 0 ||
+	    dup2(FD_ERR, 2) < 0)
+		fail("job-fds", errno);
+	if (syscall(SYS_close_range, FD_OUT, FD_ERR, 0) < 0 ||
+	    syscall(SYS_close_range, FD_STATUS, ~0U, 0) < 0)
+		fail("job-fds", errno);
+	/* corrald raises its own fd limit for followers; jobs get the
+	 * usual soft limit back. */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur > 1024) {
+		nofile.rlim_cur = 1024;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
+	if (drop_privileges(a, &stage) < 0)
+		fail(stage, errno);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		fail("job-nnp", errno);
+	/* As the user, so the user's own permissions decide; getcwd then
+	 * proves the directory is reachable from our root. */
+	if (chdir(r->cwd) < 0 || !getcwd(cwd, sizeof cwd))
+		fail("job-cwd", errno);
+	int rc = seccomp_load_job_filter();
+	if (rc < 0)
+		fail("job-seccomp", -rc);
+	/* exec takes char *const[]; the strings are never written. */
+	char **argv, **envp;
+	memcpy(&argv, &r->argv, sizeof argv);
+	memcpy(&envp, &r->envp, sizeof envp);
+	environ = envp;
+	execvp(argv[0], argv);
+	fail("job-exec", errno);
+}
+
+/* The rootfs is looked up again inside our own mount namespace (the
+ * helper's fd belongs to the host's) and must be the same inode the
+ * policy named, reached without a symlink. */
+static int enter_rootfs(const struct policy_rootfs *rf)
+{
+	_cleanup_close_ int dfd = -1, tree = -1;
+	struct stat st;
+
+	dfd = open_nofollow(rf->path, O_PATH | O_DIRECTORY, NULL);
+	if (dfd < 0)
+		return -1;
+	if (fstat(dfd, &st) < 0)
+		return -1;
+	if (st.st_dev != rf->dev || st.st_ino != rf->ino) {
+		errno = ESTALE;
+		return -1;
+	}
+	tree = open_tree(dfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+				  AT_RECURSIVE | AT_EMPTY_PATH);
+	if (tree < 0 ||
+	    move_mount(tree, "", dfd, "", MOVE_MOUNT_F_EMPTY_PATH |
+					  MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return -1;
+	if (fchdir(tree) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
+	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		return -1;
+	return 0;
+}
+
+static int mount_proc(void)
+{
+	_cleanup_close_ int fd = -1;
+	struct statfs sfs;
+
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+		return -1;
+	fd = open("/proc", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstatfs(fd, &sfs) < 0)
+		return -1;
+	if (sfs.f_type != PROC_SUPER_MAGIC) {
+		errno = EXDEV;
+		return -1;
+	}
+	return 0;
+}
+
+static int loopback_up(void)
+{
+	_cleanup_close_ int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = { 0 };
+
+	if (s < 0)
+		return -1;
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		return -1;
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	return ioctl(s, SIOCSIFFLAGS, &ifr);
+}
+
+static void setup_namespaces(const struct spawn_args *a)
+{
+	uint32_t off = a->r->ns_off;
+
+	if (!(off & NS_MNT) &&
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		fail("init-mount", errno);
+	if (a->rootfs && enter_rootfs(a->rootfs) < 0)
+		fail("init-rootfs", errno);
+	if (!(off & NS_MNT) && !(off & NS_PID) && mount_proc() < 0)
+		fail("init-proc", errno);
+	if (!(off & NS_UTS) && sethostname(a->hostname, strlen(a->hostname)) < 0)
+		fail("init-hostname", errno);
+	if (!(off & NS_NET) && loopback_up() < 0)
+		fail("init-net", errno);
+}
+
+/* pid 1 of the job: forward the stop signals, reap everything, and hand
+ * the command's exact wait status to the helper.  The kernel ignores
+ * default-action signals a pid namespace's init sends itself, so it
+ * cannot re-raise a fatal signal; the status pipe carries it instead. */
+static _Noreturn void init_loop(pid_t job)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	for (;;) {
+		int sig = sigwaitinfo(&set, NULL), st;
+		pid_t p;
+
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			kill(job, sig);
+			continue;
+		}
+		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (p != job)
+				continue;
+			if (write(FD_STATUS, &st, sizeof st) != sizeof st)
+				_exit(125);
+			_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		}
+	}
+}
+
+static _Noreturn void init_main(const struct spawn_args *a)
+{
+	sigset_t set;
+	const char *stage;
+	pid_t job;
+
+	compact_fds(a);
+	setup_namespaces(a);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		fail("init-fork", errno);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		fail("init-fork", errno);
+	job = fork();
+	if (job < 0)
+		fail("init-fork", errno);
+	if (job == 0)
+		job_main(a);
+	/* The init keeps no privilege either while job code runs. */
+	if (drop_privileges(a, &stage) < 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
+		kill(job, SIGKILL);
+		fail("init-drop", errno);
+	}
+	close(FD_OUT);
+	close(FD_ERR);
+	close(FD_NULL);
+	close(FD_REPORT);
+	init_loop(job);
+}
+
+int spawn_job(const struct spawn_args *a, int *pidfd, pid_t *pid,
+	      struct cerr *e)
+{
+	uint32_t off = a->r->ns_off;
+	struct clone_args ca = {
+		.flags = CLONE_INTO_CGROUP | CLONE_PIDFD,
+		.pidfd = (uint64_t)(uintptr_t)pidfd,
+		.exit_signal = SIGCHLD,
+		.cgroup = (uint64_t)a->cgfd,
+	};
+	long r;
+
+	if (!(off & NS_PID))
+		ca.flags |= CLONE_NEWPID;
+	if (!(off & NS_MNT))
+		ca.flags |= CLONE_NEWNS | CLONE_NEWCGROUP;
+	if (!(off & NS_UTS))
+		ca.flags |= CLONE_NEWUTS;
+	if (!(off & NS_IPC))
+		ca.flags |= CLONE_NEWIPC;
+	if (!(off & NS_NET))
+		ca.flags |= CLONE_NEWNET;
+	r = syscall(SYS_clone3, &ca, sizeof ca);
+	if (r < 0)
+		return cerr_sys(e, "clone3");
+	if (r == 0)
+		init_main(a);
+	*pid = (pid_t)r;
+	return 0;
+}

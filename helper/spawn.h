@@ -1,0 +1,36 @@
+/* Starting a job: clone3 into its cgroup and namespaces; the child is the
+ * job's init, which forks the command. */
+#ifndef CORRAL_HELPER_SPAWN_H
+#define CORRAL_HELPER_SPAWN_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+#include "policy.h"
+
+/* What the init or the job writes on the report pipe when a stage fails
+ * before execve.  Fits in PIPE_BUF, so it arrives whole. */
+struct spawn_report {
+	char stage[32];
+	int32_t err;
+};
+
+struct spawn_args {
+	const struct start_req *r;
+	const struct policy_rootfs *rootfs;	/* NULL: host root */
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups;
+	int ngroups;
+	int cgfd, outfd, errfd, devnull;
+	int report_w;		/* pre-exec failures; EOF means exec'd */
+	int status_w;		/* the command's wait status, from the init */
+	char hostname[64];
+};
+
+/* Clone the init.  On success *pidfd and *pid are set. */
+int spawn_job(const struct spawn_args *a, int *pidfd, pid_t *pid,
+	      struct cerr *e);
+
+#endif

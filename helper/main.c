@@ -157,10 +157,12 @@ static int resolve_user(uid_t uid, struct user_ids *u, struct cerr *e)
  * reach it again without symlinks and compare the inode. */
 static int check_rootfs(const struct policy_rootfs *rf, struct cerr *e)
 {
-	int open_nofollow(const char *path, int flags, struct cerr *e);
 	_cleanup_close_ int fd = open_nofollow(rf->path, O_PATH | O_DIRECTORY, e);
 	struct stat st;
 
+	if (!rf->ok)
+		return cerr_set(e, ENOENT, "rootfs %s was unusable when the policy was read: %s",
+				rf->path, rf->why);
 	if (fd < 0)
 		return cerr_wrap(e, "rootfs");
 	if (fstat(fd, &st) < 0)

@@ -154,8 +154,6 @@ int policy_parse(const char *buf, size_t len, struct policy *p,
 	return 0;
 }
 
-/* Opening without ever following a symlink, from the real root. */
-int open_nofollow(const char *path, int flags, struct cerr *e);
 int open_nofollow(const char *path, int flags, struct cerr *e)
 {
 	struct open_how how = {
@@ -231,16 +229,25 @@ int policy_load(const char *path, struct policy *p, struct cerr *e)
 	if (getpwnam_r(p->manager_user, &pw, pwbuf, sizeof pwbuf, &res) != 0 || !res)
 		return cerr_set(e, ENOENT, "manager_user \"%s\" does not exist", p->manager_user);
 	p->manager_uid = pw.pw_uid;
+	/* A rootfs that is missing or unsafe now only fails the jobs that
+	 * ask for it; it must not take the whole service down. */
 	for (unsigned i = 0; i < p->nrootfs; i++) {
-		_cleanup_close_ int rfd = open_nofollow(p->rootfs[i].path,
-							O_PATH | O_DIRECTORY, e);
+		struct policy_rootfs *rf = &p->rootfs[i];
+		struct cerr re;
+		_cleanup_close_ int rfd = open_nofollow(rf->path, O_PATH | O_DIRECTORY, &re);
 		struct stat st;
-		if (rfd < 0 || safe_owner(rfd, p->rootfs[i].path, e) < 0)
-			return cerr_wrap(e, "rootfs");
-		if (fstat(rfd, &st) < 0)
-			return cerr_sys(e, "stat %s", p->rootfs[i].path);
-		p->rootfs[i].dev = st.st_dev;
-		p->rootfs[i].ino = st.st_ino;
+
+		if (rfd < 0 || safe_owner(rfd, rf->path, &re) < 0) {
+			snprintf(rf->why, sizeof rf->why, "%s", re.msg);
+			continue;
+		}
+		if (fstat(rfd, &st) < 0) {
+			snprintf(rf->why, sizeof rf->why, "stat failed");
+			continue;
+		}
+		rf->dev = st.st_dev;
+		rf->ino = st.st_ino;
+		rf->ok = true;
 	}
 	return 0;
 }

@@ -19,6 +19,8 @@ struct policy_rootfs {
 	char path[PATH_LEN_MAX];
 	dev_t dev;
 	ino_t ino;
+	bool ok;	/* false: could not be opened safely at load */
+	char why[128];
 };
 
 struct policy {
@@ -58,6 +60,10 @@ struct start_req {
 
 /* Controllers a request needs, as bits. */
 enum { CG_CPU = 1, CG_MEMORY = 2, CG_IO = 4, CG_PIDS = 8, CG_CPUSET = 16 };
+
+/* Open a path from the real root without following any symlink
+ * (openat2 RESOLVE_NO_SYMLINKS); flags gain O_CLOEXEC | O_NOFOLLOW. */
+int open_nofollow(const char *path, int flags, struct cerr *e);
 
 void policy_defaults(struct policy *p);
 /* Parse helper.conf text; does not resolve users or open rootfs dirs. */

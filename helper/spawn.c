@@ -26,8 +26,6 @@
 #include "cleanup.h"
 #include "seccomp_filter.h"
 
-int open_nofollow(const char *path, int flags, struct cerr *e);
-
 /* Fixed fd numbers inside the init, after compact_fds. */
 enum { FD_OUT = 3, FD_ERR, FD_REPORT, FD_STATUS, FD_NULL, FD_NKEEP = 5 };
 

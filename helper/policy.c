@@ -238,7 +238,7 @@ int policy_load(const char *path, struct policy *p, struct cerr *e)
 		struct stat st;
 
 		if (rfd < 0 || safe_owner(rfd, rf->path, &re) < 0) {
-			snprintf(rf->why, sizeof rf->why, "%s", re.msg);
+			snprintf(rf->why, sizeof rf->why, "%.120s", re.msg);
 			continue;
 		}
 		if (fstat(rfd, &st) < 0) {

@@ -1,0 +1,52 @@
+/* Fuzz the helper's request validation: the framing decode of the helper
+ * link followed by the START policy checks, and the policy parser. */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "policy.h"
+#include "proto.h"
+
+static const char policy_text[] =
+	"[helper]\nmanager_user = corrald\ncgroup_base = /corral\n"
+	"min_uid = 1000\nmax_jobs = 4\nrootfs = /srv/a\nrootfs = /srv/b\n"
+	"allow_no_net = yes\n"
+	"[limits]\nmemory_max = 1G\ncpus = 1.5\npids_max = 100\n"
+	"io_bps_max = 10M\nio_iops_max = 1000\n"
+	"[user]\nmemory_max = 2G\n";
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct policy pol;
+	static int ready;
+	struct wire_msg m;
+	struct start_req r;
+	struct cerr e;
+
+	if (!ready) {
+		if (policy_parse(policy_text, sizeof policy_text - 1, &pol, &e) < 0)
+			__builtin_trap();
+		pol.manager_uid = 990;
+		ready = 1;
+	}
+	if (size > 0 && data[0] == 'P') {
+		struct policy p;
+		policy_parse((const char *)data + 1, size - 1, &p, &e);
+		return 0;
+	}
+	if (wire_decode(&proto_helper, data, size, &m, &e) < 0)
+		return 0;
+	if (m.type == H_START && start_check(&pol, &m, &r, &e) == 0) {
+		/* Whatever passes must honour the bounds. */
+		if ((r.has_mem && r.mem_max > pol.max_memory) ||
+		    (r.has_pids && r.pids_max > pol.max_pids) ||
+		    (r.ns_off & ~pol.ns_may_off) || r.uid < pol.min_uid ||
+		    r.argc < 1 || r.cwd[0] != '/')
+			__builtin_trap();
+		(void)start_controllers(&r);
+		start_req_free(&r);
+	}
+	wire_msg_free(&m);
+	return 0;
+}

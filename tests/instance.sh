@@ -1,0 +1,127 @@
+#!/bin/sh
+# A private corral instance in a directory, for trying corral and for tests.
+#
+#   tests/instance.sh start DIR   prints CORRAL_SOCKET=... CORRAL_GROUP=...
+#                                 CORRAL_ADMIN_GROUP=... as shell assignments
+#   tests/instance.sh stop DIR    stops it and removes everything it made
+#
+# Needs root: it makes a throw-away manager user and two groups, installs a
+# setuid copy of the test helper (whose policy path is compiled in as
+# /run/corral-test/helper.conf, so one instance runs at a time) and a
+# cgroup base under the cgroup2 mount.
+set -eu
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-$top/build}
+policy_dir=/run/corral-test
+
+die() { echo "instance.sh: $*" >&2; exit 1; }
+
+cgroup2_mount() {
+	awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i+1) == "cgroup2") print $5; break } }' \
+		/proc/self/mountinfo | head -n 1
+}
+
+start() {
+	dir=$1
+	[ "$(id -u)" = 0 ] || die "must run as root"
+	for p in corrald corral corral-helper-test; do
+		[ -x "$build/$p" ] || die "$build/$p is missing: run make first"
+	done
+	if [ -e "$policy_dir/owner" ] && [ -d "$(cat "$policy_dir/owner")" ]; then
+		die "another instance runs in $(cat "$policy_dir/owner"); stop it first"
+	fi
+	mnt=$(cgroup2_mount)
+	[ -n "$mnt" ] || die "no cgroup2 mount"
+	sfx=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+	mgr=crl-m-$sfx ugrp=crl-u-$sfx agrp=crl-a-$sfx
+	mkdir -p "$dir"
+	dir=$(cd "$dir" && pwd)
+	chmod 755 "$dir"
+	groupadd "$ugrp"
+	groupadd "$agrp"
+	useradd -r -M -N -g "$ugrp" -d /nonexistent -s /usr/sbin/nologin "$mgr"
+	cat >"$dir/instance.env" <<ENV
+mgr=$mgr
+ugrp=$ugrp
+agrp=$agrp
+cgbase=/corral-$sfx
+mnt=$mnt
+ENV
+	mkdir -m 0755 -p "$policy_dir"
+	echo "$dir" >"$policy_dir/owner"
+	cat >"$policy_dir/helper.conf" <<CONF
+[helper]
+manager_user = $mgr
+cgroup_base = /corral-$sfx
+min_uid = 1000
+max_jobs = 256
+CONF
+	chmod 0644 "$policy_dir/helper.conf"
+	mkdir "$mnt/corral-$sfx"
+	install -o root -g "$ugrp" -m 4750 "$build/corral-helper-test" "$dir/corral-helper"
+	install -d -o "$mgr" -g "$ugrp" -m 0750 "$dir/state"
+	cat >"$dir/corrald.conf" <<CONF
+[corrald]
+socket = $dir/corral.sock
+socket_group = $ugrp
+admin_group = $agrp
+state_dir = $dir/state
+helper = $dir/corral-helper
+log_max_bytes = ${CORRAL_LOG_MAX:-64M}
+stop_grace = ${CORRAL_STOP_GRACE:-5s}
+CONF
+	setpriv --reuid="$mgr" --regid="$ugrp" --init-groups --inh-caps=-all \
+		"$build/corrald" -c "$dir/corrald.conf" >"$dir/corrald.log" 2>&1 </dev/null &
+	echo $! >"$dir/corrald.pid"
+	i=0
+	while [ ! -S "$dir/corral.sock" ]; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 "$(cat "$dir/corrald.pid")" 2>/dev/null; then
+			cat "$dir/corrald.log" >&2
+			stop "$dir"
+			die "corrald did not start"
+		fi
+		sleep 0.05
+	done
+	echo "CORRAL_SOCKET=$dir/corral.sock"
+	echo "CORRAL_GROUP=$ugrp"
+	echo "CORRAL_ADMIN_GROUP=$agrp"
+	echo "CORRALD_PID=$(cat "$dir/corrald.pid")"
+}
+
+stop() {
+	dir=$1
+	[ -f "$dir/instance.env" ] || die "$dir is not an instance directory"
+	. "$dir/instance.env"
+	if [ -f "$dir/corrald.pid" ]; then
+		pid=$(cat "$dir/corrald.pid")
+		kill "$pid" 2>/dev/null || true
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+		kill -9 "$pid" 2>/dev/null || true
+	fi
+	# The helper kills its jobs when corrald goes; wait for it, then sweep.
+	base=$mnt$cgbase
+	if [ -d "$base" ]; then
+		i=0
+		while [ -n "$(find "$base/jobs" -mindepth 2 -type d 2>/dev/null)" ] && [ $i -lt 100 ]; do
+			sleep 0.05; i=$((i + 1))
+		done
+		find "$base" -mindepth 1 -depth -type d -exec sh -c 'echo 1 > "$1/cgroup.kill" 2>/dev/null; rmdir "$1"' _ {} \; 2>/dev/null || true
+		rmdir "$base" 2>/dev/null || true
+	fi
+	userdel "$mgr" 2>/dev/null || true
+	groupdel "$ugrp" 2>/dev/null || true
+	groupdel "$agrp" 2>/dev/null || true
+	if [ "$(cat "$policy_dir/owner" 2>/dev/null)" = "$dir" ]; then
+		rm -f "$policy_dir/helper.conf" "$policy_dir/owner"
+	fi
+	rm -rf "$dir"
+}
+
+case "${1:-}" in
+start) [ $# -eq 2 ] || die "usage: $0 start DIR"; start "$2" ;;
+stop) [ $# -eq 2 ] || die "usage: $0 stop DIR"; stop "$2" ;;
+*) die "usage: $0 start|stop DIR" ;;
+esac

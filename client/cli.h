@@ -1,0 +1,49 @@
+/* Shared by the corral CLI's source files. */
+#ifndef CORRAL_CLI_H
+#define CORRAL_CLI_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+#include "clifmt.h"
+#include "libcorral.h"
+
+/* Options every subcommand takes. */
+#define CLI_COMMON_OPTS \
+	{ "socket", required_argument, NULL, 'S' }, \
+	{ "help", no_argument, NULL, 'h' }
+
+struct cli {
+	const char *cmd;	/* subcommand name, for messages */
+	const char *socket;	/* --socket, or NULL */
+};
+
+/* "corral: CMD: <msg> (see corral CMD --help)"; returns EXIT_CORRAL. */
+int cli_usage(const struct cli *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* "corral: <e->msg>"; returns EXIT_CORRAL. */
+int cli_fail(const struct cli *c, const struct cerr *e);
+
+/* Report a getopt failure (opterr is 0); returns EXIT_CORRAL. */
+int cli_bad_option(const struct cli *c, int ch, char *const argv[]);
+
+/* The single JOB operand after the options (at argv[optind]); NULL after
+ * printing a usage error. */
+const char *cli_one_job(const struct cli *c, int argc, char **argv);
+
+int cli_connect(const struct cli *c, struct corral_conn *conn, struct cerr *e);
+
+/* Write all of buf to fd, through EINTR, partial writes and O_NONBLOCK. */
+int write_full(int fd, const void *buf, size_t len, struct cerr *e);
+
+/* corral_log_fn that writes stdout data to fd 1, stderr data to fd 2 and
+ * corrald's notes to stderr as "corral: ...". */
+int cli_write_log(void *ctx, uint32_t stream, uint64_t time_ms,
+		  const uint8_t *data, size_t len, struct cerr *e);
+
+int cmd_run(int argc, char **argv, struct cli *c);
+int cmd_logs(int argc, char **argv, struct cli *c);
+int cmd_wait(int argc, char **argv, struct cli *c);
+
+#endif

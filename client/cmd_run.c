@@ -1,0 +1,550 @@
+/* corral run, logs, wait: the commands that stream a job. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "cli.h"
+#include "parse.h"
+
+#define DEFAULT_PATH "PATH=/usr/local/bin:/usr/bin:/bin"
+
+static const char run_help[] =
+"usage: corral run [LIMITS] [OPTIONS] [--] CMD [ARG...]\n"
+"\n"
+"Run CMD as a corral job.  Attached (the default), its stdout and stderr\n"
+"are streamed here until it ends and corral exits like the job.\n"
+"\n"
+"Limits:\n"
+"  --memory SIZE          memory.max (e.g. 512M, 1.5G; at least 4K)\n"
+"  --memory-swap SIZE     memory.swap.max (0 = no swap)\n"
+"  --cpus N.N             CPU bandwidth (e.g. 1.5; at least 0.01)\n"
+"  --cpuset LIST          CPUs the job may use (e.g. 0-1,3)\n"
+"  --cpuset-mems LIST     memory nodes the job may use\n"
+"  --pids N               most tasks at once\n"
+"  --io-read-bps DEV=RATE   --io-write-bps DEV=RATE   (RATE: 10M = 10 MiB/s)\n"
+"  --io-read-iops DEV=N     --io-write-iops DEV=N\n"
+"                         DEV: vda, /dev/vda or MAJ:MIN; repeatable\n"
+"Options:\n"
+"  --timeout DUR          stop the job after DUR (e.g. 30s, 5m, 2h)\n"
+"  --name NAME            a name to refer to the job by\n"
+"  --env K=V              set a variable (repeatable).  The job gets ONLY\n"
+"                         these, plus PATH=/usr/local/bin:/usr/bin:/bin\n"
+"                         unless PATH is given; nothing is inherited\n"
+"  --cwd DIR              absolute working directory (default: current)\n"
+"  --rootfs DIR           run inside this directory tree (policy allowing)\n"
+"  --no-net --no-pid --no-mount --no-uts --no-ipc\n"
+"                         share that namespace with the host (policy allowing)\n"
+"  -d, --detach           print the job id and exit 0 without waiting\n"
+"  --json                 with -d: print {\"id\":\"...\"}\n"
+"  --socket PATH          corrald's socket\n"
+"\n"
+"Exit status: the job's exit code; 128+N if signal N ended it;\n"
+"125 corral or corrald failed (usage, connection, refusal, job lost);\n"
+"126 the job could not be started; 127 the command was not found.\n"
+"Interrupting corral (Ctrl-C, SIGTERM, SIGHUP) stops the job; a second\n"
+"interrupt kills it.\n";
+
+static const char logs_help[] =
+"usage: corral logs [-f] [--stdout|--stderr] JOB\n"
+"\n"
+"Print a job's output from the start: stdout to stdout, stderr to stderr,\n"
+"corrald's notes to stderr as \"corral: ...\".\n"
+"  -f, --follow           keep going until the job ends\n"
+"  --stdout, --stderr     only that stream (no notes)\n"
+"JOB is an id, a unique id prefix (4+ characters) or a name.\n"
+"Exit status: 0, or 125 on error.\n";
+
+static const char wait_help[] =
+"usage: corral wait [--json] JOB\n"
+"\n"
+"Wait for a job to end and exit like it (see corral run --help).\n"
+"  --json                 also print the final job record as JSON\n";
+
+/* --- output ------------------------------------------------------------ */
+
+int write_full(int fd, const void *buf, size_t len, struct cerr *e)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd pf = { .fd = fd, .events = POLLOUT };
+			if (poll(&pf, 1, -1) < 0 && errno != EINTR)
+				return cerr_sys(e, "poll on fd %d", fd);
+			continue;
+		}
+		if (n < 0)
+			return cerr_sys(e, "writing to fd %d", fd);
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int cli_write_log(void *ctx, uint32_t stream, uint64_t time_ms,
+		  const uint8_t *data, size_t len, struct cerr *e)
+{
+	if (stream == STREAM_STDOUT)
+		return write_full(STDOUT_FILENO, data, len, e);
+	if (stream == STREAM_STDERR)
+		return write_full(STDERR_FILENO, data, len, e);
+	if (write_full(STDERR_FILENO, "corral: ", 8, e) < 0 ||
+	    write_full(STDERR_FILENO, data, len, e) < 0)
+		return -1;
+	if (len == 0 || data[len - 1] != '\n')
+		return write_full(STDERR_FILENO, "\n", 1, e);
+	return 0;
+}
+
+/* --- parsing run's options -------------------------------------------- */
+
+enum {
+	O_MEMORY = 256, O_SWAP, O_CPUS, O_CPUSET, O_CPUSET_MEMS, O_PIDS,
+	O_IO_RBPS, O_IO_WBPS, O_IO_RIOPS, O_IO_WIOPS, O_TIMEOUT, O_NAME,
+	O_ENV, O_CWD, O_ROOTFS, O_NO_NET, O_NO_PID, O_NO_MOUNT, O_NO_UTS,
+	O_NO_IPC, O_JSON,
+};
+
+static const struct option run_opts[] = {
+	{ "memory", required_argument, NULL, O_MEMORY },
+	{ "memory-swap", required_argument, NULL, O_SWAP },
+	{ "cpus", required_argument, NULL, O_CPUS },
+	{ "cpuset", required_argument, NULL, O_CPUSET },
+	{ "cpuset-mems", required_argument, NULL, O_CPUSET_MEMS },
+	{ "pids", required_argument, NULL, O_PIDS },
+	{ "io-read-bps", required_argument, NULL, O_IO_RBPS },
+	{ "io-write-bps", required_argument, NULL, O_IO_WBPS },
+	{ "io-read-iops", required_argument, NULL, O_IO_RIOPS },
+	{ "io-write-iops", required_argument, NULL, O_IO_WIOPS },
+	{ "timeout", required_argument, NULL, O_TIMEOUT },
+	{ "name", required_argument, NULL, O_NAME },
+	{ "env", required_argument, NULL, O_ENV },
+	{ "cwd", required_argument, NULL, O_CWD },
+	{ "rootfs", required_argument, NULL, O_ROOTFS },
+	{ "no-net", no_argument, NULL, O_NO_NET },
+	{ "no-pid", no_argument, NULL, O_NO_PID },
+	{ "no-mount", no_argument, NULL, O_NO_MOUNT },
+	{ "no-uts", no_argument, NULL, O_NO_UTS },
+	{ "no-ipc", no_argument, NULL, O_NO_IPC },
+	{ "detach", no_argument, NULL, 'd' },
+	{ "json", no_argument, NULL, O_JSON },
+	CLI_COMMON_OPTS,
+	{ NULL, 0, NULL, 0 },
+};
+
+struct run_opts {
+	struct corral_run_req req;
+	const char *env[ENV_MAX + 1];
+	size_t nenv;
+	bool has_path, detach, json, help;
+	char cwd[PATH_LEN_MAX];
+};
+
+static int opt_size(const char *flag, const char *v, uint64_t min,
+		    uint64_t *out, struct cerr *e)
+{
+	if (parse_size(v, out, e) < 0)
+		return cerr_wrap(e, "%s", flag);
+	if (*out < min)
+		return cerr_set(e, ERANGE, "%s: \"%s\" is below the minimum of %llu bytes",
+				flag, v, (unsigned long long)min);
+	return 0;
+}
+
+static int opt_env(struct run_opts *o, const char *v, struct cerr *e)
+{
+	const char *eq = strchr(v, '=');
+
+	if (!eq || eq == v)
+		return cerr_set(e, EINVAL, "--env: \"%s\" is not KEY=VALUE", v);
+	if (strlen(v) > ENV_LEN_MAX)
+		return cerr_set(e, E2BIG, "--env: an entry is longer than %d bytes",
+				ENV_LEN_MAX);
+	if (o->nenv >= ENV_MAX - 1)
+		return cerr_set(e, E2BIG, "--env: more than %d variables",
+				ENV_MAX - 1);
+	if (!strncmp(v, "PATH=", 5))
+		o->has_path = true;
+	o->env[o->nenv++] = v;
+	return 0;
+}
+
+static int opt_path(const char *flag, const char *v, struct cerr *e)
+{
+	if (v[0] != '/')
+		return cerr_set(e, EINVAL, "%s: \"%s\" is not an absolute path", flag, v);
+	if (strlen(v) >= PATH_LEN_MAX)
+		return cerr_set(e, ENAMETOOLONG, "%s: path longer than %d bytes",
+				flag, PATH_LEN_MAX - 1);
+	return 0;
+}
+
+static int opt_limit(struct run_opts *o, int ch, const char *v, struct cerr *e)
+{
+	struct corral_limits *l = &o->req.lim;
+
+	switch (ch) {
+	case O_MEMORY:
+		l->has_memory = true;
+		return opt_size("--memory", v, 4096, &l->memory_max, e);
+	case O_SWAP:
+		l->has_swap = true;
+		return opt_size("--memory-swap", v, 0, &l->swap_max, e);
+	case O_CPUS:
+		l->has_cpu = true;
+		return parse_cpus(v, &l->cpu_quota_usec, e) < 0
+			       ? cerr_wrap(e, "--cpus") : 0;
+	case O_PIDS:
+		l->has_pids = true;
+		if (parse_u64(v, &l->pids_max, e) < 0)
+			return cerr_wrap(e, "--pids");
+		if (l->pids_max < 1 || l->pids_max > 4194304)
+			return cerr_set(e, ERANGE, "--pids: \"%s\" is not between 1 and 4194304", v);
+		return 0;
+	case O_CPUSET:
+	case O_CPUSET_MEMS:
+		if (!cpuset_valid(v))
+			return cerr_set(e, EINVAL, "%s: \"%s\" is not a list like 0-3,5",
+					ch == O_CPUSET ? "--cpuset" : "--cpuset-mems", v);
+		*(ch == O_CPUSET ? &l->cpuset_cpus : &l->cpuset_mems) = v;
+		return 0;
+	case O_IO_RBPS:
+		return io_spec_merge(l, "--io-read-bps", IO_RBPS, v, io_resolve_dev, e);
+	case O_IO_WBPS:
+		return io_spec_merge(l, "--io-write-bps", IO_WBPS, v, io_resolve_dev, e);
+	case O_IO_RIOPS:
+		return io_spec_merge(l, "--io-read-iops", IO_RIOPS, v, io_resolve_dev, e);
+	case O_IO_WIOPS:
+		return io_spec_merge(l, "--io-write-iops", IO_WIOPS, v, io_resolve_dev, e);
+	}
+	return 1;	/* not a limit */
+}
+
+static int opt_other(struct run_opts *o, int ch, const char *v, struct cerr *e)
+{
+	switch (ch) {
+	case O_TIMEOUT:
+		if (parse_duration_ms(v, &o->req.timeout_ms, e) < 0)
+			return cerr_wrap(e, "--timeout");
+		if (o->req.timeout_ms == 0 || o->req.timeout_ms > 366ull * 86400000)
+			return cerr_set(e, ERANGE, "--timeout: \"%s\" is not between 1ms and 366d", v);
+		return 0;
+	case O_NAME:
+		if (!*v || strlen(v) > NAME_LEN_MAX)
+			return cerr_set(e, EINVAL, "--name: a name is 1 to %d bytes",
+					NAME_LEN_MAX);
+		o->req.name = v;
+		return 0;
+	case O_ENV:
+		return opt_env(o, v, e);
+	case O_CWD:
+		if (opt_path("--cwd", v, e) < 0)
+			return -1;
+		snprintf(o->cwd, sizeof o->cwd, "%s", v);
+		return 0;
+	case O_ROOTFS:
+		o->req.rootfs = v;
+		return opt_path("--rootfs", v, e);
+	case O_NO_NET: o->req.ns_off |= NS_NET; return 0;
+	case O_NO_PID: o->req.ns_off |= NS_PID; return 0;
+	case O_NO_MOUNT: o->req.ns_off |= NS_MNT; return 0;
+	case O_NO_UTS: o->req.ns_off |= NS_UTS; return 0;
+	case O_NO_IPC: o->req.ns_off |= NS_IPC; return 0;
+	case 'd': o->detach = true; return 0;
+	case O_JSON: o->json = true; return 0;
+	}
+	return 1;
+}
+
+static int check_argv(char **argv, int n, struct cerr *e)
+{
+	if (n < 1)
+		return cerr_set(e, EINVAL, "no command given");
+	if (n > ARGV_MAX)
+		return cerr_set(e, E2BIG, "more than %d arguments", ARGV_MAX);
+	for (int i = 0; i < n; i++)
+		if (strlen(argv[i]) > ARG_LEN_MAX)
+			return cerr_set(e, E2BIG, "argument %d is longer than %d bytes",
+					i, ARG_LEN_MAX);
+	if (!argv[0][0])
+		return cerr_set(e, EINVAL, "the command is an empty string");
+	return 0;
+}
+
+/* Fill o from argv; returns 0, or an exit status (usage error / help). */
+static int parse_run(int argc, char **argv, struct cli *c, struct run_opts *o)
+{
+	struct cerr e = { 0 };
+	int ch, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "+:dh", run_opts, NULL)) != -1) {
+		if (ch == 'h') {
+			fputs(run_help, stdout);
+			o->help = true;
+			return 0;
+		}
+		if (ch == 'S') {
+			c->socket = optarg;
+			continue;
+		}
+		if (ch == '?' || ch == ':')
+			return cli_bad_option(c, ch, argv);
+		rc = opt_limit(o, ch, optarg, &e);
+		if (rc == 1)
+			rc = opt_other(o, ch, optarg, &e);
+		if (rc < 0)
+			return cli_usage(c, "%s", e.msg);
+	}
+	if (check_argv(argv + optind, argc - optind, &e) < 0)
+		return cli_usage(c, "%s", e.msg);
+	if (o->json && !o->detach)
+		return cli_usage(c, "--json needs -d (attached output is the job's own)");
+	if (!o->cwd[0] && !getcwd(o->cwd, sizeof o->cwd))
+		return cli_usage(c, "cannot get the current directory (use --cwd): %s",
+				 strerror(errno));
+	if (!o->has_path)
+		o->env[o->nenv++] = DEFAULT_PATH;
+	o->req.argv = (const char *const *)(argv + optind);
+	o->req.argc = (size_t)(argc - optind);
+	o->req.env = o->env;
+	o->req.nenv = o->nenv;
+	o->req.cwd = o->cwd;
+	return 0;
+}
+
+/* --- interrupts while attached ----------------------------------------- */
+
+static int sig_pipe[2] = { -1, -1 };
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	unsigned char b = (unsigned char)sig;
+
+	/* the pipe is non-blocking: a full pipe already says enough */
+	if (write(sig_pipe[1], &b, 1) < 0) {
+	}
+	errno = saved;
+}
+
+static int install_signals(struct cerr *e)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		return cerr_sys(e, "pipe");
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		if (sigaction(sigs[i], &sa, NULL) < 0)
+			return cerr_sys(e, "sigaction");
+	return 0;
+}
+
+struct attach {
+	const struct cli *cli;
+	char id[CORRAL_ID_LEN + 1];	/* "" until STARTED */
+	unsigned nsig;			/* interrupts seen */
+	unsigned acted;			/* 1: STOP sent, 2: KILL sent */
+};
+
+/* Send STOP or KILL on a connection of its own: the main one is busy
+ * with the reply stream. */
+static void escalate(struct attach *a)
+{
+	unsigned want = a->nsig >= 2 ? 2 : a->nsig;
+	struct corral_conn conn;
+	struct cerr e = { 0 };
+	int rc;
+
+	if (!a->id[0] || want <= a->acted)
+		return;
+	a->acted = want;
+	fprintf(stderr, want == 1
+		? "corral: stopping job %s (interrupt again to kill it)\n"
+		: "corral: killing job %s\n", a->id);
+	if (cli_connect(a->cli, &conn, &e) < 0) {
+		cli_fail(a->cli, &e);
+		return;
+	}
+	rc = want == 1 ? corral_stop(&conn, a->id, false, 0, NULL, &e)
+		       : corral_kill(&conn, a->id, NULL, &e);
+	if (rc < 0)
+		cli_fail(a->cli, &e);
+	corral_close(&conn);
+}
+
+static void on_wake(void *ctx)
+{
+	struct attach *a = ctx;
+	unsigned char b[64];
+	ssize_t n;
+
+	while ((n = read(sig_pipe[0], b, sizeof b)) > 0)
+		a->nsig += (unsigned)n;
+	escalate(a);
+}
+
+static int run_attached(struct corral_conn *conn, struct run_opts *o,
+			struct cli *c)
+{
+	struct attach a = { .cli = c };
+	struct corral_job job;
+	struct cerr e = { 0 };
+	int rc;
+
+	if (install_signals(&e) < 0)
+		return cli_fail(c, &e);
+	conn->wake_fd = sig_pipe[0];
+	conn->on_wake = on_wake;
+	conn->wake_ctx = &a;
+	if (corral_run(conn, &o->req, a.id, &e) < 0) {
+		a.id[0] = '\0';
+		cli_fail(c, &e);
+		return conn->remote_error ? run_error_status(&e) : EXIT_CORRAL;
+	}
+	escalate(&a);	/* interrupted while it was starting */
+	if (corral_follow(conn, a.id, STREAM_STDOUT | STREAM_STDERR | STREAM_META,
+			  true, cli_write_log, NULL, &job, &e) < 0) {
+		cli_fail(c, &e);
+		fprintf(stderr, "corral: job %s may still be running\n", a.id);
+		return EXIT_CORRAL;
+	}
+	rc = job_exit_status(&job);
+	if (rc == EXIT_CORRAL)
+		fprintf(stderr, "corral: job %s ended in state %s\n", job.id,
+			job.state);
+	corral_job_free(&job);
+	return rc;
+}
+
+int cmd_run(int argc, char **argv, struct cli *c)
+{
+	static struct run_opts o;	/* big: env table */
+	char id[CORRAL_ID_LEN + 1];
+	struct corral_conn conn;
+	struct cerr e = { 0 };
+	int rc;
+
+	rc = parse_run(argc, argv, c, &o);
+	if (rc || o.help)
+		return rc;
+	if (cli_connect(c, &conn, &e) < 0)
+		return cli_fail(c, &e);
+	if (!o.detach) {
+		rc = run_attached(&conn, &o, c);
+	} else if (corral_run(&conn, &o.req, id, &e) < 0) {
+		cli_fail(c, &e);
+		rc = conn.remote_error ? run_error_status(&e) : EXIT_CORRAL;
+	} else if (o.json) {
+		fputs("{\"id\":", stdout);
+		json_str(stdout, id);
+		fputs("}\n", stdout);
+	} else {
+		puts(id);
+	}
+	corral_close(&conn);
+	return rc;
+}
+
+/* --- logs, wait --------------------------------------------------------- */
+
+enum { O_STDOUT = 300, O_STDERR, O_WJSON };
+
+static const struct option logs_opts[] = {
+	{ "follow", no_argument, NULL, 'f' },
+	{ "stdout", no_argument, NULL, O_STDOUT },
+	{ "stderr", no_argument, NULL, O_STDERR },
+	CLI_COMMON_OPTS,
+	{ NULL, 0, NULL, 0 },
+};
+
+int cmd_logs(int argc, char **argv, struct cli *c)
+{
+	uint32_t streams = 0;
+	struct corral_conn conn;
+	struct corral_job job;
+	struct cerr e = { 0 };
+	bool follow = false;
+	const char *ref;
+	int ch, rc = 0;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":fh", logs_opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f': follow = true; break;
+		case O_STDOUT: streams |= STREAM_STDOUT; break;
+		case O_STDERR: streams |= STREAM_STDERR; break;
+		case 'S': c->socket = optarg; break;
+		case 'h': fputs(logs_help, stdout); return 0;
+		default: return cli_bad_option(c, ch, argv);
+		}
+	}
+	if (!(ref = cli_one_job(c, argc, argv)))
+		return EXIT_CORRAL;
+	if (!streams)
+		streams = STREAM_STDOUT | STREAM_STDERR | STREAM_META;
+	if (cli_connect(c, &conn, &e) < 0)
+		return cli_fail(c, &e);
+	if (corral_follow(&conn, ref, streams, follow, cli_write_log, NULL,
+			  &job, &e) < 0)
+		rc = cli_fail(c, &e);
+	else
+		corral_job_free(&job);
+	corral_close(&conn);
+	return rc;
+}
+
+static const struct option wait_opts[] = {
+	{ "json", no_argument, NULL, O_WJSON },
+	CLI_COMMON_OPTS,
+	{ NULL, 0, NULL, 0 },
+};
+
+int cmd_wait(int argc, char **argv, struct cli *c)
+{
+	struct corral_conn conn;
+	struct corral_job job;
+	struct cerr e = { 0 };
+	bool json = false;
+	const char *ref;
+	int ch, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", wait_opts, NULL)) != -1) {
+		switch (ch) {
+		case O_WJSON: json = true; break;
+		case 'S': c->socket = optarg; break;
+		case 'h': fputs(wait_help, stdout); return 0;
+		default: return cli_bad_option(c, ch, argv);
+		}
+	}
+	if (!(ref = cli_one_job(c, argc, argv)))
+		return EXIT_CORRAL;
+	if (cli_connect(c, &conn, &e) < 0)
+		return cli_fail(c, &e);
+	rc = corral_follow(&conn, ref, 0, true, NULL, NULL, &job, &e);
+	corral_close(&conn);
+	if (rc < 0)
+		return cli_fail(c, &e);
+	if (json) {
+		json_job(stdout, &job);
+		fputc('\n', stdout);
+	}
+	rc = job_exit_status(&job);
+	corral_job_free(&job);
+	return rc;
+}

@@ -1,0 +1,504 @@
+#include "libcorral.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+
+#ifndef DEFAULT_SOCKET
+#error "DEFAULT_SOCKET must be defined (see client/build.mk)"
+#endif
+
+const char *corral_socket_path(const char *opt)
+{
+	const char *env;
+
+	if (opt && *opt)
+		return opt;
+	env = getenv("CORRAL_SOCKET");
+	if (env && *env)
+		return env;
+	return DEFAULT_SOCKET;
+}
+
+int corral_connect(struct corral_conn *c, const char *path, struct cerr *e)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = -1;
+	int rc;
+
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+	c->wake_fd = -1;
+	if (strlen(path) >= sizeof sa.sun_path)
+		return cerr_set(e, ENAMETOOLONG,
+				"socket path %s is longer than %zu bytes", path,
+				sizeof sa.sun_path - 1);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return cerr_sys(e, "socket");
+	do
+		rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0) {
+		if (errno == EACCES)
+			return cerr_sys(e, "cannot connect to corrald at %s (is your user in group corral?)",
+					path);
+		return cerr_sys(e, "cannot connect to corrald at %s (is corrald running?)",
+				path);
+	}
+	c->fd = take_fd(&fd);
+	return 0;
+}
+
+void corral_close(struct corral_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	wire_reader_reset(&c->rd);
+}
+
+/* A failure inside a reply sequence leaves unread replies on the stream,
+ * so the connection cannot be reused. */
+static int conn_fail(struct corral_conn *c)
+{
+	corral_close(c);
+	return -1;
+}
+
+static int send_msg(struct corral_conn *c, struct wire_out *o, struct cerr *e)
+{
+	int rc;
+
+	c->remote_error = false;
+	if (c->fd < 0)
+		return cerr_set(e, ENOTCONN, "not connected to corrald");
+	rc = wire_out_finish(o, e);
+	if (rc == 0)
+		rc = wire_send_stream(c->fd, o, e);
+	wire_out_free(o);
+	if (rc < 0)
+		return cerr_wrap(e, "sending to corrald");
+	return 0;
+}
+
+/* Wait until the socket is readable, serving the wake fd meanwhile.  Only
+ * between messages: inside one the rest is already on its way. */
+static int wait_readable(struct corral_conn *c, struct cerr *e)
+{
+	if (c->wake_fd < 0 || c->rd.hlen > 0)
+		return 0;
+	for (;;) {
+		struct pollfd p[2] = {
+			{ .fd = c->fd, .events = POLLIN },
+			{ .fd = c->wake_fd, .events = POLLIN },
+		};
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return cerr_sys(e, "poll");
+		}
+		if (p[1].revents && c->on_wake)
+			c->on_wake(c->wake_ctx);
+		if (p[0].revents)
+			return 0;
+	}
+}
+
+/* Read one reply.  ERROR becomes a failure carrying corrald's errno and
+ * message; EOF and framing errors are local failures. */
+static int recv_msg(struct corral_conn *c, struct wire_msg *m, struct cerr *e)
+{
+	int rc;
+
+	if (wait_readable(c, e) < 0)
+		return conn_fail(c);
+	rc = wire_reader_read(c->fd, &c->rd, &proto_client, m, e);
+	if (rc == WIRE_EOF) {
+		cerr_set(e, ECONNRESET, "corrald closed the connection");
+		return conn_fail(c);
+	}
+	if (rc != WIRE_READY) {
+		cerr_wrap(e, "reading from corrald");
+		return conn_fail(c);
+	}
+	if (m->type == C_ERROR) {
+		c->remote_error = true;
+		cerr_set(e, (int)wire_u32(m, F_ERRNO, 0), "%s",
+			 wire_str(m, F_MESSAGE));
+		wire_msg_free(m);
+		return -1;
+	}
+	return 0;
+}
+
+static int unexpected(struct corral_conn *c, struct wire_msg *m,
+		      const char *req, struct cerr *e)
+{
+	cerr_set(e, EPROTO, "corrald answered %s with an unexpected %s",
+		 req, m->spec ? m->spec->name : "message");
+	wire_msg_free(m);
+	return conn_fail(c);
+}
+
+/* --- encoding requests ------------------------------------------------ */
+
+static void put_limits(struct wire_out *o, const struct corral_limits *l)
+{
+	if (l->has_memory)
+		wire_put_u64(o, F_MEM_MAX, l->memory_max);
+	if (l->has_swap)
+		wire_put_u64(o, F_SWAP_MAX, l->swap_max);
+	if (l->has_cpu)
+		wire_put_u64(o, F_CPU_QUOTA, l->cpu_quota_usec);
+	if (l->has_pids)
+		wire_put_u64(o, F_PIDS_MAX, l->pids_max);
+	if (l->cpuset_cpus)
+		wire_put_str(o, F_CPUSET_CPUS, l->cpuset_cpus);
+	if (l->cpuset_mems)
+		wire_put_str(o, F_CPUSET_MEMS, l->cpuset_mems);
+	for (size_t i = 0; i < l->nio && i < IO_LIMIT_MAX; i++) {
+		uint8_t b[IO_LIMIT_LEN];
+		io_limit_encode(&l->io[i], b);
+		wire_put_bytes(o, F_IO_LIMIT, b, sizeof b);
+	}
+}
+
+int corral_run(struct corral_conn *c, const struct corral_run_req *req,
+	       char id[CORRAL_ID_LEN + 1], struct cerr *e)
+{
+	struct wire_out o;
+	struct wire_msg m;
+
+	wire_out_init(&o, &proto_client, C_RUN);
+	for (size_t i = 0; i < req->argc; i++)
+		wire_put_str(&o, F_ARGV, req->argv[i]);
+	for (size_t i = 0; i < req->nenv; i++)
+		wire_put_str(&o, F_ENV, req->env[i]);
+	wire_put_str(&o, F_CWD, req->cwd);
+	put_limits(&o, &req->lim);
+	wire_put_u32(&o, F_NS_OFF, req->ns_off);
+	if (req->rootfs)
+		wire_put_str(&o, F_ROOTFS, req->rootfs);
+	if (req->name)
+		wire_put_str(&o, F_NAME, req->name);
+	if (req->timeout_ms)
+		wire_put_u64(&o, F_TIMEOUT_MS, req->timeout_ms);
+	if (send_msg(c, &o, e) < 0 || recv_msg(c, &m, e) < 0)
+		return -1;
+	if (m.type != C_STARTED)
+		return unexpected(c, &m, "RUN", e);
+	snprintf(id, CORRAL_ID_LEN + 1, "%s", wire_str(&m, F_JOB_ID));
+	wire_msg_free(&m);
+	return 0;
+}
+
+/* --- decoding a JOB ----------------------------------------------------- */
+
+static void get_limits(const struct wire_msg *m, struct corral_limits *l)
+{
+	l->has_memory = wire_has(m, F_MEM_MAX);
+	l->memory_max = wire_u64(m, F_MEM_MAX, 0);
+	l->has_swap = wire_has(m, F_SWAP_MAX);
+	l->swap_max = wire_u64(m, F_SWAP_MAX, 0);
+	l->has_cpu = wire_has(m, F_CPU_QUOTA);
+	l->cpu_quota_usec = wire_u64(m, F_CPU_QUOTA, 0);
+	l->has_pids = wire_has(m, F_PIDS_MAX);
+	l->pids_max = wire_u64(m, F_PIDS_MAX, 0);
+	l->cpuset_cpus = wire_str(m, F_CPUSET_CPUS);
+	l->cpuset_mems = wire_str(m, F_CPUSET_MEMS);
+	/* the schema caps the count at IO_LIMIT_MAX and each at 40 bytes */
+	for (l->nio = 0; l->nio < IO_LIMIT_MAX; l->nio++) {
+		const struct wire_val *v = wire_nth(m, F_IO_LIMIT, l->nio);
+		if (!v)
+			break;
+		io_limit_decode(v->p, &l->io[l->nio]);
+	}
+}
+
+#define OPT_U64(j, m, fld, has, id) \
+	do { (j)->has = wire_has(m, id); (j)->fld = wire_u64(m, id, 0); } while (0)
+#define OPT_U32(j, m, fld, has, id) \
+	do { (j)->has = wire_has(m, id); (j)->fld = wire_u32(m, id, 0); } while (0)
+
+static void get_times(const struct wire_msg *m, struct corral_job *j)
+{
+	OPT_U64(j, m, timeout_ms, has_timeout, F_TIMEOUT_MS);
+	OPT_U32(j, m, pid, has_pid, F_PID);
+	j->created_ms = wire_u64(m, F_CREATED_MS, 0);
+	OPT_U64(j, m, started_ms, has_started, F_STARTED_MS);
+	OPT_U64(j, m, ended_ms, has_ended, F_ENDED_MS);
+	OPT_U32(j, m, exit_code, has_exit_code, F_EXIT_CODE);
+	OPT_U32(j, m, signal, has_signal, F_SIGNAL);
+	OPT_U32(j, m, wstatus, has_wstatus, F_WSTATUS);
+	OPT_U64(j, m, oom_kills, has_oom, F_OOM_KILLS);
+	OPT_U64(j, m, cpu_usec, has_cpu, F_CPU_USEC);
+	OPT_U64(j, m, memory_peak, has_peak, F_MEM_PEAK);
+	OPT_U64(j, m, log_bytes, has_log_bytes, F_LOG_BYTES);
+	OPT_U64(j, m, log_dropped, has_log_dropped, F_LOG_DROPPED);
+}
+
+/* Take over m (its arena backs every string of j). */
+static int job_from_msg(struct wire_msg *m, struct corral_job *j,
+			struct cerr *e)
+{
+	struct wire_msg *keep = malloc(sizeof *keep);
+
+	memset(j, 0, sizeof *j);
+	if (!keep) {
+		wire_msg_free(m);
+		return cerr_sys(e, "decoding a job record");
+	}
+	*keep = *m;
+	j->priv = keep;
+	snprintf(j->id, sizeof j->id, "%s", wire_str(m, F_JOB_ID));
+	j->uid = wire_u32(m, F_UID, 0);
+	j->user = wire_str(m, F_USER);
+	j->state = wire_str(m, F_STATE);
+	j->name = wire_str(m, F_NAME);
+	j->cwd = wire_str(m, F_CWD);
+	j->rootfs = wire_str(m, F_ROOTFS);
+	j->error = wire_str(m, F_ERROR);
+	j->stage = wire_str(m, F_STAGE);
+	j->ns_off = wire_u32(m, F_NS_OFF, 0);
+	j->argv = wire_strv(keep, F_ARGV, &j->argc);
+	j->env = wire_strv(keep, F_ENV, &j->nenv);
+	get_limits(m, &j->lim);
+	get_times(m, j);
+	if (!j->argv || !j->env) {
+		corral_job_free(j);
+		return cerr_sys(e, "decoding a job record");
+	}
+	return 0;
+}
+
+void corral_job_free(struct corral_job *j)
+{
+	free(j->argv);
+	free(j->env);
+	if (j->priv) {
+		wire_msg_free(j->priv);
+		free(j->priv);
+	}
+	memset(j, 0, sizeof *j);
+}
+
+/* --- FOLLOW ------------------------------------------------------------- */
+
+static int deliver_log(struct corral_conn *c, struct wire_msg *m,
+		       corral_log_fn on_log, void *ctx, struct cerr *e)
+{
+	size_t len = 0;
+	const uint8_t *d = wire_bytes(m, F_DATA, &len);
+	int rc = 0;
+
+	if (on_log)
+		rc = on_log(ctx, wire_u32(m, F_STREAM, 0),
+			    wire_u64(m, F_TIME_MS, 0), d, len, e);
+	wire_msg_free(m);
+	return rc < 0 ? conn_fail(c) : 0;
+}
+
+int corral_follow(struct corral_conn *c, const char *ref, uint32_t streams,
+		  bool follow, corral_log_fn on_log, void *ctx,
+		  struct corral_job *job, struct cerr *e)
+{
+	struct wire_out o;
+	struct wire_msg m;
+
+	wire_out_init(&o, &proto_client, C_FOLLOW);
+	wire_put_str(&o, F_JOB_REF, ref);
+	wire_put_u32(&o, F_STREAMS, streams);
+	wire_put_u32(&o, F_FOLLOW, follow ? 1 : 0);
+	if (send_msg(c, &o, e) < 0)
+		return -1;
+	for (;;) {
+		if (recv_msg(c, &m, e) < 0)
+			return -1;
+		if (m.type == C_JOB)
+			return job_from_msg(&m, job, e);
+		if (m.type != C_LOG_DATA)
+			return unexpected(c, &m, "FOLLOW", e);
+		if (deliver_log(c, &m, on_log, ctx, e) < 0)
+			return -1;
+	}
+}
+
+/* --- LIST / STATUS ------------------------------------------------------ */
+
+int corral_list(struct corral_conn *c, const struct corral_list_req *q,
+		corral_job_fn fn, void *ctx, struct cerr *e)
+{
+	struct wire_out o;
+	struct wire_msg m;
+
+	wire_out_init(&o, &proto_client, C_LIST);
+	if (q->all)
+		wire_put_u32(&o, F_ALL, 1);
+	if (q->has_uid)
+		wire_put_u32(&o, F_UID, q->uid);
+	if (q->state)
+		wire_put_str(&o, F_STATE, q->state);
+	if (q->limit)
+		wire_put_u32(&o, F_LIMIT, q->limit);
+	if (send_msg(c, &o, e) < 0)
+		return -1;
+	for (;;) {
+		struct corral_job j;
+		int rc;
+
+		if (recv_msg(c, &m, e) < 0)
+			return -1;
+		if (m.type == C_DONE) {
+			wire_msg_free(&m);
+			return 0;
+		}
+		if (m.type != C_JOB)
+			return unexpected(c, &m, "LIST", e);
+		if (job_from_msg(&m, &j, e) < 0)
+			return conn_fail(c);
+		rc = fn(ctx, &j, e);
+		corral_job_free(&j);
+		if (rc < 0)
+			return conn_fail(c);
+	}
+}
+
+static void put_ref(struct wire_out *o, const char *ref)
+{
+	wire_put_str(o, F_JOB_REF, ref);
+}
+
+int corral_status(struct corral_conn *c, const char *ref,
+		  struct corral_job *job, struct cerr *e)
+{
+	struct wire_out o;
+	struct wire_msg m;
+
+	wire_out_init(&o, &proto_client, C_STATUS);
+	put_ref(&o, ref);
+	if (send_msg(c, &o, e) < 0 || recv_msg(c, &m, e) < 0)
+		return -1;
+	if (m.type != C_JOB)
+		return unexpected(c, &m, "STATUS", e);
+	return job_from_msg(&m, job, e);
+}
+
+/* --- STOP / KILL / WHOAMI ------------------------------------------------- */
+
+static int expect_ok(struct corral_conn *c, const char *req,
+		     char id[CORRAL_ID_LEN + 1], struct cerr *e)
+{
+	struct wire_msg m;
+	const char *s;
+
+	if (recv_msg(c, &m, e) < 0)
+		return -1;
+	if (m.type != C_OK)
+		return unexpected(c, &m, req, e);
+	s = wire_str(&m, F_JOB_ID);
+	if (id)
+		snprintf(id, CORRAL_ID_LEN + 1, "%s", s ? s : "");
+	wire_msg_free(&m);
+	return 0;
+}
+
+int corral_stop(struct corral_conn *c, const char *ref, bool has_grace,
+		uint64_t grace_ms, char id[CORRAL_ID_LEN + 1], struct cerr *e)
+{
+	struct wire_out o;
+
+	wire_out_init(&o, &proto_client, C_STOP);
+	put_ref(&o, ref);
+	if (has_grace)
+		wire_put_u64(&o, F_GRACE_MS, grace_ms);
+	if (send_msg(c, &o, e) < 0)
+		return -1;
+	return expect_ok(c, "STOP", id, e);
+}
+
+int corral_kill(struct corral_conn *c, const char *ref,
+		char id[CORRAL_ID_LEN + 1], struct cerr *e)
+{
+	struct wire_out o;
+
+	wire_out_init(&o, &proto_client, C_KILL);
+	put_ref(&o, ref);
+	if (send_msg(c, &o, e) < 0)
+		return -1;
+	return expect_ok(c, "KILL", id, e);
+}
+
+int corral_whoami(struct corral_conn *c, uint32_t *uid, bool *admin,
+		  struct cerr *e)
+{
+	struct wire_out o;
+	struct wire_msg m;
+
+	wire_out_init(&o, &proto_client, C_WHOAMI);
+	if (send_msg(c, &o, e) < 0 || recv_msg(c, &m, e) < 0)
+		return -1;
+	if (m.type != C_OK)
+		return unexpected(c, &m, "WHOAMI", e);
+	if (!wire_has(&m, F_UID)) {
+		wire_msg_free(&m);
+		cerr_set(e, EPROTO, "corrald answered WHOAMI without a uid");
+		return conn_fail(c);
+	}
+	*uid = wire_u32(&m, F_UID, 0);
+	*admin = wire_u32(&m, F_ADMIN, 0) != 0;
+	wire_msg_free(&m);
+	return 0;
+}
+
+/* --- AUDIT --------------------------------------------------------------- */
+
+static void audit_from_msg(const struct wire_msg *m, struct corral_audit_row *r)
+{
+	r->time_ms = wire_u64(m, F_TIME_MS, 0);
+	r->uid = wire_u32(m, F_UID, 0);
+	r->has_pid = wire_has(m, F_PID);
+	r->pid = wire_u32(m, F_PID, 0);
+	r->action = wire_str(m, F_ACTION);
+	r->job_id = wire_str(m, F_JOB_ID);
+	r->outcome = wire_str(m, F_OUTCOME);
+	r->detail = wire_str(m, F_DETAIL);
+}
+
+int corral_audit(struct corral_conn *c, uint32_t limit, corral_audit_fn fn,
+		 void *ctx, struct cerr *e)
+{
+	struct wire_out o;
+	struct wire_msg m;
+
+	wire_out_init(&o, &proto_client, C_AUDIT);
+	if (limit)
+		wire_put_u32(&o, F_LIMIT, limit);
+	if (send_msg(c, &o, e) < 0)
+		return -1;
+	for (;;) {
+		struct corral_audit_row r;
+		int rc;
+
+		if (recv_msg(c, &m, e) < 0)
+			return -1;
+		if (m.type == C_DONE) {
+			wire_msg_free(&m);
+			return 0;
+		}
+		if (m.type != C_AUDIT_ROW)
+			return unexpected(c, &m, "AUDIT", e);
+		audit_from_msg(&m, &r);
+		rc = fn(ctx, &r, e);
+		wire_msg_free(&m);
+		if (rc < 0)
+			return conn_fail(c);
+	}
+}

@@ -1,0 +1,143 @@
+/* libcorral: the client side of the corral <-> corrald link.
+ *
+ * One connection carries requests one after another (docs/protocol.md).
+ * Each function below sends one request and reads its whole reply
+ * sequence on a blocking socket, so when it returns the connection is
+ * ready for the next request.  Replies are decoded into plain C structs;
+ * callers never see wire fields.
+ *
+ * Errors follow common/err.h.  When corrald answered with ERROR, the
+ * struct cerr holds corrald's errno and message verbatim and
+ * conn->remote_error is true; otherwise the failure was local (connect,
+ * I/O, a reply that broke the protocol). */
+#ifndef CORRAL_LIBCORRAL_H
+#define CORRAL_LIBCORRAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "proto.h"
+#include "wire.h"
+
+#define CORRAL_ID_LEN 36
+
+struct corral_conn {
+	int fd;
+	struct wire_reader rd;
+	bool remote_error;	/* the last failure was an ERROR reply */
+	/* Optional: while waiting for a reply, also watch wake_fd and call
+	 * on_wake(wake_ctx) when it is readable (the CLI's signal pipe). */
+	int wake_fd;
+	void (*on_wake)(void *ctx);
+	void *wake_ctx;
+};
+
+/* --socket value if given, else $CORRAL_SOCKET if set and non-empty,
+ * else the compiled-in DEFAULT_SOCKET. */
+const char *corral_socket_path(const char *opt);
+
+int corral_connect(struct corral_conn *c, const char *path, struct cerr *e);
+void corral_close(struct corral_conn *c);
+
+/* Resource limits; a has_* false means "not set". */
+struct corral_limits {
+	bool has_memory, has_swap, has_cpu, has_pids;
+	uint64_t memory_max, swap_max, cpu_quota_usec, pids_max;
+	const char *cpuset_cpus, *cpuset_mems;	/* NULL: not set */
+	struct io_limit io[IO_LIMIT_MAX];
+	size_t nio;
+};
+
+struct corral_run_req {
+	const char *const *argv;
+	size_t argc;
+	const char *const *env;
+	size_t nenv;
+	const char *cwd;		/* absolute */
+	const char *rootfs;		/* NULL: the host's */
+	const char *name;		/* NULL: none */
+	uint32_t ns_off;		/* NS_* bits of namespaces NOT to create */
+	uint64_t timeout_ms;		/* 0: none */
+	struct corral_limits lim;
+};
+
+/* A job record.  Strings are NUL-terminated and owned by the record;
+ * optional ones are NULL when absent. */
+struct corral_job {
+	char id[CORRAL_ID_LEN + 1];
+	uint32_t uid;
+	const char *user, *state, *name, *cwd, *rootfs, *error, *stage;
+	const char **argv, **env;
+	size_t argc, nenv;
+	struct corral_limits lim;
+	uint32_t ns_off;
+	bool has_timeout, has_pid, has_started, has_ended;
+	bool has_exit_code, has_signal, has_wstatus;
+	bool has_oom, has_cpu, has_peak, has_log_bytes, has_log_dropped;
+	uint64_t timeout_ms;
+	uint32_t pid;
+	uint64_t created_ms, started_ms, ended_ms;
+	uint32_t exit_code, signal, wstatus;
+	uint64_t oom_kills, cpu_usec, memory_peak, log_bytes, log_dropped;
+	void *priv;		/* the decoded message the strings live in */
+};
+
+void corral_job_free(struct corral_job *j);
+
+struct corral_audit_row {
+	uint64_t time_ms;
+	uint32_t uid;
+	bool has_pid;
+	uint32_t pid;
+	const char *action, *job_id, *outcome, *detail;	/* job_id, detail may be NULL */
+};
+
+/* Callbacks return 0 to go on, -1 (with e set) to stop; the connection
+ * is then closed because the rest of the reply sequence is unread. */
+typedef int (*corral_log_fn)(void *ctx, uint32_t stream, uint64_t time_ms,
+			     const uint8_t *data, size_t len, struct cerr *e);
+typedef int (*corral_job_fn)(void *ctx, const struct corral_job *j,
+			     struct cerr *e);
+typedef int (*corral_audit_fn)(void *ctx, const struct corral_audit_row *r,
+			       struct cerr *e);
+
+/* RUN: on success id holds the new job's id (it is running). */
+int corral_run(struct corral_conn *c, const struct corral_run_req *req,
+	       char id[CORRAL_ID_LEN + 1], struct cerr *e);
+
+/* FOLLOW: every LOG_DATA goes to on_log (may be NULL when streams is 0),
+ * then the JOB record is stored in *job (free with corral_job_free). */
+int corral_follow(struct corral_conn *c, const char *ref, uint32_t streams,
+		  bool follow, corral_log_fn on_log, void *ctx,
+		  struct corral_job *job, struct cerr *e);
+
+struct corral_list_req {
+	bool all;
+	bool has_uid;
+	uint32_t uid;
+	const char *state;	/* NULL: any */
+	uint32_t limit;		/* 0: corrald's default */
+};
+
+int corral_list(struct corral_conn *c, const struct corral_list_req *q,
+		corral_job_fn fn, void *ctx, struct cerr *e);
+
+int corral_status(struct corral_conn *c, const char *ref,
+		  struct corral_job *job, struct cerr *e);
+
+/* STOP / KILL: id receives the job id corrald resolved ref to ("" if it
+ * did not say). */
+int corral_stop(struct corral_conn *c, const char *ref, bool has_grace,
+		uint64_t grace_ms, char id[CORRAL_ID_LEN + 1], struct cerr *e);
+int corral_kill(struct corral_conn *c, const char *ref,
+		char id[CORRAL_ID_LEN + 1], struct cerr *e);
+
+int corral_audit(struct corral_conn *c, uint32_t limit, corral_audit_fn fn,
+		 void *ctx, struct cerr *e);
+
+int corral_whoami(struct corral_conn *c, uint32_t *uid, bool *admin,
+		  struct cerr *e);
+
+#endif

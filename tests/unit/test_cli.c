@@ -1,0 +1,378 @@
+/* Unit tests of the CLI's value parsing and output formatting
+ * (client/clifmt.c). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include <cmocka.h>
+
+#include "clifmt.h"
+
+/* A resolver that knows two made-up disks, so tests do not depend on the
+ * machine's devices. */
+static int fake_resolve(const char *dev, uint32_t *major, uint32_t *minor,
+			struct cerr *e)
+{
+	if (!strcmp(dev, "vda") || !strcmp(dev, "/dev/vda")) {
+		*major = 253;
+		*minor = 0;
+		return 0;
+	}
+	if (!strcmp(dev, "sdb")) {
+		*major = 8;
+		*minor = 16;
+		return 0;
+	}
+	return cerr_set(e, ENOENT, "/dev/%s: No such file or directory", dev);
+}
+
+static void test_io_name_and_size(void **state)
+{
+	struct corral_limits l = { 0 };
+	struct cerr e = { 0 };
+
+	assert_int_equal(io_spec_merge(&l, "--io-read-bps", IO_RBPS, "vda=1M",
+				       fake_resolve, &e), 0);
+	assert_int_equal(l.nio, 1);
+	assert_int_equal(l.io[0].major, 253);
+	assert_int_equal(l.io[0].minor, 0);
+	assert_int_equal(l.io[0].rbps, 1048576);
+	assert_int_equal(l.io[0].wbps, 0);
+	assert_int_equal(l.io[0].riops, 0);
+}
+
+static void test_io_majmin(void **state)
+{
+	struct corral_limits l = { 0 };
+	struct cerr e = { 0 };
+
+	/* MAJ:MIN never reaches the resolver (fake would refuse "8:0") */
+	assert_int_equal(io_spec_merge(&l, "--io-write-iops", IO_WIOPS, "8:0=10",
+				       fake_resolve, &e), 0);
+	assert_int_equal(l.nio, 1);
+	assert_int_equal(l.io[0].major, 8);
+	assert_int_equal(l.io[0].minor, 0);
+	assert_int_equal(l.io[0].wiops, 10);
+	assert_int_equal(l.io[0].wbps, 0);
+}
+
+static void test_io_merge(void **state)
+{
+	struct corral_limits l = { 0 };
+	struct cerr e = { 0 };
+
+	assert_int_equal(io_spec_merge(&l, "--io-read-bps", IO_RBPS, "vda=1M", fake_resolve, &e), 0);
+	assert_int_equal(io_spec_merge(&l, "--io-write-bps", IO_WBPS, "/dev/vda=2K", fake_resolve, &e), 0);
+	assert_int_equal(io_spec_merge(&l, "--io-read-iops", IO_RIOPS, "253:0=50", fake_resolve, &e), 0);
+	assert_int_equal(io_spec_merge(&l, "--io-write-iops", IO_WIOPS, "sdb=7", fake_resolve, &e), 0);
+	/* a later flag for the same field overrides */
+	assert_int_equal(io_spec_merge(&l, "--io-read-bps", IO_RBPS, "vda=3M", fake_resolve, &e), 0);
+	assert_int_equal(l.nio, 2);
+	assert_int_equal(l.io[0].major, 253);
+	assert_int_equal(l.io[0].rbps, 3u << 20);
+	assert_int_equal(l.io[0].wbps, 2048);
+	assert_int_equal(l.io[0].riops, 50);
+	assert_int_equal(l.io[0].wiops, 0);
+	assert_int_equal(l.io[1].major, 8);
+	assert_int_equal(l.io[1].minor, 16);
+	assert_int_equal(l.io[1].wiops, 7);
+}
+
+static void test_io_too_many_devices(void **state)
+{
+	struct corral_limits l = { 0 };
+	struct cerr e = { 0 };
+	char spec[32];
+
+	for (int i = 0; i < IO_LIMIT_MAX; i++) {
+		snprintf(spec, sizeof spec, "8:%d=1", i);
+		assert_int_equal(io_spec_merge(&l, "--io-read-iops", IO_RIOPS, spec, fake_resolve, &e), 0);
+	}
+	assert_int_equal(io_spec_merge(&l, "--io-read-iops", IO_RIOPS, "9:0=1", fake_resolve, &e), -1);
+	assert_non_null(strstr(e.msg, "more than"));
+	/* an existing device can still be updated */
+	assert_int_equal(io_spec_merge(&l, "--io-read-iops", IO_RIOPS, "8:3=9", fake_resolve, &e), 0);
+	assert_int_equal(l.io[3].riops, 9);
+	assert_int_equal(l.nio, IO_LIMIT_MAX);
+}
+
+static void expect_io_error(const char *spec, enum io_kind kind,
+			    const char *needle)
+{
+	struct corral_limits l = { 0 };
+	struct cerr e = { 0 };
+
+	assert_int_equal(io_spec_merge(&l, "--io-read-bps", kind, spec, fake_resolve, &e), -1);
+	assert_non_null(strstr(e.msg, "--io-read-bps"));
+	if (!strstr(e.msg, needle))
+		fail_msg("error for \"%s\" is \"%s\", wanted \"%s\" in it", spec, e.msg, needle);
+	assert_int_equal(l.nio, 0);
+}
+
+static void test_io_bad_forms(void **state)
+{
+	expect_io_error("vda", IO_RBPS, "DEV=VALUE");
+	expect_io_error("=1M", IO_RBPS, "DEV=VALUE");
+	expect_io_error("vda=", IO_RBPS, "DEV=VALUE");
+	expect_io_error("vda=12Q", IO_RBPS, "12Q");
+	expect_io_error("vda=0", IO_RBPS, "0 is not allowed");
+	expect_io_error("vda=1M", IO_RIOPS, "1M");	/* iops take no suffix */
+	expect_io_error("nosuch=1M", IO_RBPS, "nosuch");
+	expect_io_error("8:99999999=1", IO_RBPS, "out of range");
+}
+
+static void test_io_real_resolver(void **state)
+{
+	uint32_t ma, mi;
+	struct cerr e = { 0 };
+
+	assert_int_equal(io_resolve_dev("/dev/null", &ma, &mi, &e), -1);
+	assert_non_null(strstr(e.msg, "not a block device"));
+	assert_int_equal(io_resolve_dev("corral-no-such-disk", &ma, &mi, &e), -1);
+	assert_non_null(strstr(e.msg, "/dev/corral-no-such-disk"));
+	assert_int_equal(io_resolve_dev("../etc/passwd", &ma, &mi, &e), -1);
+}
+
+/* --- JSON ---------------------------------------------------------------- */
+
+static char *json_of(const char *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	json_str(f, s);
+	fclose(f);
+	return buf;
+}
+
+static void expect_json(const char *in, const char *want)
+{
+	char *got = json_of(in);
+
+	if (strcmp(got, want))
+		fail_msg("json_str gave %s, wanted %s", got, want);
+	free(got);
+}
+
+static void test_json_escape(void **state)
+{
+	expect_json("plain", "\"plain\"");
+	expect_json("", "\"\"");
+	expect_json("a\"b\\c", "\"a\\\"b\\\\c\"");
+	expect_json("l1\nl2\tx\r", "\"l1\\nl2\\tx\\r\"");
+	expect_json("\x01\x1f\x7f", "\"\\u0001\\u001f\\u007f\"");
+	expect_json("caf\xc3\xa9 \xe2\x82\xac", "\"caf\xc3\xa9 \xe2\x82\xac\"");
+	/* invalid UTF-8: stray continuation, truncated, overlong, surrogate */
+	expect_json("a\x80z", "\"a\\ufffdz\"");
+	expect_json("a\xc3", "\"a\\ufffd\"");
+	expect_json("\xc0\xaf", "\"\\ufffd\\ufffd\"");
+	expect_json("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"");
+}
+
+static void test_json_job(void **state)
+{
+	const char *argv[] = { "sh", "-c", "echo \"hi\"" };
+	const char *env[] = { "PATH=/bin" };
+	struct corral_job j = {
+		.id = "0123abcd-0000-4000-8000-000000000000",
+		.uid = 1000, .user = "alice", .state = "killed",
+		.argv = argv, .argc = 3, .env = env, .nenv = 1, .cwd = "/tmp",
+		.ns_off = NS_NET | NS_IPC,
+		.has_signal = true, .signal = 9, .created_ms = 1700000000000ull,
+	};
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	j.lim.has_memory = true;
+	j.lim.memory_max = 536870912;
+	j.lim.has_cpu = true;
+	j.lim.cpu_quota_usec = 150000;
+	json_job(f, &j);
+	fclose(f);
+	assert_non_null(strstr(buf, "\"id\":\"0123abcd-0000-4000-8000-000000000000\""));
+	assert_non_null(strstr(buf, "\"argv\":[\"sh\",\"-c\",\"echo \\\"hi\\\"\"]"));
+	assert_non_null(strstr(buf, "\"memory_max\":536870912"));
+	assert_non_null(strstr(buf, "\"cpus\":1.5"));
+	assert_non_null(strstr(buf, "\"signal\":9,\"signal_name\":\"SIGKILL\""));
+	assert_non_null(strstr(buf, "\"namespaces\":{\"net\":false,\"pid\":true,\"mount\":true,\"uts\":true,\"ipc\":false}"));
+	/* absent fields are omitted, not null or zero */
+	assert_null(strstr(buf, "exit_code"));
+	assert_null(strstr(buf, "rootfs"));
+	assert_null(strstr(buf, "\"name\""));
+	assert_int_equal(buf[0], '{');
+	assert_int_equal(buf[len - 1], '}');
+	free(buf);
+}
+
+/* --- exit status ----------------------------------------------------------- */
+
+static int status_of(const char *st, int code, int sig, const char *stage,
+		     const char *error)
+{
+	struct corral_job j = { .state = st, .stage = stage, .error = error };
+
+	if (code >= 0) {
+		j.has_exit_code = true;
+		j.exit_code = (uint32_t)code;
+	}
+	if (sig > 0) {
+		j.has_signal = true;
+		j.signal = (uint32_t)sig;
+	}
+	return job_exit_status(&j);
+}
+
+static void test_exit_mapping(void **state)
+{
+	assert_int_equal(status_of("exited", 0, 0, NULL, NULL), 0);
+	assert_int_equal(status_of("exited", 3, 0, NULL, NULL), 3);
+	assert_int_equal(status_of("exited", 255, 0, NULL, NULL), 255);
+	assert_int_equal(status_of("killed", -1, 9, NULL, NULL), 137);
+	assert_int_equal(status_of("oom", -1, 9, NULL, NULL), 137);
+	assert_int_equal(status_of("stopped", -1, 15, NULL, NULL), 143);
+	/* a job that caught SIGTERM and exited by itself */
+	assert_int_equal(status_of("stopped", 4, 0, NULL, NULL), 4);
+	assert_int_equal(status_of("timed_out", -1, 15, NULL, NULL), 143);
+	assert_int_equal(status_of("failed", -1, 0, "job-exec",
+				   "execve: No such file or directory"), EXIT_NOTFOUND);
+	assert_int_equal(status_of("failed", -1, 0, "job-exec",
+				   "execve: Permission denied"), EXIT_NOSTART);
+	assert_int_equal(status_of("failed", -1, 0, "cgroup",
+				   "No such file or directory"), EXIT_NOSTART);
+	assert_int_equal(status_of("lost", -1, 0, NULL, NULL), EXIT_CORRAL);
+	assert_int_equal(status_of("running", -1, 0, NULL, NULL), EXIT_CORRAL);
+	assert_int_equal(status_of("exited", -1, 0, NULL, NULL), EXIT_CORRAL);
+}
+
+static void test_run_error_mapping(void **state)
+{
+	struct cerr e = { 0 };
+
+	cerr_set(&e, ENOENT, "start failed at stage job-exec: nosuchcmd: No such file or directory");
+	assert_int_equal(run_error_status(&e), 127);
+	cerr_set(&e, EACCES, "start failed at stage job-exec: Permission denied");
+	assert_int_equal(run_error_status(&e), 126);
+	cerr_set(&e, EPERM, "start failed at stage policy: rootfs not allowed");
+	assert_int_equal(run_error_status(&e), 126);
+	cerr_set(&e, EACCES, "not in group corral");
+	assert_int_equal(run_error_status(&e), 125);
+	cerr_set(&e, ENOENT, "no such job");
+	assert_int_equal(run_error_status(&e), 125);
+}
+
+/* --- humanizing -------------------------------------------------------------- */
+
+static void test_fmt_size(void **state)
+{
+	char b[32];
+
+	assert_string_equal(fmt_size(0, b, sizeof b), "0 B");
+	assert_string_equal(fmt_size(1023, b, sizeof b), "1023 B");
+	assert_string_equal(fmt_size(1024, b, sizeof b), "1 KiB");
+	assert_string_equal(fmt_size(536870912, b, sizeof b), "512 MiB");
+	assert_string_equal(fmt_size(1610612736, b, sizeof b), "1.5 GiB");
+	assert_string_equal(fmt_size(1ull << 40, b, sizeof b), "1 TiB");
+	assert_string_equal(fmt_size(UINT64_MAX, b, sizeof b), "16.0 EiB");
+}
+
+static void test_fmt_duration(void **state)
+{
+	char b[32];
+
+	assert_string_equal(fmt_duration(0, b, sizeof b), "0ms");
+	assert_string_equal(fmt_duration(250, b, sizeof b), "250ms");
+	assert_string_equal(fmt_duration(12345, b, sizeof b), "12.345s");
+	assert_string_equal(fmt_duration(185000, b, sizeof b), "3m05s");
+	assert_string_equal(fmt_duration(7384000, b, sizeof b), "2h03m04s");
+	assert_string_equal(fmt_duration(93780000, b, sizeof b), "1d02h03m");
+}
+
+static void test_fmt_numbers(void **state)
+{
+	char b[32];
+
+	assert_string_equal(fmt_cpus(150000, b, sizeof b), "1.5");
+	assert_string_equal(fmt_cpus(100000, b, sizeof b), "1");
+	assert_string_equal(fmt_cpus(1000, b, sizeof b), "0.01");
+	assert_string_equal(fmt_cpus(1250, b, sizeof b), "0.013");
+	assert_string_equal(fmt_cpus(225000, b, sizeof b), "2.25");
+	assert_string_equal(fmt_cpu_seconds(1234567, b, sizeof b), "1.235");
+	assert_string_equal(fmt_cpu_seconds(0, b, sizeof b), "0.000");
+	assert_string_equal(fmt_cpu_seconds(61000000, b, sizeof b), "61.000");
+	assert_string_equal(fmt_signal(9, b, sizeof b), "SIGKILL");
+	assert_string_equal(fmt_signal(15, b, sizeof b), "SIGTERM");
+	assert_string_equal(fmt_time_ms(0, b, sizeof b), "-");
+}
+
+static void test_fmt_time(void **state)
+{
+	char b[32];
+
+	setenv("TZ", "UTC", 1);
+	assert_string_equal(fmt_time_ms(1700000000123ull, b, sizeof b),
+			    "2023-11-14 22:13:20");
+}
+
+static void test_fmt_command(void **state)
+{
+	const char *argv[] = { "python3", "-c", "print(1)" };
+	const char *ctl[] = { "a\nb\x1b" };
+	const char *lng[] = { "abcdefghijklmnopqrstuvwxyz" };
+	char b[64];
+
+	assert_string_equal(fmt_command(argv, 3, 40, b, sizeof b), "python3 -c print(1)");
+	assert_string_equal(fmt_command(argv, 3, 12, b, sizeof b), "python3 -...");
+	assert_string_equal(fmt_command(ctl, 1, 40, b, sizeof b), "a?b?");
+	assert_string_equal(fmt_command(lng, 1, 10, b, sizeof b), "abcdefg...");
+	/* the buffer bounds the output even when width is larger */
+	assert_string_equal(fmt_command(lng, 1, 100, b, 8), "abcd...");
+	assert_string_equal(fmt_command(argv, 0, 40, b, sizeof b), "");
+}
+
+static void test_fmt_exit(void **state)
+{
+	struct corral_job j = { .state = "running" };
+	char b[32];
+
+	assert_string_equal(fmt_exit(&j, b, sizeof b), "-");
+	j.has_exit_code = true;
+	j.exit_code = 42;
+	assert_string_equal(fmt_exit(&j, b, sizeof b), "42");
+	j.has_exit_code = false;
+	j.has_signal = true;
+	j.signal = 9;
+	assert_string_equal(fmt_exit(&j, b, sizeof b), "SIGKILL");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_io_name_and_size),
+		cmocka_unit_test(test_io_majmin),
+		cmocka_unit_test(test_io_merge),
+		cmocka_unit_test(test_io_too_many_devices),
+		cmocka_unit_test(test_io_bad_forms),
+		cmocka_unit_test(test_io_real_resolver),
+		cmocka_unit_test(test_json_escape),
+		cmocka_unit_test(test_json_job),
+		cmocka_unit_test(test_exit_mapping),
+		cmocka_unit_test(test_run_error_mapping),
+		cmocka_unit_test(test_fmt_size),
+		cmocka_unit_test(test_fmt_duration),
+		cmocka_unit_test(test_fmt_numbers),
+		cmocka_unit_test(test_fmt_time),
+		cmocka_unit_test(test_fmt_command),
+		cmocka_unit_test(test_fmt_exit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -373,6 +373,9 @@ static int sweep_user(int ufd, int timeout_ms)
 			close(dfd);
 		return 0;
 	}
+	/* A dup shares the directory offset: an earlier sweep left it at
+	 * the end. */
+	rewinddir(d);
 	while ((de = readdir(d))) {
 		_cleanup_close_ int jfd = -1;
 		if (de->d_type != DT_DIR || de->d_name[0] == '.')
@@ -399,6 +402,9 @@ int cg_sweep(struct cg_root *cg, int timeout_ms)
 			close(dfd);
 		return 0;
 	}
+	/* A dup shares the directory offset: an earlier sweep left it at
+	 * the end. */
+	rewinddir(d);
 	while ((de = readdir(d))) {
 		_cleanup_close_ int ufd = -1;
 		if (de->d_type != DT_DIR || de->d_name[0] == '.')

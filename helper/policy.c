@@ -354,9 +354,10 @@ static int check_isolation(const struct policy *p, const struct wire_msg *m,
 	const char *rootfs = wire_str(m, F_ROOTFS);
 
 	r->ns_off = wire_u32(m, F_NS_OFF, 0);
-	if (r->ns_off & ~p->ns_may_off)
-		return cerr_set(e, EPERM, "ns_off 0x%x turns off isolation the policy requires (allowed 0x%x)",
-				r->ns_off, p->ns_may_off);
+	for (size_t i = 0; i < ARRAY_SIZE(ns_keys); i++)
+		if (r->ns_off & ~p->ns_may_off & ns_keys[i].bit)
+			return cerr_set(e, EPERM, "ns_off: the policy does not allow turning off the %s namespace",
+					ns_keys[i].key + strlen("allow_no_"));
 	r->rootfs_idx = -1;
 	if (!rootfs)
 		return 0;

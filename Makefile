@@ -47,7 +47,7 @@ $(BUILD)/%.o: %.c
 	@echo "  CC $@"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)
 
 # Install what the build and every test tier need on Debian 12.
 deps:

@@ -1,0 +1,325 @@
+/* Client connections: the listening socket, kernel-given identity,
+ * request reading and reply writing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "job.h"
+#include "proto.h"
+
+#define GROUPS_MAX 65536
+
+int listen_open(struct mgr *m, struct cerr *e)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &m->listen_ev };
+	_cleanup_close_ int fd = -1;
+	const char *path = m->conf.socket;
+
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return cerr_sys(e, "socket");
+	if (unlink(path) < 0 && errno != ENOENT)
+		return cerr_sys(e, "remove stale socket %s", path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		return cerr_sys(e, "bind %s", path);
+	if (chmod(path, 0660) < 0)
+		return cerr_sys(e, "chmod %s", path);
+	if (chown(path, (uid_t)-1, m->socket_gid) < 0)
+		return cerr_sys(e, "chown %s to group %s (is the manager user a member?)",
+				path, m->conf.socket_group);
+	if (listen(fd, 1024) < 0)
+		return cerr_sys(e, "listen %s", path);
+	m->listen_ev.type = EV_LISTEN;
+	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return cerr_sys(e, "epoll");
+	m->listen_fd = take_fd(&fd);
+	return 0;
+}
+
+/* --- identity -------------------------------------------------------- */
+
+static gid_t *peer_groups(int fd, size_t *n)
+{
+	socklen_t len = 64 * sizeof(gid_t);
+	gid_t *g = NULL;
+
+	for (;;) {
+		gid_t *ng = realloc(g, len);
+		if (!ng)
+			break;
+		g = ng;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0) {
+			*n = len / sizeof(gid_t);
+			return g;
+		}
+		if (errno != ERANGE || len > GROUPS_MAX * sizeof(gid_t))
+			break;
+	}
+	free(g);
+	*n = 0;
+	return NULL;
+}
+
+static bool has_gid(const gid_t *g, size_t n, gid_t primary, gid_t want)
+{
+	if (primary == want)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (g[i] == want)
+			return true;
+	return false;
+}
+
+/* 1 admin, 0 user, -1 refused (e says why). */
+static int identify(struct mgr *m, int fd, struct ident *who, struct cerr *e)
+{
+	struct ucred cr;
+	socklen_t len = sizeof cr;
+	_cleanup_free_ gid_t *g = NULL;
+	struct passwd *pw;
+	gid_t primary = (gid_t)-1;
+	size_t n;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		return cerr_sys(e, "SO_PEERCRED");
+	who->uid = cr.uid;
+	who->pid = cr.pid > 0 ? (uint32_t)cr.pid : 0;
+	pw = getpwuid(cr.uid);
+	if (pw) {
+		primary = pw->pw_gid;
+		snprintf(who->user, sizeof who->user, "%s", pw->pw_name);
+	}
+	g = peer_groups(fd, &n);
+	if (!g)
+		return cerr_sys(e, "SO_PEERGROUPS");
+	if (cr.uid == 0 || has_gid(g, n, primary, m->admin_gid))
+		return 1;
+	if (has_gid(g, n, primary, m->socket_gid))
+		return 0;
+	return cerr_set(e, EACCES, "uid %u is not in group %s",
+			cr.uid, m->conf.socket_group);
+}
+
+/* Tell a refused peer why, without waiting for it. */
+static void refuse_now(int fd, int num, const char *msg)
+{
+	struct wire_out o;
+	struct cerr e;
+
+	wire_out_init(&o, &proto_client, C_ERROR);
+	wire_put_u32(&o, F_ERRNO, (uint32_t)num);
+	wire_put_str(&o, F_MESSAGE, msg);
+	if (wire_out_finish(&o, &e) == 0 &&
+	    send(fd, o.buf, o.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		(void)0;	/* best effort: the peer may be gone */
+	wire_out_free(&o);
+}
+
+static void accept_one(struct mgr *m, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+	struct ident who = { 0 };
+	struct client *c;
+	struct cerr e;
+	int role = identify(m, fd, &who, &e);
+
+	if (role >= 0 && m->nclients >= m->conf.max_clients) {
+		role = cerr_set(&e, EAGAIN, "too many clients (max_clients = %llu)",
+				(unsigned long long)m->conf.max_clients);
+	}
+	if (role < 0) {
+		audit(m, &who, "connect", NULL,
+		      e.num == EACCES ? "denied" : "error", e.msg, false);
+		refuse_now(fd, e.num, e.msg);
+		close(fd);
+		return;
+	}
+	who.admin = role == 1;
+	c = calloc(1, sizeof *c);
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->ev.type = EV_CLIENT;
+	c->fd = fd;
+	c->who = who;
+	c->events = ev.events;
+	ev.data.ptr = &c->ev;
+	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		logmsg("epoll add client: %m");
+		close(fd);
+		free(c);
+		return;
+	}
+	m->nclients++;
+}
+
+void client_accept(struct mgr *m)
+{
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(m->listen_fd, NULL, NULL,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				logmsg("accept: %m");
+			return;
+		}
+		accept_one(m, fd);
+	}
+}
+
+/* --- one connection -------------------------------------------------- */
+
+void client_close(struct mgr *m, struct client *c)
+{
+	if (c->dead)
+		return;
+	c->dead = true;
+	epoll_ctl(m->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	follow_detach(c);
+	job_client_gone(m, c);
+	outq_clear(&c->q);
+	wire_reader_reset(&c->rd);
+	m->nclients--;
+	c->next_dead = m->dead_clients;
+	m->dead_clients = c;
+}
+
+void clients_reap(struct mgr *m)
+{
+	while (m->dead_clients) {
+		struct client *c = m->dead_clients;
+		m->dead_clients = c->next_dead;
+		free(c);
+	}
+}
+
+static void update_mask(struct mgr *m, struct client *c)
+{
+	struct epoll_event ev = { .data.ptr = &c->ev };
+
+	if (c->state == SS_IDLE && !c->q.head && !c->closing)
+		ev.events |= EPOLLIN;
+	if (c->want_out)
+		ev.events |= EPOLLOUT;
+	if (!c->rdhup)
+		ev.events |= EPOLLRDHUP;
+	if (ev.events == c->events)
+		return;
+	if (epoll_ctl(m->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
+		logmsg("epoll: %m");
+		client_close(m, c);
+		return;
+	}
+	c->events = ev.events;
+}
+
+/* Advance c's sequence: 1 more to do now, 0 waiting, -1 close. */
+static int advance(struct mgr *m, struct client *c)
+{
+	struct cerr e;
+	size_t before = c->q.bytes;
+	int r;
+
+	switch (c->state) {
+	case SS_FOLLOW:
+		r = follow_push(m, c, &e);
+		if (r < 0) {
+			logmsg("follower uid %u: %s", c->who.uid, e.msg);
+			return -1;
+		}
+		return r;
+	case SS_LIST:
+	case SS_AUDIT:
+		req_more(m, c);
+		return c->q.bytes != before || c->state == SS_IDLE;
+	default:
+		return 0;
+	}
+}
+
+void client_kick(struct mgr *m, struct client *c)
+{
+	struct cerr e;
+
+	if (c->dead)
+		return;
+	c->want_out = false;
+	for (;;) {
+		int r = outq_flush(&c->q, c->fd, &e);
+		if (r < 0)
+			return client_close(m, c);
+		if (r == 0) {
+			c->want_out = true;
+			break;
+		}
+		if (c->closing)
+			return client_close(m, c);
+		r = advance(m, c);
+		if (r < 0)
+			return client_close(m, c);
+		if (r == 0 || c->want_out)
+			break;
+	}
+	update_mask(m, c);
+}
+
+static void client_read(struct mgr *m, struct client *c)
+{
+	struct wire_msg msg;
+	struct cerr e;
+	int r = wire_reader_read(c->fd, &c->rd, &proto_client, &msg, &e);
+
+	if (r == WIRE_AGAIN)
+		return;
+	if (r == WIRE_EOF)
+		return client_close(m, c);
+	if (r == WIRE_ERR) {
+		/* The stream has lost its framing: say why, then close. */
+		audit(m, &c->who, "invalid", NULL, "error", e.msg, false);
+		reply_error(c, e.num ? e.num : EPROTO, "%s", e.msg);
+		c->closing = true;
+		return client_kick(m, c);
+	}
+	req_handle(m, c, &msg);
+	wire_msg_free(&msg);
+	client_kick(m, c);
+}
+
+void client_event(struct mgr *m, struct client *c, uint32_t events)
+{
+	if (c->dead)
+		return;
+	if ((events & EPOLLIN) && c->state == SS_IDLE && !c->q.head &&
+	    !c->closing)
+		client_read(m, c);
+	if (c->dead)
+		return;
+	if (events & EPOLLERR)
+		return client_close(m, c);
+	if (events & EPOLLHUP) {
+		/* Peer gone both ways; an idle reader would see EOF. */
+		if (!(events & EPOLLIN) || c->state != SS_IDLE || c->q.head)
+			return client_close(m, c);
+	}
+	if (events & EPOLLRDHUP)
+		c->rdhup = true;
+	if (events & EPOLLOUT)
+		client_kick(m, c);
+	else
+		update_mask(m, c);
+}

@@ -1,0 +1,226 @@
+/* Followers are served from the job's log file at their own offset with
+ * sendfile(2): no per-follower buffer, and a follower whose socket is
+ * full waits for EPOLLOUT without slowing anyone else. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "job.h"
+#include "proto.h"
+
+#define SEND_CHUNK (1u << 20)
+#define ROUNDS_PER_PUSH 64	/* then yield; EPOLLOUT brings us back */
+#define REC_PEEK (WIRE_HDR_LEN + WIRE_FIELD_HDR_LEN + 4)
+
+static void list_add(struct logf *l, struct client *c)
+{
+	c->f.prev = NULL;
+	c->f.next = l->followers;
+	if (l->followers)
+		l->followers->f.prev = c;
+	l->followers = c;
+	c->f.listed = true;
+}
+
+static void list_del(struct logf *l, struct client *c)
+{
+	if (!c->f.listed)
+		return;
+	if (c->f.prev)
+		c->f.prev->f.next = c->f.next;
+	else
+		l->followers = c->f.next;
+	if (c->f.next)
+		c->f.next->f.prev = c->f.prev;
+	c->f.listed = false;
+}
+
+void follow_detach(struct client *c)
+{
+	if (!c->f.log)
+		return;
+	list_del(c->f.log, c);
+	logf_put(c->f.log);
+	c->f.log = NULL;
+}
+
+/* New data or the end: push to every follower not waiting on its socket. */
+void logf_wake(struct mgr *m, struct logf *l)
+{
+	struct client *c = l->followers, *next;
+
+	l->refs++;	/* followers may leave while we walk */
+	for (; c; c = next) {
+		next = c->f.next;
+		if (!c->want_out)
+			client_kick(m, c);
+	}
+	logf_put(l);
+}
+
+static struct logf *open_finished(struct mgr *m, const char *id,
+				  struct cerr *e)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	struct logf *l;
+	int fd;
+
+	snprintf(path, sizeof path, "%s/logs/%s.log", m->conf.state_dir, id);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno != ENOENT) {
+		cerr_sys(e, "open log of job %s", id);
+		return NULL;
+	}
+	if (fd >= 0 && fstat(fd, &st) < 0) {
+		cerr_sys(e, "log of job %s", id);
+		close(fd);
+		return NULL;
+	}
+	l = logf_new(fd, fd >= 0 ? (uint64_t)st.st_size : 0, true, id);
+	if (!l) {
+		cerr_sys(e, "log of job %s", id);
+		if (fd >= 0)
+			close(fd);
+	}
+	return l;
+}
+
+int follow_start(struct mgr *m, struct client *c, const char *id,
+		 uint32_t streams, bool live, struct cerr *e)
+{
+	struct job *j = job_find(m, id);
+	struct logf *l;
+
+	if (j) {
+		l = j->log;
+		l->refs++;
+	} else if (!(l = open_finished(m, id, e))) {
+		return -1;
+	}
+	memset(&c->f, 0, sizeof c->f);
+	c->f.log = l;
+	c->f.streams = streams;
+	c->f.live = live;
+	c->f.end = live ? UINT64_MAX : l->size;
+	snprintf(c->f.job_id, sizeof c->f.job_id, "%s", id);
+	if (live && !l->done)
+		list_add(l, c);
+	c->state = SS_FOLLOW;
+	return 0;
+}
+
+/* At a record boundary: which stream is it, and where does it end?
+ * 1 = record (*stream, *end set), 0 = no complete record, -1 = corrupt. */
+static int peek_record(struct logf *l, uint64_t off, uint32_t *stream,
+		       uint64_t *end, struct cerr *e)
+{
+	uint8_t b[REC_PEEK];
+	uint32_t blen;
+	uint16_t type;
+	ssize_t n = pread(l->fd, b, sizeof b, (off_t)off);
+
+	if (n < (ssize_t)sizeof b)
+		return 0;
+	if (wire_check_header(&proto_client, b, &type, &blen, e) < 0 ||
+	    type != C_LOG_DATA)
+		return cerr_set(e, EBADMSG, "log of job %s is corrupt at offset %llu",
+				l->job_id, (unsigned long long)off);
+	/* corrald writes the stream field first in every record. */
+	if ((b[12] | b[13] << 8) != F_STREAM || b[16] != 4)
+		return cerr_set(e, EBADMSG, "log of job %s: record at %llu has no leading stream",
+				l->job_id, (unsigned long long)off);
+	*stream = (uint32_t)b[20] | (uint32_t)b[21] << 8;
+	*end = off + WIRE_HDR_LEN + blen;
+	return 1;
+}
+
+/* The final (or current) JOB record after the log. */
+static int follow_finish(struct mgr *m, struct client *c, struct cerr *e)
+{
+	struct logf *l = c->f.log;
+	struct wire_out o;
+	int r = 0;
+
+	if (c->f.live && l->final) {
+		r = outq_push_buf(&c->q, l->final, e);
+	} else {
+		r = store_job_msg(m->store, c->f.job_id, &o, e);
+		if (r == 0)
+			r = outq_push(&c->q, &o, e);
+		wire_out_free(&o);
+	}
+	follow_detach(c);
+	c->state = SS_IDLE;
+	return r < 0 ? -1 : 1;
+}
+
+/* Which bytes to send next: 1 = [off, *to) is ready, 0 = nothing yet. */
+static int next_range(struct client *c, uint64_t limit, uint64_t *to,
+		      struct cerr *e)
+{
+	struct follow *f = &c->f;
+	uint32_t stream = 0;
+	uint64_t end = 0;
+	int r;
+
+	if (f->streams == (STREAM_STDOUT | STREAM_STDERR | STREAM_META)) {
+		*to = limit;
+		return f->off < limit;
+	}
+	while (f->off >= f->rec_end) {
+		if (f->off >= limit)
+			return 0;
+		r = peek_record(f->log, f->off, &stream, &end, e);
+		if (r <= 0)
+			return r;
+		if (end > limit)
+			return 0;
+		if (stream & f->streams)
+			f->rec_end = end;
+		else
+			f->off = end;
+	}
+	*to = f->rec_end;
+	return 1;
+}
+
+int follow_push(struct mgr *m, struct client *c, struct cerr *e)
+{
+	struct follow *f = &c->f;
+	struct logf *l = f->log;
+
+	for (int i = 0; i < ROUNDS_PER_PUSH; i++) {
+		uint64_t limit = l->size < f->end ? l->size : f->end, to = 0;
+		int r = l->fd >= 0 ? next_range(c, limit, &to, e) : 0;
+		off_t off = (off_t)f->off;	/* next_range may skip records */
+		ssize_t n;
+
+		if (r < 0)
+			return -1;
+		if (r == 0) {
+			if (f->live && !l->done)
+				return 0;
+			return follow_finish(m, c, e);
+		}
+		n = sendfile(c->fd, l->fd, &off,
+			     to - f->off < SEND_CHUNK ? to - f->off : SEND_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			c->want_out = true;
+			return 0;
+		}
+		if (n <= 0)
+			return n < 0 ? cerr_sys(e, "send log") :
+				cerr_set(e, EIO, "log of job %s shrank", l->job_id);
+		f->off += (uint64_t)n;
+	}
+	c->want_out = true;	/* more to do: come back when writable */
+	return 0;
+}

@@ -1,0 +1,182 @@
+/* The helper link: start corral-helper on a SOCK_SEQPACKET socketpair
+ * (its end becomes fd 3), read its messages, and restart it with backoff
+ * when it dies.  Policy in docs/manager.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "job.h"
+#include "proto.h"
+
+#define HELPER_FD 3
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define MSGS_PER_EVENT 64
+
+static void child_exec(const char *path, int fd)
+{
+	static char arg0[] = "corral-helper";
+	static char *const argv[] = { arg0, NULL };
+	static char *const envp[] = { NULL };
+	sigset_t none;
+
+	/* The signals corrald takes through a signalfd must not stay
+	 * blocked in the helper. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (fd == HELPER_FD) {
+		if (fcntl(fd, F_SETFD, 0) < 0)
+			_exit(126);
+	} else if (dup2(fd, HELPER_FD) < 0) {
+		_exit(126);
+	}
+	close_range(HELPER_FD + 1, ~0U, 0);
+	execve(path, argv, envp);
+	_exit(127);
+}
+
+int helper_spawn(struct mgr *m, struct cerr *e)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &m->helper_ev };
+	int sv[2], bufsz = 1 << 20;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return cerr_sys(e, "helper socketpair");
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return cerr_sys(e, "fork helper");
+	}
+	if (pid == 0)
+		child_exec(m->conf.helper, sv[1]);
+	close(sv[1]);
+	/* Requests are small; a deep send buffer keeps a busy helper from
+	 * ever making a send fail with EAGAIN in practice. */
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof bufsz);
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+		close(sv[0]);
+		return cerr_sys(e, "helper link");
+	}
+	m->helper_ev.type = EV_HELPER;
+	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, sv[0], &ev) < 0) {
+		close(sv[0]);
+		return cerr_sys(e, "helper link");
+	}
+	m->helper_fd = sv[0];
+	m->helper_pid = pid;
+	m->helper_ready = false;
+	logmsg("started helper %s (pid %d)", m->conf.helper, (int)pid);
+	return 0;
+}
+
+int helper_send(struct mgr *m, struct wire_out *o, struct cerr *e)
+{
+	if (m->helper_fd < 0 || !m->helper_ready)
+		return cerr_set(e, EAGAIN, "the helper is not running");
+	if (wire_send_packet(m->helper_fd, o, e) < 0) {
+		if (e->num == EAGAIN)
+			return cerr_set(e, EAGAIN, "the helper is not keeping up; try again");
+		return -1;
+	}
+	return 0;
+}
+
+void helper_close(struct mgr *m)
+{
+	if (m->helper_fd < 0)
+		return;
+	epoll_ctl(m->epfd, EPOLL_CTL_DEL, m->helper_fd, NULL);
+	close(m->helper_fd);
+	m->helper_fd = -1;
+	m->helper_ready = false;
+}
+
+/* Count this death; more than HELPER_DEATHS_MAX in the window is fatal,
+ * so systemd restarts corrald (and with it, a fresh helper). */
+static int64_t backoff(struct mgr *m)
+{
+	int64_t now = mono_ms(), delay = BACKOFF_MIN_MS;
+	int recent = 0;
+
+	memmove(m->helper_deaths + 1, m->helper_deaths,
+		sizeof m->helper_deaths - sizeof m->helper_deaths[0]);
+	m->helper_deaths[0] = now;
+	for (int i = 0; i <= HELPER_DEATHS_MAX; i++)
+		if (m->helper_deaths[i] &&
+		    now - m->helper_deaths[i] < HELPER_DEATH_WINDOW_MS)
+			recent++;
+	if (recent > HELPER_DEATHS_MAX) {
+		logmsg("helper died %d times in %d s; giving up", recent,
+		       HELPER_DEATH_WINDOW_MS / 1000);
+		m->exit_code = 1;
+	}
+	for (int i = 1; i < recent && delay < BACKOFF_MAX_MS; i++)
+		delay *= 2;
+	return delay < BACKOFF_MAX_MS ? delay : BACKOFF_MAX_MS;
+}
+
+void helper_down(struct mgr *m, const char *why)
+{
+	int64_t delay;
+
+	if (m->helper_fd < 0)
+		return;
+	logmsg("helper lost: %s", why);
+	helper_close(m);
+	jobs_lose_all(m, "helper exited");
+	delay = backoff(m);
+	m->helper_restart_at = mono_ms() + delay;
+	logmsg("restarting the helper in %lld ms", (long long)delay);
+}
+
+void helper_reaped(struct mgr *m, pid_t pid)
+{
+	if (pid != m->helper_pid)
+		return;
+	m->helper_pid = 0;
+	helper_down(m, "helper process exited");
+}
+
+static void on_ready(struct mgr *m, const struct wire_msg *msg)
+{
+	m->helper_ready = true;
+	logmsg("helper ready (pid %u, controllers \"%s\")",
+	       wire_u32(msg, F_PID, 0), wire_str(msg, F_CONTROLLERS));
+}
+
+void helper_event(struct mgr *m, uint32_t events)
+{
+	for (int i = 0; i < MSGS_PER_EVENT && m->helper_fd >= 0; i++) {
+		struct wire_msg msg;
+		struct cerr e;
+		int r = wire_recv_packet(m->helper_fd, &proto_helper, &msg, &e);
+
+		if (r == WIRE_AGAIN)
+			return;
+		if (r == WIRE_EOF)
+			return helper_down(m, "EOF on the helper link");
+		if (r == WIRE_ERR) {
+			/* A bad datagram is consumed; the link stays. */
+			if (e.num == EBADMSG || e.num == EMSGSIZE ||
+			    e.num == ERANGE || e.num == E2BIG ||
+			    e.num == EPROTO)
+				logmsg("bad message from the helper: %s", e.msg);
+			else
+				helper_down(m, e.msg);
+			continue;
+		}
+		if (msg.type == H_READY)
+			on_ready(m, &msg);
+		else
+			job_helper_msg(m, &msg);
+		wire_msg_free(&msg);
+	}
+}

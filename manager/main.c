@@ -1,0 +1,301 @@
+/* corrald: the unprivileged corral manager.  See docs/manager.md. */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "job.h"
+
+#ifndef CORRALD_CONF
+#define CORRALD_CONF "/etc/corral/corrald.conf"
+#endif
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: corrald [-c FILE]\n"
+		"  -c, --config FILE  configuration (default %s)\n"
+		"  -h, --help         this text\n"
+		"  -V, --version      print the version\n",
+		CORRALD_CONF);
+}
+
+static int group_gid(const char *name, gid_t *gid, struct cerr *e)
+{
+	struct group *g;
+
+	errno = 0;
+	g = getgrnam(name);
+	if (!g)
+		return errno ? cerr_sys(e, "group %s", name)
+			     : cerr_set(e, ENOENT, "group %s does not exist", name);
+	*gid = g->gr_gid;
+	return 0;
+}
+
+/* 10,000 followers need 10,000 sockets: take all the fds we may. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			logmsg("raise RLIMIT_NOFILE: %m");
+	}
+}
+
+static int make_dirs(struct mgr *m, struct cerr *e)
+{
+	char path[PATH_MAX];
+
+	if (mkdir(m->conf.state_dir, 0750) < 0 && errno != EEXIST)
+		return cerr_sys(e, "state_dir %s", m->conf.state_dir);
+	snprintf(path, sizeof path, "%s/logs", m->conf.state_dir);
+	if (mkdir(path, 0750) < 0 && errno != EEXIST)
+		return cerr_sys(e, "%s", path);
+	return 0;
+}
+
+static int open_store(struct mgr *m, struct cerr *e)
+{
+	char path[PATH_MAX];
+	int n;
+
+	snprintf(path, sizeof path, "%s/corral.db", m->conf.state_dir);
+	if (store_open(&m->store, path, e) < 0)
+		return -1;
+	if (store_mark_all_lost(m->store, "corrald restarted", now_ms(), &n,
+				e) < 0)
+		return -1;
+	if (n)
+		logmsg("marked %d unfinished job(s) lost", n);
+	return 0;
+}
+
+static int add_fd(struct mgr *m, int fd, struct ev *ev, enum ev_type t,
+		  struct cerr *e)
+{
+	struct epoll_event ee = { .events = EPOLLIN, .data.ptr = ev };
+
+	ev->type = t;
+	if (fd < 0 || epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ee) < 0)
+		return cerr_sys(e, "event setup");
+	return 0;
+}
+
+static int setup_events(struct mgr *m, struct cerr *e)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return cerr_sys(e, "sigprocmask");
+	signal(SIGPIPE, SIG_IGN);
+	m->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (m->epfd < 0)
+		return cerr_sys(e, "epoll");
+	m->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	m->timer_fd = timerfd_create(CLOCK_MONOTONIC,
+				     TFD_NONBLOCK | TFD_CLOEXEC);
+	if (add_fd(m, m->sig_fd, &m->sig_ev, EV_SIGNAL, e) < 0 ||
+	    add_fd(m, m->timer_fd, &m->timer_ev, EV_TIMER, e) < 0)
+		return -1;
+	return 0;
+}
+
+static int setup(struct mgr *m, const char *conf, struct cerr *e)
+{
+	m->helper_fd = m->listen_fd = m->sig_fd = m->timer_fd = m->epfd = -1;
+	m->exit_code = -1;
+	m->ops = &real_ops;
+	umask(027);
+	raise_nofile();
+	if (mconf_load(&m->conf, conf, e) < 0 ||
+	    group_gid(m->conf.socket_group, &m->socket_gid, e) < 0 ||
+	    group_gid(m->conf.admin_group, &m->admin_gid, e) < 0 ||
+	    make_dirs(m, e) < 0 || open_store(m, e) < 0 ||
+	    setup_events(m, e) < 0 || helper_spawn(m, e) < 0 ||
+	    listen_open(m, e) < 0)
+		return -1;
+	logmsg("listening on %s", m->conf.socket);
+	return 0;
+}
+
+/* --- the loop -------------------------------------------------------- */
+
+static void on_signal(struct mgr *m)
+{
+	struct signalfd_siginfo si;
+
+	while (read(m->sig_fd, &si, sizeof si) == sizeof si) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			logmsg("signal %u: shutting down", si.ssi_signo);
+			m->exit_code = 0;
+		} else if (si.ssi_signo == SIGCHLD) {
+			pid_t pid;
+			int st;
+			while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+				helper_reaped(m, pid);
+		}
+	}
+}
+
+static void on_timer(struct mgr *m)
+{
+	uint64_t ticks;
+	struct cerr e;
+
+	if (read(m->timer_fd, &ticks, sizeof ticks) < 0 && errno != EAGAIN)
+		logmsg("timerfd: %m");
+	m->timer_armed = 0;
+	job_timers(m);
+	if (m->helper_fd < 0 && m->helper_restart_at &&
+	    mono_ms() >= m->helper_restart_at) {
+		m->helper_restart_at = 0;
+		if (helper_spawn(m, &e) < 0) {
+			logmsg("%s", e.msg);
+			m->helper_restart_at = mono_ms() + 5000;
+		}
+	}
+}
+
+/* One timerfd for every deadline: armed for the earliest, never polled. */
+static void arm_timer(struct mgr *m)
+{
+	int64_t at = job_next_deadline(m);
+	struct itimerspec its = { 0 };
+
+	if (m->helper_fd < 0 && m->helper_restart_at &&
+	    (!at || m->helper_restart_at < at))
+		at = m->helper_restart_at;
+	if (at == m->timer_armed)
+		return;
+	its.it_value.tv_sec = at / 1000;
+	its.it_value.tv_nsec = (at % 1000) * 1000000;
+	if (timerfd_settime(m->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		logmsg("timerfd_settime: %m");
+	m->timer_armed = at;
+}
+
+static void dispatch(struct mgr *m, struct epoll_event *ev)
+{
+	struct ev *x = ev->data.ptr;
+
+	switch (x->type) {
+	case EV_LISTEN:
+		return client_accept(m);
+	case EV_SIGNAL:
+		return on_signal(m);
+	case EV_TIMER:
+		return on_timer(m);
+	case EV_HELPER:
+		return helper_event(m, ev->events);
+	case EV_CLIENT:
+		return client_event(m, (struct client *)x, ev->events);
+	case EV_PIPE:
+		return job_pipe_event(m, x, ev->events);
+	}
+}
+
+static void run(struct mgr *m)
+{
+	struct epoll_event evs[256];
+
+	while (m->exit_code < 0) {
+		int n;
+
+		arm_timer(m);
+		n = epoll_wait(m->epfd, evs, ARRAY_SIZE(evs), -1);
+		if (n < 0 && errno != EINTR) {
+			logmsg("epoll_wait: %m");
+			m->exit_code = 1;
+		}
+		for (int i = 0; i < n && m->exit_code < 0; i++)
+			dispatch(m, &evs[i]);
+		clients_reap(m);
+		jobs_reap(m);
+	}
+}
+
+/* Stop accepting, drop the helper (it kills every job on EOF), and
+ * record the jobs as lost. */
+static void shutdown_all(struct mgr *m)
+{
+	struct cerr e;
+	int n;
+
+	if (m->listen_fd >= 0) {
+		close(m->listen_fd);
+		unlink(m->conf.socket);
+	}
+	helper_close(m);
+	if (m->store) {
+		if (store_mark_all_lost(m->store, "corrald stopped", now_ms(),
+					&n, &e) < 0)
+			logmsg("%s", e.msg);
+		else if (n)
+			logmsg("marked %d running job(s) lost", n);
+		store_close(m->store);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 }
+	};
+	static struct mgr m;
+	const char *conf = CORRALD_CONF;
+	struct cerr e;
+	int o;
+
+	while ((o = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			conf = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("corrald %s\n", CORRAL_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (setup(&m, conf, &e) < 0) {
+		logmsg("%s", e.msg);
+		shutdown_all(&m);
+		return 1;
+	}
+	run(&m);
+	shutdown_all(&m);
+	mconf_free(&m.conf);
+	return m.exit_code;
+}

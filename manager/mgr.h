@@ -1,0 +1,186 @@
+/* corrald's shared state: configuration, clients, jobs, the helper link.
+ * One process, one epoll loop, no threads; see docs/manager.md. */
+#ifndef CORRAL_MGR_H
+#define CORRAL_MGR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+#include "outq.h"
+#include "store.h"
+#include "wire.h"
+
+#define USER_LEN_MAX 64
+
+struct mgr_conf {
+	char *path;		/* the file it came from, for messages */
+	char *socket;
+	char *socket_group;
+	char *admin_group;
+	char *state_dir;
+	char *helper;
+	uint64_t log_max_bytes;
+	uint64_t stop_grace_ms;
+	uint64_t max_clients;
+};
+
+int mconf_load(struct mgr_conf *c, const char *path, struct cerr *e);
+void mconf_free(struct mgr_conf *c);
+
+/* What every epoll-registered object starts with. */
+enum ev_type { EV_LISTEN = 1, EV_SIGNAL, EV_TIMER, EV_HELPER, EV_CLIENT,
+	       EV_PIPE };
+struct ev {
+	enum ev_type type;
+};
+
+/* Who is on the other end of a client socket, from the kernel only. */
+struct ident {
+	uint32_t uid;
+	uint32_t pid;
+	bool admin;
+	char user[USER_LEN_MAX + 1];
+};
+
+struct logf;
+struct job;
+
+/* A client's position in a job log it follows. */
+struct follow {
+	struct logf *log;
+	struct client *next, *prev;	/* the log's live followers */
+	uint64_t off;		/* next file byte to send */
+	uint64_t rec_end;	/* end of the record being sent (filtering) */
+	uint64_t end;		/* follow=0: size when asked */
+	uint32_t streams;
+	bool live;		/* follow=1 */
+	bool listed;		/* on log->followers */
+	char job_id[JOB_ID_LEN + 1];
+};
+
+/* Where a client is in its current reply sequence. */
+enum sess_state { SS_IDLE, SS_RUN, SS_FOLLOW, SS_LIST, SS_AUDIT };
+
+struct client {
+	struct ev ev;
+	int fd;			/* -1 when driven without a socket */
+	struct ident who;
+	struct wire_reader rd;
+	struct outq q;
+	enum sess_state state;
+	struct list_query lq;	/* SS_LIST */
+	int64_t audit_before;	/* SS_AUDIT */
+	uint32_t left;		/* rows still wanted */
+	struct follow f;	/* SS_FOLLOW */
+	struct job *run_job;	/* SS_RUN: waiting for STARTED */
+	uint32_t events;	/* current epoll mask */
+	bool want_out, closing, rdhup, dead;
+	struct client *next_dead;
+};
+
+struct mgr;
+
+/* The side effects of requests, so the request layer runs without
+ * sockets or a helper (unit tests, fuzzing). */
+struct mgr_ops {
+	/* Create the job's pipes and log and send START; the reply to c
+	 * comes later (STARTED or ERROR). */
+	int (*launch)(struct mgr *m, struct client *c, const char *id,
+		      const struct wire_msg *run, struct cerr *e);
+	int (*stop)(struct mgr *m, const char *id, bool kill,
+		    uint64_t grace_ms, struct cerr *e);
+	/* Turn c into a follower of job id (c->state = SS_FOLLOW). */
+	int (*follow)(struct mgr *m, struct client *c, const char *id,
+		      uint32_t streams, bool live, struct cerr *e);
+};
+
+#define JOB_BUCKETS 4096
+#define HELPER_DEATHS_MAX 5	/* more than this in the window: exit */
+#define HELPER_DEATH_WINDOW_MS 60000
+
+struct mgr {
+	struct mgr_conf conf;
+	struct store *store;
+	const struct mgr_ops *ops;
+	gid_t socket_gid, admin_gid;
+
+	int epfd, listen_fd, sig_fd, timer_fd;
+	struct ev listen_ev, sig_ev, timer_ev, helper_ev;
+
+	/* helper */
+	int helper_fd;
+	pid_t helper_pid;
+	bool helper_ready;
+	int64_t helper_deaths[HELPER_DEATHS_MAX + 1];	/* monotonic ms */
+	int64_t helper_restart_at;
+	int exit_code;		/* >= 0: leave the loop with it */
+
+	/* jobs being run (starting, running, or draining output) */
+	struct job *jobs[JOB_BUCKETS];
+	struct job *active;
+	int64_t timer_armed;
+
+	uint64_t nclients;
+	struct client *dead_clients;
+	struct job *dead_jobs;
+};
+
+/* Time: wall clock for records, monotonic for deadlines. */
+int64_t now_ms(void);
+int64_t mono_ms(void);
+
+/* req.c: one decoded request from c; queues replies on c->q and may
+ * leave c in a reply sequence (c->state != SS_IDLE). */
+void req_handle(struct mgr *m, struct client *c, const struct wire_msg *msg);
+/* Continue a LIST/AUDIT sequence while c->q is short. */
+void req_more(struct mgr *m, struct client *c);
+/* Queue an ERROR reply. */
+void reply_error(struct client *c, int num, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Record one request in the audit table (errors are logged). */
+void audit(struct mgr *m, const struct ident *who, const char *action,
+	   const char *job_id, const char *outcome, const char *detail,
+	   bool durable);
+
+/* client.c */
+void client_accept(struct mgr *m);
+void client_event(struct mgr *m, struct client *c, uint32_t events);
+/* Flush c's queue, advance its sequence, update its epoll mask. */
+void client_kick(struct mgr *m, struct client *c);
+void client_close(struct mgr *m, struct client *c);
+void clients_reap(struct mgr *m);
+int listen_open(struct mgr *m, struct cerr *e);
+
+/* job.c */
+extern const struct mgr_ops real_ops;
+struct job *job_find(struct mgr *m, const char *id);
+void job_pipe_event(struct mgr *m, struct ev *ev, uint32_t events);
+void job_timers(struct mgr *m);
+int64_t job_next_deadline(struct mgr *m);
+void jobs_lose_all(struct mgr *m, const char *why);
+void jobs_reap(struct mgr *m);
+void job_client_gone(struct mgr *m, struct client *c);
+
+/* follow.c */
+int follow_start(struct mgr *m, struct client *c, const char *id,
+		 uint32_t streams, bool live, struct cerr *e);
+/* Push what c may get now: 1 sequence finished, 0 wait (socket or
+ * data), -1 error (c to be closed, e set). */
+int follow_push(struct mgr *m, struct client *c, struct cerr *e);
+void follow_detach(struct client *c);
+void logf_wake(struct mgr *m, struct logf *l);
+
+/* helper.c */
+int helper_spawn(struct mgr *m, struct cerr *e);
+void helper_event(struct mgr *m, uint32_t events);
+void helper_reaped(struct mgr *m, pid_t pid);
+void helper_down(struct mgr *m, const char *why);
+int helper_send(struct mgr *m, struct wire_out *o, struct cerr *e);
+void helper_close(struct mgr *m);
+
+/* logging to stderr (journald adds the time) */
+void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

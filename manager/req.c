@@ -1,0 +1,397 @@
+/* The request layer: decoded client requests in, replies out.  Nothing
+ * here touches a socket or the helper directly (see struct mgr_ops), so
+ * the fuzz target drives it against an in-memory store. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uuid/uuid.h>
+
+#include "cleanup.h"
+#include "mgr.h"
+#include "parse.h"
+#include "proto.h"
+
+#define LIST_DEFAULT_LIMIT 1000
+#define LIST_PAGE 64
+#define QUEUE_LOW_WATER (64 * 1024)	/* refill a LIST below this */
+/* Room a JOB record needs beyond the RUN fields it repeats. */
+#define JOB_RECORD_EXTRA 2048
+
+void audit(struct mgr *m, const struct ident *who, const char *action,
+	   const char *job_id, const char *outcome, const char *detail,
+	   bool durable)
+{
+	struct audit_rec a = {
+		.time_ms = now_ms(), .uid = who->uid, .pid = who->pid,
+		.action = action, .job_id = job_id, .outcome = outcome,
+		.detail = detail,
+	};
+	struct cerr e;
+
+	if (store_audit(m->store, &a, durable, &e) < 0)
+		logmsg("audit %s by uid %u not recorded: %s", action, who->uid,
+		       e.msg);
+}
+
+static void push(struct client *c, struct wire_out *o)
+{
+	struct cerr e;
+
+	if (outq_push(&c->q, o, &e) < 0) {
+		logmsg("reply to uid %u dropped: %s", c->who.uid, e.msg);
+		c->closing = true;
+	}
+	wire_out_free(o);
+}
+
+void reply_error(struct client *c, int num, const char *fmt, ...)
+{
+	char msg[1024];
+	struct wire_out o;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	wire_out_init(&o, &proto_client, C_ERROR);
+	wire_put_u32(&o, F_ERRNO, num > 0 && num < 4096 ? (uint32_t)num : EIO);
+	wire_put_str(&o, F_MESSAGE, msg);
+	push(c, &o);
+}
+
+static void reply_ok(struct client *c, const char *job_id)
+{
+	struct wire_out o;
+
+	wire_out_init(&o, &proto_client, C_OK);
+	if (job_id)
+		wire_put_str(&o, F_JOB_ID, job_id);
+	push(c, &o);
+}
+
+/* Refuse a request: audit it and answer ERROR. */
+static void refuse(struct mgr *m, struct client *c, const char *action,
+		   const char *job_id, const struct cerr *e)
+{
+	audit(m, &c->who, action, job_id,
+	      e->num == EACCES ? "denied" : "error", e->msg,
+	      e->num == EACCES);
+	reply_error(c, e->num, "%s", e->msg);
+}
+
+/* --- RUN ------------------------------------------------------------- */
+
+static size_t body_size(const struct wire_msg *msg)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < msg->nvals; i++)
+		n += WIRE_FIELD_HDR_LEN + msg->vals[i].len;
+	return n;
+}
+
+static bool name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789._-+@") != n || s[0] == '-' || s[0] == '.')
+		return false;
+	/* A name that could be an id prefix would make refs ambiguous. */
+	return strspn(s, "0123456789abcdef-") != n;
+}
+
+static int check_env(const struct wire_msg *msg, struct cerr *e)
+{
+	const struct wire_val *v;
+
+	for (size_t i = 0; (v = wire_nth(msg, F_ENV, i)); i++) {
+		const char *eq = memchr(v->p, '=', v->len);
+		if (!eq || eq == (const char *)v->p)
+			return cerr_set(e, EINVAL,
+					"env[%zu] \"%.64s\" is not KEY=VALUE",
+					i, (const char *)v->p);
+	}
+	return 0;
+}
+
+static int check_limits(const struct wire_msg *msg, struct cerr *e)
+{
+	static const uint16_t u64s[] = { F_MEM_MAX, F_SWAP_MAX, F_CPU_QUOTA,
+					 F_PIDS_MAX, F_TIMEOUT_MS };
+	const char *s;
+
+	for (size_t i = 0; i < ARRAY_SIZE(u64s); i++)
+		if (wire_u64(msg, u64s[i], 0) > INT64_MAX)
+			return cerr_set(e, ERANGE, "limit field %u is too large",
+					u64s[i]);
+	if ((s = wire_str(msg, F_CPUSET_CPUS)) && !cpuset_valid(s))
+		return cerr_set(e, EINVAL, "cpuset_cpus \"%s\" is not a CPU list", s);
+	if ((s = wire_str(msg, F_CPUSET_MEMS)) && !cpuset_valid(s))
+		return cerr_set(e, EINVAL, "cpuset_mems \"%s\" is not a node list", s);
+	return 0;
+}
+
+static int check_run(const struct wire_msg *msg, struct cerr *e)
+{
+	const char *argv0 = wire_str(msg, F_ARGV);
+	const char *cwd = wire_str(msg, F_CWD);
+	const char *rootfs = wire_str(msg, F_ROOTFS);
+	const char *name = wire_str(msg, F_NAME);
+
+	if (!argv0 || !argv0[0])
+		return cerr_set(e, EINVAL, "argv[0] is empty");
+	if (!cwd || cwd[0] != '/')
+		return cerr_set(e, EINVAL, "cwd \"%s\" is not an absolute path",
+				cwd ? cwd : "");
+	if (rootfs && rootfs[0] != '/')
+		return cerr_set(e, EINVAL, "rootfs \"%s\" is not an absolute path",
+				rootfs);
+	if (name && !name_valid(name))
+		return cerr_set(e, EINVAL,
+				"job name \"%s\": use letters, digits and ._-+@, not only hex digits",
+				name);
+	if (body_size(msg) > WIRE_MAX_BODY - JOB_RECORD_EXTRA)
+		return cerr_set(e, E2BIG,
+				"request of %zu bytes is too large to record (limit %u)",
+				body_size(msg), WIRE_MAX_BODY - JOB_RECORD_EXTRA);
+	if (check_env(msg, e) < 0 || check_limits(msg, e) < 0)
+		return -1;
+	return 0;
+}
+
+static void do_run(struct mgr *m, struct client *c, const struct wire_msg *msg)
+{
+	char id[JOB_ID_LEN + 1], detail[256];
+	struct cerr e;
+	uuid_t u;
+
+	if (check_run(msg, &e) < 0)
+		return refuse(m, c, "run", NULL, &e);
+	if (!m->helper_ready) {
+		cerr_set(&e, EAGAIN, "the helper is not running (restarting); try again");
+		return refuse(m, c, "run", NULL, &e);
+	}
+	uuid_generate_random(u);
+	uuid_unparse_lower(u, id);
+	snprintf(detail, sizeof detail, "%s%s%.64s", wire_str(msg, F_ARGV),
+		 wire_has(msg, F_NAME) ? " name=" : "",
+		 wire_has(msg, F_NAME) ? wire_str(msg, F_NAME) : "");
+	struct audit_rec a = { .time_ms = now_ms(), .uid = c->who.uid,
+			       .pid = c->who.pid, .action = "run",
+			       .job_id = id, .outcome = "ok",
+			       .detail = detail };
+	if (store_insert_run(m->store, id, c->who.uid, c->who.user, a.time_ms,
+			     msg, &a, &e) < 0)
+		return refuse(m, c, "run", NULL, &e);
+	if (m->ops->launch(m, c, id, msg, &e) < 0) {
+		struct cerr e2;
+		if (store_set_failed(m->store, id, "manager", e.msg, now_ms(),
+				     &e2) < 0)
+			logmsg("job %s: %s", id, e2.msg);
+		reply_error(c, e.num, "start failed at stage manager: %s",
+			    e.msg);
+		return;
+	}
+	c->state = SS_RUN;
+}
+
+/* --- job references -------------------------------------------------- */
+
+/* Resolve F_JOB_REF for c; refuse (audited) on failure. */
+static int resolve(struct mgr *m, struct client *c, const char *action,
+		   const struct wire_msg *msg, char id[JOB_ID_LEN + 1])
+{
+	const char *ref = wire_str(msg, F_JOB_REF);
+	struct cerr e;
+
+	if (store_resolve(m->store, ref, c->who.admin, c->who.uid, id, &e) < 0) {
+		refuse(m, c, action, NULL, &e);
+		return -1;
+	}
+	return 0;
+}
+
+static void do_status(struct mgr *m, struct client *c,
+		      const struct wire_msg *msg)
+{
+	char id[JOB_ID_LEN + 1];
+	struct wire_out o;
+	struct cerr e;
+
+	if (resolve(m, c, "status", msg, id) < 0)
+		return;
+	if (store_job_msg(m->store, id, &o, &e) < 0) {
+		wire_out_free(&o);
+		return refuse(m, c, "status", id, &e);
+	}
+	audit(m, &c->who, "status", id, "ok", NULL, false);
+	push(c, &o);
+}
+
+static void do_stop(struct mgr *m, struct client *c, const struct wire_msg *msg,
+		    bool kill)
+{
+	const char *action = kill ? "kill" : "stop";
+	uint64_t grace = wire_u64(msg, F_GRACE_MS, m->conf.stop_grace_ms);
+	char id[JOB_ID_LEN + 1], detail[64] = "";
+	struct cerr e;
+
+	if (resolve(m, c, action, msg, id) < 0)
+		return;
+	if (m->ops->stop(m, id, kill, grace, &e) < 0)
+		return refuse(m, c, action, id, &e);
+	if (!kill)
+		snprintf(detail, sizeof detail, "grace_ms=%llu",
+			 (unsigned long long)grace);
+	audit(m, &c->who, action, id, "ok", detail, true);
+	reply_ok(c, id);
+}
+
+static void do_follow(struct mgr *m, struct client *c,
+		      const struct wire_msg *msg)
+{
+	uint32_t streams = wire_u32(msg, F_STREAMS,
+				    STREAM_STDOUT | STREAM_STDERR | STREAM_META);
+	bool live = wire_u32(msg, F_FOLLOW, 0);
+	char id[JOB_ID_LEN + 1];
+	struct cerr e;
+
+	if (resolve(m, c, "follow", msg, id) < 0)
+		return;
+	if (m->ops->follow(m, c, id, streams, live, &e) < 0)
+		return refuse(m, c, "follow", id, &e);
+	audit(m, &c->who, "follow", id, "ok", live ? "follow=1" : "follow=0",
+	      false);
+}
+
+/* --- LIST and AUDIT -------------------------------------------------- */
+
+static int list_row(void *ctx, struct wire_out *o, struct cerr *e)
+{
+	struct client *c = ctx;
+
+	return outq_push(&c->q, o, e);
+}
+
+static int list_query_init(struct client *c, const struct wire_msg *msg,
+			   struct cerr *e)
+{
+	const char *state = wire_str(msg, F_STATE);
+	bool all = wire_u32(msg, F_ALL, 0);
+
+	memset(&c->lq, 0, sizeof c->lq);
+	if (all && !c->who.admin)
+		return cerr_set(e, EACCES, "listing every user's jobs needs admin rights");
+	if (wire_has(msg, F_UID) && wire_u32(msg, F_UID, 0) != c->who.uid &&
+	    !c->who.admin)
+		return cerr_set(e, EACCES, "listing another user's jobs needs admin rights");
+	if (state && !state_valid(state))
+		return cerr_set(e, EINVAL, "unknown job state \"%s\"", state);
+	c->lq.by_uid = !all;
+	c->lq.uid = wire_u32(msg, F_UID, c->who.uid);
+	if (all && wire_has(msg, F_UID))
+		c->lq.by_uid = true;
+	if (state)
+		snprintf(c->lq.state, sizeof c->lq.state, "%s", state);
+	c->left = wire_u32(msg, F_LIMIT, LIST_DEFAULT_LIMIT);
+	return 0;
+}
+
+static void do_list(struct mgr *m, struct client *c, const struct wire_msg *msg)
+{
+	struct cerr e;
+
+	if (list_query_init(c, msg, &e) < 0)
+		return refuse(m, c, "list", NULL, &e);
+	audit(m, &c->who, "list", NULL, "ok", NULL, false);
+	c->state = SS_LIST;
+	req_more(m, c);
+}
+
+static void do_audit(struct mgr *m, struct client *c,
+		     const struct wire_msg *msg)
+{
+	struct cerr e;
+
+	if (!c->who.admin) {
+		cerr_set(&e, EACCES, "the audit log is for admins only");
+		return refuse(m, c, "audit", NULL, &e);
+	}
+	audit(m, &c->who, "audit", NULL, "ok", NULL, false);
+	c->audit_before = 0;
+	c->left = wire_u32(msg, F_LIMIT, LIST_DEFAULT_LIMIT);
+	c->state = SS_AUDIT;
+	req_more(m, c);
+}
+
+/* Produce rows while the queue is short, so a slow reader of a long list
+ * holds at most about QUEUE_LOW_WATER + one page in memory. */
+void req_more(struct mgr *m, struct client *c)
+{
+	struct wire_out o;
+	struct cerr e;
+
+	while ((c->state == SS_LIST || c->state == SS_AUDIT) &&
+	       c->q.bytes < QUEUE_LOW_WATER && !c->closing) {
+		uint32_t page = c->left < LIST_PAGE ? c->left : LIST_PAGE, n;
+		int r = c->state == SS_LIST
+			? store_list(m->store, &c->lq, page, list_row, c, &n, &e)
+			: store_audit_list(m->store, &c->audit_before, page,
+					   list_row, c, &n, &e);
+		if (r < 0) {
+			c->state = SS_IDLE;
+			reply_error(c, e.num, "%s", e.msg);
+			return;
+		}
+		c->left -= n;
+		if (n < page || c->left == 0) {
+			c->state = SS_IDLE;
+			wire_out_init(&o, &proto_client, C_DONE);
+			push(c, &o);
+		}
+	}
+}
+
+static void do_whoami(struct mgr *m, struct client *c)
+{
+	struct wire_out o;
+
+	audit(m, &c->who, "whoami", NULL, "ok", NULL, false);
+	wire_out_init(&o, &proto_client, C_OK);
+	wire_put_u32(&o, F_UID, c->who.uid);
+	wire_put_u32(&o, F_ADMIN, c->who.admin);
+	push(c, &o);
+}
+
+void req_handle(struct mgr *m, struct client *c, const struct wire_msg *msg)
+{
+	struct cerr e;
+
+	switch (msg->type) {
+	case C_RUN:
+		return do_run(m, c, msg);
+	case C_FOLLOW:
+		return do_follow(m, c, msg);
+	case C_LIST:
+		return do_list(m, c, msg);
+	case C_STATUS:
+		return do_status(m, c, msg);
+	case C_STOP:
+		return do_stop(m, c, msg, false);
+	case C_KILL:
+		return do_stop(m, c, msg, true);
+	case C_AUDIT:
+		return do_audit(m, c, msg);
+	case C_WHOAMI:
+		return do_whoami(m, c);
+	}
+	/* A reply type sent as a request: well-framed, so keep the link. */
+	cerr_set(&e, EBADMSG, "%s is not a request",
+		 msg->spec ? msg->spec->name : "message");
+	audit(m, &c->who, "invalid", NULL, "error", e.msg, false);
+	reply_error(c, e.num, "%s", e.msg);
+}

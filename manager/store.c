@@ -1,0 +1,923 @@
+#include "store.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <sqlite3.h>
+
+#include "cleanup.h"
+#include "parse.h"
+#include "proto.h"
+#include "schema.h"
+
+/* How a column maps to a field of the JOB record (and of RUN). */
+enum kind { K_TEXT, K_U32, K_U64, K_STRV, K_IOV };
+
+struct col {
+	const char *name;
+	uint16_t field;
+	uint8_t kind;
+	bool from_run;	/* copied from the RUN request at insert */
+};
+
+static const struct col job_cols[] = {
+	{ "id", F_JOB_ID, K_TEXT, false },
+	{ "uid", F_UID, K_U32, false },
+	{ "user", F_USER, K_TEXT, false },
+	{ "state", F_STATE, K_TEXT, false },
+	{ "created_ms", F_CREATED_MS, K_U64, false },
+	{ "argv", F_ARGV, K_STRV, true },
+	{ "env", F_ENV, K_STRV, true },
+	{ "cwd", F_CWD, K_TEXT, true },
+	{ "memory_max", F_MEM_MAX, K_U64, true },
+	{ "memory_swap_max", F_SWAP_MAX, K_U64, true },
+	{ "cpu_quota_usec", F_CPU_QUOTA, K_U64, true },
+	{ "pids_max", F_PIDS_MAX, K_U64, true },
+	{ "cpuset_cpus", F_CPUSET_CPUS, K_TEXT, true },
+	{ "cpuset_mems", F_CPUSET_MEMS, K_TEXT, true },
+	{ "io_limit", F_IO_LIMIT, K_IOV, true },
+	{ "ns_off", F_NS_OFF, K_U32, true },
+	{ "rootfs", F_ROOTFS, K_TEXT, true },
+	{ "name", F_NAME, K_TEXT, true },
+	{ "timeout_ms", F_TIMEOUT_MS, K_U64, true },
+	{ "pid", F_PID, K_U32, false },
+	{ "started_ms", F_STARTED_MS, K_U64, false },
+	{ "ended_ms", F_ENDED_MS, K_U64, false },
+	{ "exit_code", F_EXIT_CODE, K_U32, false },
+	{ "signal", F_SIGNAL, K_U32, false },
+	{ "wstatus", F_WSTATUS, K_U32, false },
+	{ "oom_kills", F_OOM_KILLS, K_U64, false },
+	{ "cpu_usec", F_CPU_USEC, K_U64, false },
+	{ "memory_peak", F_MEM_PEAK, K_U64, false },
+	{ "error", F_ERROR, K_TEXT, false },
+	{ "stage", F_STAGE, K_TEXT, false },
+	{ "log_bytes", F_LOG_BYTES, K_U64, false },
+	{ "log_dropped", F_LOG_DROPPED, K_U64, false },
+};
+#define NCOLS ARRAY_SIZE(job_cols)
+#define FIRST_RUN_COL 5	/* job_cols[5..] with from_run come from RUN */
+
+enum stmt_id {
+	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SYNC_FULL, ST_SYNC_NORMAL,
+	ST_AUDIT, ST_LOST_ALL, ST_BY_ID, ST_BY_PREFIX, ST_BY_NAME, ST_STATE,
+	ST_RUNNING, ST_FAILED, ST_LOST, ST_ENDED, ST_LOG, ST_AUDIT_LIST,
+	ST_SELECT, ST_INSERT, ST_LIST, ST_LIST_UID, ST_LIST_STATE,
+	ST_LIST_UID_STATE,
+	ST_COUNT
+};
+
+static const char *const fixed_sql[] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SYNC_FULL] = "PRAGMA synchronous = FULL",
+	[ST_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+	[ST_AUDIT] = "INSERT INTO audit (time_ms, uid, pid, action, job_id, "
+		     "outcome, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_LOST_ALL] = "UPDATE jobs SET state = 'lost', error = ?1, "
+			"ended_ms = ?2 WHERE state IN ('starting', 'running')",
+	[ST_BY_ID] = "SELECT id, uid FROM jobs WHERE id = ?1",
+	/* Ids are lower-case hex and '-', so [prefix, prefix+1) is exactly
+	 * the ids starting with prefix, and the primary key serves it. */
+	[ST_BY_PREFIX] = "SELECT id FROM jobs WHERE id >= ?1 AND id < ?2 "
+			 "AND (?3 < 0 OR uid = ?3) ORDER BY id LIMIT 2",
+	[ST_BY_NAME] = "SELECT id FROM jobs WHERE name = ?1 "
+		       "AND (?2 < 0 OR uid = ?2) "
+		       "ORDER BY created_ms DESC, id DESC LIMIT 1",
+	[ST_STATE] = "SELECT state FROM jobs WHERE id = ?1",
+	[ST_RUNNING] = "UPDATE jobs SET state = 'running', pid = ?2, "
+		       "started_ms = ?3 WHERE id = ?1 AND state = 'starting'",
+	[ST_FAILED] = "UPDATE jobs SET state = 'failed', stage = ?2, "
+		      "error = ?3, ended_ms = ?4 WHERE id = ?1",
+	[ST_LOST] = "UPDATE jobs SET state = 'lost', error = ?2, ended_ms = ?3 "
+		    "WHERE id = ?1 AND state IN ('starting', 'running')",
+	[ST_ENDED] = "UPDATE jobs SET state = ?2, ended_ms = ?3, "
+		     "exit_code = ?4, signal = ?5, wstatus = ?6, "
+		     "oom_kills = ?7, cpu_usec = ?8, memory_peak = ?9, "
+		     "log_bytes = ?10, log_dropped = ?11 WHERE id = ?1",
+	[ST_LOG] = "UPDATE jobs SET log_bytes = ?2, log_dropped = ?3 "
+		   "WHERE id = ?1",
+	[ST_AUDIT_LIST] = "SELECT time_ms, uid, pid, action, job_id, outcome, "
+			  "detail, id FROM audit WHERE id < ?1 "
+			  "ORDER BY id DESC LIMIT ?2",
+};
+
+/* LIST variants: ?1 uid, ?2 state, (?3, ?4) cursor, ?5 limit. */
+static const char *const list_where[] = {
+	[ST_LIST - ST_LIST] = "",
+	[ST_LIST_UID - ST_LIST] = "uid = ?1 AND ",
+	[ST_LIST_STATE - ST_LIST] = "state = ?2 AND ",
+	[ST_LIST_UID_STATE - ST_LIST] = "uid = ?1 AND state = ?2 AND ",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT];
+	bool sync_full;
+};
+
+static const char *const states[] = {
+	"starting", "running", "exited", "killed", "stopped", "oom",
+	"timed_out", "failed", "lost",
+};
+
+bool state_valid(const char *state)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(states); i++)
+		if (!strcmp(state, states[i]))
+			return true;
+	return false;
+}
+
+bool state_final(const char *state)
+{
+	return state_valid(state) && strcmp(state, "starting") &&
+	       strcmp(state, "running");
+}
+
+static int db_err(struct store *s, struct cerr *e, const char *what)
+{
+	int rc = sqlite3_extended_errcode(s->db) & 0xff;
+	int num = rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? EBUSY
+		: rc == SQLITE_FULL ? ENOSPC
+		: rc == SQLITE_CONSTRAINT ? EEXIST : EIO;
+
+	return cerr_set(e, num, "job store: %s: %s", what,
+			sqlite3_errmsg(s->db));
+}
+
+/* Run a statement that returns no rows; reset it either way. */
+static int step_done(struct store *s, enum stmt_id id, const char *what,
+		     struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[id];
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		db_err(s, e, what);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return 0;
+}
+
+static int exec_sql(struct store *s, const char *sql, const char *what,
+		    struct cerr *e)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		cerr_set(e, EIO, "job store: %s: %s", what,
+			 msg ? msg : sqlite3_errmsg(s->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* SQLite integers are signed; corral never stores a value past 2^63. */
+static sqlite3_int64 clamp64(uint64_t v)
+{
+	return v > INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
+}
+
+static int set_sync(struct store *s, bool full, struct cerr *e)
+{
+	if (s->sync_full == full)
+		return 0;
+	if (step_done(s, full ? ST_SYNC_FULL : ST_SYNC_NORMAL, "synchronous",
+		      e) < 0)
+		return -1;
+	s->sync_full = full;
+	return 0;
+}
+
+static int begin(struct store *s, struct cerr *e)
+{
+	if (set_sync(s, true, e) < 0)
+		return -1;
+	return step_done(s, ST_BEGIN, "begin", e);
+}
+
+static int commit(struct store *s, struct cerr *e)
+{
+	if (step_done(s, ST_COMMIT, "commit", e) < 0) {
+		struct cerr ignore;
+		step_done(s, ST_ROLLBACK, "rollback", &ignore);
+		return -1;
+	}
+	return 0;
+}
+
+static void rollback(struct store *s)
+{
+	struct cerr ignore;
+
+	step_done(s, ST_ROLLBACK, "rollback", &ignore);
+}
+
+/* --- open and migrate ------------------------------------------------ */
+
+static int user_version(struct store *s)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL))
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+int store_user_version(struct store *s)
+{
+	return user_version(s);
+}
+
+static int apply_migration(struct store *s, const struct migration *m,
+			   struct cerr *e)
+{
+	char pragma[64];
+
+	if (exec_sql(s, "BEGIN IMMEDIATE", "begin migration", e) < 0)
+		return -1;
+	snprintf(pragma, sizeof pragma, "PRAGMA user_version = %u",
+		 m->version);
+	if (exec_sql(s, m->sql, m->name, e) < 0 ||
+	    exec_sql(s, pragma, m->name, e) < 0 ||
+	    exec_sql(s, "COMMIT", "commit migration", e) < 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		return cerr_wrap(e, "migration %s", m->name);
+	}
+	return 0;
+}
+
+static int migrate(struct store *s, struct cerr *e)
+{
+	int v = user_version(s);
+
+	if (v < 0)
+		return db_err(s, e, "read user_version");
+	if ((unsigned)v > nmigrations)
+		return cerr_set(e, EPROTO,
+				"job store: schema version %d is newer than this corrald (%u)",
+				v, nmigrations);
+	for (unsigned i = (unsigned)v; i < nmigrations; i++)
+		if (apply_migration(s, &migrations[i], e) < 0)
+			return -1;
+	return 0;
+}
+
+static char *build_select(void)
+{
+	size_t cap = 64;
+	char *q;
+
+	for (size_t i = 0; i < NCOLS; i++)
+		cap += strlen(job_cols[i].name) + 2;
+	q = malloc(cap);
+	if (!q)
+		return NULL;
+	strcpy(q, "SELECT ");
+	for (size_t i = 0; i < NCOLS; i++) {
+		strcat(q, job_cols[i].name);
+		strcat(q, i + 1 < NCOLS ? ", " : " ");
+	}
+	strcat(q, "FROM jobs ");
+	return q;
+}
+
+static int prepare(struct store *s, enum stmt_id id, const char *sql,
+		   struct cerr *e)
+{
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
+			       &s->st[id], NULL) != SQLITE_OK)
+		return db_err(s, e, sql);
+	return 0;
+}
+
+static int prepare_insert(struct store *s, struct cerr *e)
+{
+	char cols[1024] = "INSERT INTO jobs (id, uid, user, state, created_ms";
+	char vals[256] = ") VALUES (?, ?, ?, 'starting', ?";
+
+	for (size_t i = FIRST_RUN_COL; i < NCOLS; i++) {
+		if (!job_cols[i].from_run)
+			continue;
+		strcat(cols, ", ");
+		strcat(cols, job_cols[i].name);
+		strcat(vals, ", ?");
+	}
+	strcat(cols, vals);
+	strcat(cols, ")");
+	return prepare(s, ST_INSERT, cols, e);
+}
+
+static int prepare_all(struct store *s, struct cerr *e)
+{
+	_cleanup_free_ char *sel = build_select();
+	char buf[2048];
+
+	if (!sel)
+		return cerr_sys(e, "job store");
+	for (int i = 0; i < ST_SELECT; i++)
+		if (prepare(s, i, fixed_sql[i], e) < 0)
+			return -1;
+	snprintf(buf, sizeof buf, "%sWHERE id = ?1", sel);
+	if (prepare(s, ST_SELECT, buf, e) < 0 || prepare_insert(s, e) < 0)
+		return -1;
+	for (int i = ST_LIST; i <= ST_LIST_UID_STATE; i++) {
+		snprintf(buf, sizeof buf,
+			 "%sWHERE %s(created_ms, id) < (?3, ?4) "
+			 "ORDER BY created_ms DESC, id DESC LIMIT ?5",
+			 sel, list_where[i - ST_LIST]);
+		if (prepare(s, i, buf, e) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int configure(struct store *s, const char *path, struct cerr *e)
+{
+	sqlite3_busy_timeout(s->db, 5000);
+	if (strcmp(path, ":memory:") &&
+	    exec_sql(s, "PRAGMA journal_mode = WAL", "WAL mode", e) < 0)
+		return -1;
+	if (exec_sql(s, "PRAGMA foreign_keys = ON", "foreign keys", e) < 0 ||
+	    exec_sql(s, "PRAGMA synchronous = FULL", "synchronous", e) < 0)
+		return -1;
+	s->sync_full = true;
+	return 0;
+}
+
+int store_open(struct store **out, const char *path, struct cerr *e)
+{
+	struct store *s = calloc(1, sizeof *s);
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+		    SQLITE_OPEN_NOMUTEX;
+
+	if (!s)
+		return cerr_sys(e, "job store");
+	if (sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+		cerr_set(e, EIO, "job store %s: %s", path,
+			 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		store_close(s);
+		return -1;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	if (configure(s, path, e) < 0 || migrate(s, e) < 0 ||
+	    prepare_all(s, e) < 0) {
+		cerr_wrap(e, "%s", path);
+		store_close(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+/* --- writes ---------------------------------------------------------- */
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static int audit_row(struct store *s, const struct audit_rec *a,
+		     struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_AUDIT];
+
+	sqlite3_bind_int64(st, 1, a->time_ms);
+	sqlite3_bind_int64(st, 2, a->uid);
+	if (a->pid)
+		sqlite3_bind_int64(st, 3, a->pid);
+	bind_text(st, 4, a->action);
+	bind_text(st, 5, a->job_id);
+	bind_text(st, 6, a->outcome);
+	bind_text(st, 7, a->detail);
+	return step_done(s, ST_AUDIT, "audit insert", e);
+}
+
+int store_audit(struct store *s, const struct audit_rec *a, bool durable,
+		struct cerr *e)
+{
+	if (set_sync(s, durable, e) < 0)
+		return -1;
+	return audit_row(s, a, e);
+}
+
+/* argv/env as a blob of NUL-terminated strings. */
+static int bind_strv(sqlite3_stmt *st, int i, const struct wire_msg *m,
+		     uint16_t id)
+{
+	size_t n = 0, k = 0;
+	const struct wire_val *v;
+	char *blob;
+
+	for (size_t j = 0; (v = wire_nth(m, id, j)); j++)
+		n += v->len + 1;
+	if (!n)
+		return sqlite3_bind_null(st, i);
+	blob = malloc(n);
+	if (!blob)
+		return SQLITE_NOMEM;
+	for (size_t j = 0; (v = wire_nth(m, id, j)); j++) {
+		memcpy(blob + k, v->p, v->len + 1);
+		k += v->len + 1;
+	}
+	return sqlite3_bind_blob(st, i, blob, (int)n, free);
+}
+
+static int bind_iov(sqlite3_stmt *st, int i, const struct wire_msg *m)
+{
+	size_t n = wire_count(m, F_IO_LIMIT);
+	const struct wire_val *v;
+	uint8_t *blob;
+
+	if (!n)
+		return sqlite3_bind_null(st, i);
+	blob = malloc(n * IO_LIMIT_LEN);
+	if (!blob)
+		return SQLITE_NOMEM;
+	for (size_t j = 0; (v = wire_nth(m, F_IO_LIMIT, j)); j++)
+		memcpy(blob + j * IO_LIMIT_LEN, v->p, IO_LIMIT_LEN);
+	return sqlite3_bind_blob(st, i, blob, (int)(n * IO_LIMIT_LEN), free);
+}
+
+static int bind_run_col(sqlite3_stmt *st, int i, const struct col *c,
+			const struct wire_msg *m)
+{
+	const struct wire_val *v = wire_nth(m, c->field, 0);
+
+	switch (c->kind) {
+	case K_STRV:
+		return bind_strv(st, i, m, c->field);
+	case K_IOV:
+		return bind_iov(st, i, m);
+	case K_TEXT:
+		return v ? sqlite3_bind_text(st, i, (const char *)v->p,
+					     (int)v->len, SQLITE_TRANSIENT)
+			 : sqlite3_bind_null(st, i);
+	default:
+		if (c->field == F_NS_OFF && !v)
+			return sqlite3_bind_int64(st, i, 0);
+		return v ? sqlite3_bind_int64(st, i, clamp64(v->u))
+			 : sqlite3_bind_null(st, i);
+	}
+}
+
+static int insert_job(struct store *s, const char *id, uint32_t uid,
+		      const char *user, int64_t now, const struct wire_msg *run,
+		      struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_INSERT];
+	int i = 5;
+
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, uid);
+	bind_text(st, 3, user);
+	sqlite3_bind_int64(st, 4, now);
+	for (size_t c = FIRST_RUN_COL; c < NCOLS; c++) {
+		if (!job_cols[c].from_run)
+			continue;
+		if (bind_run_col(st, i++, &job_cols[c], run) != SQLITE_OK) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return db_err(s, e, "bind job");
+		}
+	}
+	return step_done(s, ST_INSERT, "job insert", e);
+}
+
+int store_insert_run(struct store *s, const char *id, uint32_t uid,
+		     const char *user, int64_t now, const struct wire_msg *run,
+		     const struct audit_rec *a, struct cerr *e)
+{
+	if (begin(s, e) < 0)
+		return -1;
+	if (insert_job(s, id, uid, user, now, run, e) < 0 ||
+	    audit_row(s, a, e) < 0) {
+		rollback(s);
+		return -1;
+	}
+	return commit(s, e);
+}
+
+/* One durable single-statement update; returns rows changed. */
+static int update(struct store *s, enum stmt_id id, const char *what,
+		  struct cerr *e)
+{
+	if (set_sync(s, true, e) < 0 || step_done(s, id, what, e) < 0)
+		return -1;
+	return sqlite3_changes(s->db);
+}
+
+int store_mark_all_lost(struct store *s, const char *why, int64_t now,
+			int *count, struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_LOST_ALL];
+	int n;
+
+	bind_text(st, 1, why);
+	sqlite3_bind_int64(st, 2, now);
+	n = update(s, ST_LOST_ALL, "mark lost", e);
+	if (n < 0)
+		return -1;
+	if (count)
+		*count = n;
+	return 0;
+}
+
+int store_set_running(struct store *s, const char *id, uint32_t pid,
+		      int64_t now, struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_RUNNING];
+
+	bind_text(st, 1, id);
+	sqlite3_bind_int64(st, 2, pid);
+	sqlite3_bind_int64(st, 3, now);
+	return update(s, ST_RUNNING, "set running", e) < 0 ? -1 : 0;
+}
+
+int store_set_failed(struct store *s, const char *id, const char *stage,
+		     const char *error, int64_t now, struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_FAILED];
+
+	bind_text(st, 1, id);
+	bind_text(st, 2, stage);
+	bind_text(st, 3, error);
+	sqlite3_bind_int64(st, 4, now);
+	return update(s, ST_FAILED, "set failed", e) < 0 ? -1 : 0;
+}
+
+int store_set_lost(struct store *s, const char *id, const char *error,
+		   int64_t now, struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_LOST];
+
+	bind_text(st, 1, id);
+	bind_text(st, 2, error);
+	sqlite3_bind_int64(st, 3, now);
+	return update(s, ST_LOST, "set lost", e) < 0 ? -1 : 0;
+}
+
+int store_set_ended(struct store *s, const char *id, const struct job_end *je,
+		    struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_ENDED];
+	uint32_t w = je->wstatus;
+
+	bind_text(st, 1, id);
+	bind_text(st, 2, je->state);
+	sqlite3_bind_int64(st, 3, je->ended_ms);
+	if (je->has_status) {
+		if (WIFEXITED(w))
+			sqlite3_bind_int64(st, 4, WEXITSTATUS(w));
+		else if (WIFSIGNALED(w))
+			sqlite3_bind_int64(st, 5, WTERMSIG(w));
+		sqlite3_bind_int64(st, 6, w);
+		sqlite3_bind_int64(st, 7, clamp64(je->oom_kills));
+		sqlite3_bind_int64(st, 8, clamp64(je->cpu_usec));
+		sqlite3_bind_int64(st, 9, clamp64(je->memory_peak));
+	}
+	sqlite3_bind_int64(st, 10, clamp64(je->log_bytes));
+	sqlite3_bind_int64(st, 11, clamp64(je->log_dropped));
+	return update(s, ST_ENDED, "set ended", e) < 0 ? -1 : 0;
+}
+
+int store_set_log(struct store *s, const char *id, uint64_t bytes,
+		  uint64_t dropped, struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_LOG];
+
+	bind_text(st, 1, id);
+	sqlite3_bind_int64(st, 2, clamp64(bytes));
+	sqlite3_bind_int64(st, 3, clamp64(dropped));
+	return update(s, ST_LOG, "set log size", e) < 0 ? -1 : 0;
+}
+
+/* --- reads ----------------------------------------------------------- */
+
+/* Step a query statement: 1 row, 0 done, -1 error (statement reset). */
+static int step_row(struct store *s, sqlite3_stmt *st, const char *what,
+		    struct cerr *e)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc != SQLITE_DONE)
+		db_err(s, e, what);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void finish(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+static void copy_col(sqlite3_stmt *st, int i, char *out, size_t cap)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+static bool prefix_ref(const char *ref)
+{
+	size_t n = strlen(ref);
+
+	if (n < REF_PREFIX_MIN || n >= JOB_ID_LEN)
+		return false;
+	return strspn(ref, "0123456789abcdef-") == n;
+}
+
+static int resolve_id(struct store *s, const char *ref, bool admin,
+		      uint32_t uid, char id[JOB_ID_LEN + 1], struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_BY_ID];
+	int r;
+
+	bind_text(st, 1, ref);
+	r = step_row(s, st, "look up job", e);
+	if (r <= 0)
+		return r;
+	if (admin || (uint32_t)sqlite3_column_int64(st, 1) == uid) {
+		copy_col(st, 0, id, JOB_ID_LEN + 1);
+		r = 1;
+	} else {
+		r = 0;	/* another user's job: "no such job", no leak */
+	}
+	finish(st);
+	return r;
+}
+
+static int resolve_prefix(struct store *s, const char *ref, bool admin,
+			  uint32_t uid, char id[JOB_ID_LEN + 1], struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_BY_PREFIX];
+	char hi[JOB_ID_LEN + 1], other[JOB_ID_LEN + 1];
+	size_t n = strlen(ref);
+	int r;
+
+	memcpy(hi, ref, n + 1);
+	hi[n - 1]++;
+	bind_text(st, 1, ref);
+	bind_text(st, 2, hi);
+	sqlite3_bind_int64(st, 3, admin ? -1 : (sqlite3_int64)uid);
+	r = step_row(s, st, "look up job prefix", e);
+	if (r <= 0)
+		return r;
+	copy_col(st, 0, id, JOB_ID_LEN + 1);
+	r = step_row(s, st, "look up job prefix", e);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return 1;
+	copy_col(st, 0, other, sizeof other);
+	finish(st);
+	return cerr_set(e, EINVAL,
+			"job reference \"%s\" is ambiguous: it matches %s, %s and maybe more",
+			ref, id, other);
+}
+
+static int resolve_name(struct store *s, const char *ref, bool admin,
+			uint32_t uid, char id[JOB_ID_LEN + 1], struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_BY_NAME];
+	int r;
+
+	bind_text(st, 1, ref);
+	sqlite3_bind_int64(st, 2, admin ? -1 : (sqlite3_int64)uid);
+	r = step_row(s, st, "look up job name", e);
+	if (r <= 0)
+		return r;
+	copy_col(st, 0, id, JOB_ID_LEN + 1);
+	finish(st);
+	return 1;
+}
+
+int store_resolve(struct store *s, const char *ref, bool admin, uint32_t uid,
+		  char id[JOB_ID_LEN + 1], struct cerr *e)
+{
+	int r = 0;
+
+	if (job_id_valid(ref))
+		r = resolve_id(s, ref, admin, uid, id, e);
+	else if (prefix_ref(ref))
+		r = resolve_prefix(s, ref, admin, uid, id, e);
+	if (r == 0)
+		r = resolve_name(s, ref, admin, uid, id, e);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return cerr_set(e, ENOENT, "no such job: %s", ref);
+	return 0;
+}
+
+int store_state(struct store *s, const char *id,
+		char state[STATE_LEN_MAX + 1], struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_STATE];
+	int r;
+
+	bind_text(st, 1, id);
+	r = step_row(s, st, "job state", e);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return cerr_set(e, ENOENT, "no such job: %s", id);
+	copy_col(st, 0, state, STATE_LEN_MAX + 1);
+	finish(st);
+	return 0;
+}
+
+static void put_strv(struct wire_out *o, uint16_t id, const uint8_t *p,
+		     size_t n)
+{
+	const uint8_t *end = p + n;
+
+	while (p < end) {
+		const uint8_t *z = memchr(p, '\0', (size_t)(end - p));
+		if (!z)
+			break;
+		wire_put_str(o, id, (const char *)p);
+		p = z + 1;
+	}
+}
+
+static void put_col(struct wire_out *o, sqlite3_stmt *st, int i,
+		    const struct col *c)
+{
+	const void *b;
+	int n;
+
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return;
+	switch (c->kind) {
+	case K_TEXT:
+		wire_put_str(o, c->field,
+			     (const char *)sqlite3_column_text(st, i));
+		break;
+	case K_U32:
+		wire_put_u32(o, c->field, (uint32_t)sqlite3_column_int64(st, i));
+		break;
+	case K_U64:
+		wire_put_u64(o, c->field, (uint64_t)sqlite3_column_int64(st, i));
+		break;
+	case K_STRV:
+		b = sqlite3_column_blob(st, i);
+		n = sqlite3_column_bytes(st, i);
+		put_strv(o, c->field, b, (size_t)n);
+		break;
+	case K_IOV:
+		b = sqlite3_column_blob(st, i);
+		n = sqlite3_column_bytes(st, i);
+		for (int k = 0; k + IO_LIMIT_LEN <= n; k += IO_LIMIT_LEN)
+			wire_put_bytes(o, c->field, (const uint8_t *)b + k,
+				       IO_LIMIT_LEN);
+		break;
+	}
+}
+
+static int row_to_job(sqlite3_stmt *st, struct wire_out *o, struct cerr *e)
+{
+	wire_out_init(o, &proto_client, C_JOB);
+	for (size_t i = 0; i < NCOLS; i++)
+		put_col(o, st, (int)i, &job_cols[i]);
+	if (wire_out_finish(o, e) < 0)
+		return cerr_wrap(e, "job record");
+	return 0;
+}
+
+int store_job_msg(struct store *s, const char *id, struct wire_out *o,
+		  struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_SELECT];
+	int r;
+
+	memset(o, 0, sizeof *o);
+	bind_text(st, 1, id);
+	r = step_row(s, st, "read job", e);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return cerr_set(e, ENOENT, "no such job: %s", id);
+	r = row_to_job(st, o, e);
+	finish(st);
+	return r;
+}
+
+static enum stmt_id list_stmt(const struct list_query *q)
+{
+	if (q->by_uid)
+		return q->state[0] ? ST_LIST_UID_STATE : ST_LIST_UID;
+	return q->state[0] ? ST_LIST_STATE : ST_LIST;
+}
+
+static void bind_list(sqlite3_stmt *st, const struct list_query *q,
+		      uint32_t max)
+{
+	sqlite3_bind_int64(st, 1, q->uid);
+	bind_text(st, 2, q->state);
+	sqlite3_bind_int64(st, 3, q->started ? q->cur_created : INT64_MAX);
+	bind_text(st, 4, q->started ? q->cur_id : "");
+	sqlite3_bind_int64(st, 5, max);
+}
+
+int store_list(struct store *s, struct list_query *q, uint32_t max,
+	       store_row_fn fn, void *ctx, uint32_t *n, struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[list_stmt(q)];
+	int r;
+
+	*n = 0;
+	bind_list(st, q, max);
+	while ((r = step_row(s, st, "list jobs", e)) > 0) {
+		struct wire_out o;
+		int rc = row_to_job(st, &o, e);
+
+		if (rc == 0)
+			rc = fn(ctx, &o, e);
+		wire_out_free(&o);
+		if (rc < 0) {
+			finish(st);
+			return -1;
+		}
+		q->started = true;
+		q->cur_created = sqlite3_column_int64(st, 4);
+		copy_col(st, 0, q->cur_id, sizeof q->cur_id);
+		(*n)++;
+	}
+	return r;
+}
+
+static int audit_to_msg(sqlite3_stmt *st, struct wire_out *o, struct cerr *e)
+{
+	static const struct col acols[] = {
+		{ "time_ms", F_TIME_MS, K_U64, false },
+		{ "uid", F_UID, K_U32, false },
+		{ "pid", F_PID, K_U32, false },
+		{ "action", F_ACTION, K_TEXT, false },
+		{ "job_id", F_JOB_ID, K_TEXT, false },
+		{ "outcome", F_OUTCOME, K_TEXT, false },
+		{ "detail", F_DETAIL, K_TEXT, false },
+	};
+
+	wire_out_init(o, &proto_client, C_AUDIT_ROW);
+	for (size_t i = 0; i < ARRAY_SIZE(acols); i++)
+		put_col(o, st, (int)i, &acols[i]);
+	return wire_out_finish(o, e);
+}
+
+int store_audit_list(struct store *s, int64_t *before, uint32_t max,
+		     store_row_fn fn, void *ctx, uint32_t *n, struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_AUDIT_LIST];
+	int r;
+
+	*n = 0;
+	sqlite3_bind_int64(st, 1, *before > 0 ? *before : INT64_MAX);
+	sqlite3_bind_int64(st, 2, max);
+	while ((r = step_row(s, st, "list audit", e)) > 0) {
+		struct wire_out o;
+		int rc = audit_to_msg(st, &o, e);
+
+		if (rc == 0)
+			rc = fn(ctx, &o, e);
+		wire_out_free(&o);
+		if (rc < 0) {
+			finish(st);
+			return -1;
+		}
+		*before = sqlite3_column_int64(st, 7);
+		(*n)++;
+	}
+	return r;
+}

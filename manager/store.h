@@ -1,0 +1,107 @@
+/* corrald's job store: SQLite in WAL mode, one connection, every
+ * statement prepared once at open.  See docs/schema.md. */
+#ifndef CORRAL_STORE_H
+#define CORRAL_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "wire.h"
+
+#define JOB_ID_LEN 36
+#define STATE_LEN_MAX 16
+#define REF_PREFIX_MIN 4
+
+struct store;
+
+struct audit_rec {
+	int64_t time_ms;
+	uint32_t uid;
+	uint32_t pid;		/* 0: unknown */
+	const char *action;
+	const char *job_id;	/* NULL unless the request resolved a job */
+	const char *outcome;	/* "ok", "denied", "error" */
+	const char *detail;	/* may be NULL */
+};
+
+/* What a job's end leaves in its row. */
+struct job_end {
+	const char *state;
+	int64_t ended_ms;
+	bool has_status;	/* EXITED arrived: wstatus and stats valid */
+	uint32_t wstatus;
+	uint64_t oom_kills, cpu_usec, memory_peak;
+	uint64_t log_bytes, log_dropped;
+};
+
+/* LIST filter and keyset cursor (newest first). */
+struct list_query {
+	bool by_uid;
+	uint32_t uid;
+	char state[STATE_LEN_MAX + 1];	/* "" = any */
+	bool started;			/* cursor valid */
+	int64_t cur_created;
+	char cur_id[JOB_ID_LEN + 1];
+};
+
+/* Called per row with a finished JOB or AUDIT_ROW message. */
+typedef int (*store_row_fn)(void *ctx, struct wire_out *o, struct cerr *e);
+
+/* path ":memory:" gives a private in-memory store (tests, fuzzing). */
+int store_open(struct store **out, const char *path, struct cerr *e);
+void store_close(struct store *s);
+int store_user_version(struct store *s);
+
+bool state_valid(const char *state);
+bool state_final(const char *state);
+
+/* Start-up sweep: starting/running -> lost with error why. */
+int store_mark_all_lost(struct store *s, const char *why, int64_t now,
+			int *count, struct cerr *e);
+
+/* Insert the row of a RUN request (state starting) and its audit row in
+ * one durable transaction. */
+int store_insert_run(struct store *s, const char *id, uint32_t uid,
+		     const char *user, int64_t now, const struct wire_msg *run,
+		     const struct audit_rec *a, struct cerr *e);
+
+/* One audit row.  durable=false lets the row ride on the next durable
+ * commit (read-only requests; see docs/manager.md). */
+int store_audit(struct store *s, const struct audit_rec *a, bool durable,
+		struct cerr *e);
+
+/* Resolve a job reference visible to uid (all jobs if admin) into an
+ * id: full id, unique id prefix (>= 4 chars) or newest job by name. */
+int store_resolve(struct store *s, const char *ref, bool admin, uint32_t uid,
+		  char id[JOB_ID_LEN + 1], struct cerr *e);
+
+/* The job's state; -1 with ENOENT if there is no such row. */
+int store_state(struct store *s, const char *id,
+		char state[STATE_LEN_MAX + 1], struct cerr *e);
+
+/* Build the JOB record of one job; o is initialised here and must be
+ * freed by the caller with wire_out_free (also on error). */
+int store_job_msg(struct store *s, const char *id, struct wire_out *o,
+		  struct cerr *e);
+
+int store_set_running(struct store *s, const char *id, uint32_t pid,
+		      int64_t now, struct cerr *e);
+int store_set_failed(struct store *s, const char *id, const char *stage,
+		     const char *error, int64_t now, struct cerr *e);
+/* starting/running -> lost; a no-op for a job already ended. */
+int store_set_lost(struct store *s, const char *id, const char *error,
+		   int64_t now, struct cerr *e);
+int store_set_ended(struct store *s, const char *id, const struct job_end *je,
+		    struct cerr *e);
+int store_set_log(struct store *s, const char *id, uint64_t bytes,
+		  uint64_t dropped, struct cerr *e);
+
+/* Up to max rows after the cursor; advances it.  *n = rows produced. */
+int store_list(struct store *s, struct list_query *q, uint32_t max,
+	       store_row_fn fn, void *ctx, uint32_t *n, struct cerr *e);
+/* Audit rows with id < *before (0: from the newest), newest first. */
+int store_audit_list(struct store *s, int64_t *before, uint32_t max,
+		     store_row_fn fn, void *ctx, uint32_t *n, struct cerr *e);
+
+#endif

@@ -1,0 +1,159 @@
+/* libFuzzer target: arbitrary bytes as a client's request stream into
+ * corrald's request layer (reassembly, decoding, validation, reference
+ * resolution, dispatch, replies) against a fresh in-memory store, with
+ * stubs where corrald would touch the helper or a log file.  Every reply
+ * corrald queues must itself be a valid client-link message. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mgr.h"
+#include "proto.h"
+
+static int stub_launch(struct mgr *m, struct client *c, const char *id,
+		       const struct wire_msg *run, struct cerr *e)
+{
+	(void)m, (void)c, (void)id;
+	/* Exercise both the pending path and the "start failed" path. */
+	if (wire_u64(run, F_TIMEOUT_MS, 0) & 1)
+		return cerr_set(e, EAGAIN, "stub: cannot launch");
+	return 0;
+}
+
+static int stub_stop(struct mgr *m, const char *id, bool kill,
+		     uint64_t grace_ms, struct cerr *e)
+{
+	(void)m, (void)kill;
+	if (grace_ms & 1)
+		return cerr_set(e, ESRCH, "job %s is not running", id);
+	return 0;
+}
+
+static int stub_follow(struct mgr *m, struct client *c, const char *id,
+		       uint32_t streams, bool live, struct cerr *e)
+{
+	struct wire_out o;
+	int r;
+
+	(void)streams, (void)live;
+	r = store_job_msg(m->store, id, &o, e);
+	if (r == 0)
+		r = outq_push(&c->q, &o, e);
+	wire_out_free(&o);
+	return r;
+}
+
+static const struct mgr_ops stub_ops = {
+	.launch = stub_launch, .stop = stub_stop, .follow = stub_follow,
+};
+
+static void seed_jobs(struct store *s)
+{
+	static const char *const ids[] = {
+		"aaaa1111-0000-4000-8000-000000000001",
+		"aaaa2222-0000-4000-8000-000000000002",
+		"bbbb0000-0000-4000-8000-000000000003",
+	};
+	struct wire_out o;
+	struct wire_msg run;
+	struct cerr e;
+
+	wire_out_init(&o, &proto_client, C_RUN);
+	wire_put_str(&o, F_ARGV, "/bin/true");
+	wire_put_str(&o, F_CWD, "/");
+	wire_put_str(&o, F_NAME, "web");
+	if (wire_out_finish(&o, &e) < 0 ||
+	    wire_decode(&proto_client, o.buf, o.len, &run, &e) < 0)
+		abort();
+	for (unsigned i = 0; i < 3; i++) {
+		struct audit_rec a = { .time_ms = i, .uid = 1000 + i % 2,
+				       .action = "run", .job_id = ids[i],
+				       .outcome = "ok" };
+		if (store_insert_run(s, ids[i], a.uid, "u", i, &run, &a, &e) < 0)
+			abort();
+	}
+	wire_msg_free(&run);
+	wire_out_free(&o);
+}
+
+/* Every queued reply must decode as a client-link message. */
+static void check_replies(struct outq *q)
+{
+	struct wire_msg m;
+	struct cerr e;
+
+	for (struct oent *p = q->head; p; p = p->next) {
+		if (wire_decode(&proto_client, p->b->data, p->b->len, &m, &e) < 0)
+			abort();
+		if (m.type < C_STARTED)
+			abort();	/* corrald never sends a request */
+		wire_msg_free(&m);
+	}
+	outq_clear(q);
+}
+
+static void finish_sequence(struct mgr *m, struct client *c)
+{
+	for (int i = 0; i < 10000 && c->state != SS_IDLE; i++) {
+		if (c->state == SS_RUN) {
+			c->state = SS_IDLE;	/* as if STARTED came back */
+			break;
+		}
+		check_replies(&c->q);
+		req_more(m, c);
+	}
+	if (c->state != SS_IDLE)
+		abort();	/* a LIST that never ends */
+	check_replies(&c->q);
+}
+
+/* A fresh store every so many inputs: opening one (schema, statements)
+ * costs more than a request, and only ref resolution and list lengths
+ * depend on what earlier inputs inserted. */
+#define RUNS_PER_STORE 256
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct mgr m;
+	static unsigned runs;
+	struct client c;
+	struct cerr e;
+
+	if (runs++ % RUNS_PER_STORE == 0) {
+		store_close(m.store);
+		memset(&m, 0, sizeof m);
+		m.ops = &stub_ops;
+		m.conf.stop_grace_ms = 10000;
+		if (store_open(&m.store, ":memory:", &e) < 0)
+			abort();
+		seed_jobs(m.store);
+	}
+	/* Who is asking comes from the input's length, so any valid
+	 * client-link message is a useful seed as it is. */
+	memset(&c, 0, sizeof c);
+	c.fd = -1;
+	c.who.uid = size & 1 ? 1001 : 1000;
+	c.who.admin = size & 2;
+	c.who.pid = 1;
+	strcpy(c.who.user, "fuzz");
+	m.helper_ready = !(size & 4);
+	while (size > 0) {
+		struct wire_msg msg;
+		size_t used = 0;
+		int r = wire_reader_feed(&c.rd, &proto_client, data, size, &used,
+					 &msg, &e);
+		data += used;
+		size -= used;
+		if (r == WIRE_ERR)
+			break;		/* corrald answers ERROR and closes */
+		if (r != WIRE_READY)
+			continue;
+		req_handle(&m, &c, &msg);
+		wire_msg_free(&msg);
+		finish_sequence(&m, &c);
+	}
+	wire_reader_reset(&c.rd);
+	outq_clear(&c.q);
+	return 0;
+}

@@ -1,0 +1,308 @@
+/* The job store: migrations, inserts, reference resolution, the start-up
+ * sweep and the audit list, against in-memory and on-disk databases. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "proto.h"
+#include "schema.h"
+#include "store.h"
+
+#define ID_A1 "aaaa1111-0000-4000-8000-000000000001"
+#define ID_A2 "aaaa2222-0000-4000-8000-000000000002"
+#define ID_B "bbbb0000-0000-4000-8000-000000000003"
+#define ID_OTHER "cccc0000-0000-4000-8000-000000000004"
+
+/* A decoded RUN request, as the request layer would see it. */
+static void make_run(struct wire_msg *m, const char *name, const char *arg0)
+{
+	struct wire_out o;
+	struct cerr e;
+
+	wire_out_init(&o, &proto_client, C_RUN);
+	wire_put_str(&o, F_ARGV, arg0);
+	wire_put_str(&o, F_ARGV, "");
+	wire_put_str(&o, F_ARGV, "two words");
+	wire_put_str(&o, F_ENV, "A=1");
+	wire_put_str(&o, F_ENV, "B=x=y");
+	wire_put_str(&o, F_CWD, "/srv");
+	wire_put_u64(&o, F_MEM_MAX, 1 << 30);
+	wire_put_u64(&o, F_SWAP_MAX, 0);
+	wire_put_u32(&o, F_NS_OFF, NS_NET);
+	if (name)
+		wire_put_str(&o, F_NAME, name);
+	assert_int_equal(wire_out_finish(&o, &e), 0);
+	assert_int_equal(wire_decode(&proto_client, o.buf, o.len, m, &e), 0);
+	wire_out_free(&o);
+}
+
+static void insert(struct store *s, const char *id, uint32_t uid,
+		   const char *name, int64_t t)
+{
+	struct audit_rec a = { .time_ms = t, .uid = uid, .pid = 42,
+			       .action = "run", .job_id = id,
+			       .outcome = "ok" };
+	struct wire_msg m;
+	struct cerr e;
+
+	make_run(&m, name, "/bin/echo");
+	assert_int_equal(store_insert_run(s, id, uid, "someone", t, &m, &a, &e), 0);
+	wire_msg_free(&m);
+}
+
+static struct store *open_mem(void)
+{
+	struct store *s = NULL;
+	struct cerr e;
+
+	assert_int_equal(store_open(&s, ":memory:", &e), 0);
+	return s;
+}
+
+static void job_msg(struct store *s, const char *id, struct wire_msg *m)
+{
+	struct wire_out o;
+	struct cerr e;
+
+	assert_int_equal(store_job_msg(s, id, &o, &e), 0);
+	assert_int_equal(wire_decode(&proto_client, o.buf, o.len, m, &e), 0);
+	wire_out_free(&o);
+}
+
+static int count_row(void *ctx, struct wire_out *o, struct cerr *e)
+{
+	struct wire_msg m;
+
+	(*(int *)ctx)++;
+	assert_int_equal(wire_decode(&proto_client, o->buf, o->len, &m, e), 0);
+	wire_msg_free(&m);
+	return 0;
+}
+
+static void test_migrations(void **state)
+{
+	char path[] = "/tmp/test_store.XXXXXX";
+	char db[64], wal[80], shm[80];
+	struct store *s = NULL;
+	struct cerr e;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	snprintf(db, sizeof db, "%s", path);
+	assert_true(nmigrations >= 1);
+	assert_int_equal(store_open(&s, db, &e), 0);
+	assert_int_equal(store_user_version(s), (int)nmigrations);
+	insert(s, ID_A1, 1000, "keep", 1);
+	store_close(s);
+	/* Reopening applies nothing twice and keeps the data. */
+	assert_int_equal(store_open(&s, db, &e), 0);
+	assert_int_equal(store_user_version(s), (int)nmigrations);
+	char st[STATE_LEN_MAX + 1];
+	assert_int_equal(store_state(s, ID_A1, st, &e), 0);
+	assert_string_equal(st, "starting");
+	store_close(s);
+	snprintf(wal, sizeof wal, "%s-wal", db);
+	snprintf(shm, sizeof shm, "%s-shm", db);
+	unlink(db);
+	unlink(wal);
+	unlink(shm);
+}
+
+static void test_insert_roundtrip(void **state)
+{
+	struct store *s = open_mem();
+	struct wire_msg m;
+	const struct wire_val *v;
+
+	(void)state;
+	insert(s, ID_A1, 1000, "build", 1234);
+	job_msg(s, ID_A1, &m);
+	assert_string_equal(wire_str(&m, F_JOB_ID), ID_A1);
+	assert_string_equal(wire_str(&m, F_STATE), "starting");
+	assert_string_equal(wire_str(&m, F_NAME), "build");
+	assert_string_equal(wire_str(&m, F_USER), "someone");
+	assert_int_equal(wire_u32(&m, F_UID, 0), 1000);
+	assert_int_equal(wire_u64(&m, F_CREATED_MS, 0), 1234);
+	assert_int_equal(wire_count(&m, F_ARGV), 3);
+	v = wire_nth(&m, F_ARGV, 1);
+	assert_int_equal(v->len, 0);
+	assert_string_equal(wire_nth(&m, F_ARGV, 2)->p, "two words");
+	assert_string_equal(wire_nth(&m, F_ENV, 1)->p, "B=x=y");
+	assert_string_equal(wire_str(&m, F_CWD), "/srv");
+	assert_int_equal(wire_u64(&m, F_MEM_MAX, 0), 1 << 30);
+	assert_true(wire_has(&m, F_SWAP_MAX));
+	assert_false(wire_has(&m, F_CPU_QUOTA));
+	assert_int_equal(wire_u32(&m, F_NS_OFF, 99), NS_NET);
+	assert_false(wire_has(&m, F_PID));
+	wire_msg_free(&m);
+	store_close(s);
+}
+
+static void test_duplicate_id_rolls_back(void **state)
+{
+	struct store *s = open_mem();
+	struct audit_rec a = { .time_ms = 5, .uid = 7, .action = "run",
+			       .job_id = ID_A1, .outcome = "ok" };
+	struct wire_msg m;
+	struct cerr e;
+	uint32_t n;
+	int64_t before = 0;
+	int rows = 0;
+
+	(void)state;
+	insert(s, ID_A1, 1000, NULL, 1);
+	make_run(&m, NULL, "/bin/true");
+	assert_int_equal(store_insert_run(s, ID_A1, 7, "x", 5, &m, &a, &e), -1);
+	assert_int_equal(e.num, EEXIST);
+	wire_msg_free(&m);
+	/* The failed transaction left no audit row behind: only the first
+	 * insert's row is there. */
+	assert_int_equal(store_audit_list(s, &before, 100, count_row, &rows, &n, &e), 0);
+	assert_int_equal(rows, 1);
+	store_close(s);
+}
+
+static void test_resolve(void **state)
+{
+	char id[JOB_ID_LEN + 1];
+	struct store *s = open_mem();
+	struct cerr e;
+
+	(void)state;
+	insert(s, ID_A1, 1000, "web", 1);
+	insert(s, ID_A2, 1000, "web", 2);
+	insert(s, ID_B, 1000, NULL, 3);
+	insert(s, ID_OTHER, 2000, "web", 4);
+
+	assert_int_equal(store_resolve(s, ID_B, false, 1000, id, &e), 0);
+	assert_string_equal(id, ID_B);
+	assert_int_equal(store_resolve(s, "aaaa1", false, 1000, id, &e), 0);
+	assert_string_equal(id, ID_A1);
+	assert_int_equal(store_resolve(s, "bbbb", false, 1000, id, &e), 0);
+	assert_string_equal(id, ID_B);
+
+	assert_int_equal(store_resolve(s, "aaaa", false, 1000, id, &e), -1);
+	assert_int_equal(e.num, EINVAL);
+	assert_non_null(strstr(e.msg, "ambiguous"));
+	assert_non_null(strstr(e.msg, "aaaa"));
+
+	/* Newest visible job with the name: the other user's is newer but
+	 * invisible to uid 1000; an admin sees it. */
+	assert_int_equal(store_resolve(s, "web", false, 1000, id, &e), 0);
+	assert_string_equal(id, ID_A2);
+	assert_int_equal(store_resolve(s, "web", true, 0, id, &e), 0);
+	assert_string_equal(id, ID_OTHER);
+
+	/* Another user's job is "no such job", never "forbidden". */
+	assert_int_equal(store_resolve(s, ID_OTHER, false, 1000, id, &e), -1);
+	assert_int_equal(e.num, ENOENT);
+	assert_int_equal(store_resolve(s, "cccc", false, 1000, id, &e), -1);
+	assert_int_equal(e.num, ENOENT);
+	assert_int_equal(store_resolve(s, ID_OTHER, true, 0, id, &e), 0);
+
+	/* Too short for a prefix, and no such name. */
+	assert_int_equal(store_resolve(s, "aaa", false, 1000, id, &e), -1);
+	assert_int_equal(e.num, ENOENT);
+	store_close(s);
+}
+
+static void test_mark_lost(void **state)
+{
+	struct store *s = open_mem();
+	struct job_end je = { .state = "exited", .ended_ms = 9,
+			      .has_status = true, .wstatus = 3 << 8 };
+	struct wire_msg m;
+	struct cerr e;
+	char st[STATE_LEN_MAX + 1];
+	int n = -1;
+
+	(void)state;
+	insert(s, ID_A1, 1000, NULL, 1);	/* stays starting */
+	insert(s, ID_A2, 1000, NULL, 2);
+	insert(s, ID_B, 1000, NULL, 3);
+	assert_int_equal(store_set_running(s, ID_A2, 77, 5, &e), 0);
+	assert_int_equal(store_set_running(s, ID_B, 78, 5, &e), 0);
+	assert_int_equal(store_set_ended(s, ID_B, &je, &e), 0);
+
+	assert_int_equal(store_mark_all_lost(s, "corrald restarted", 100, &n, &e), 0);
+	assert_int_equal(n, 2);
+	job_msg(s, ID_A2, &m);
+	assert_string_equal(wire_str(&m, F_STATE), "lost");
+	assert_string_equal(wire_str(&m, F_ERROR), "corrald restarted");
+	assert_int_equal(wire_u64(&m, F_ENDED_MS, 0), 100);
+	assert_int_equal(wire_u32(&m, F_PID, 0), 77);
+	wire_msg_free(&m);
+	assert_int_equal(store_state(s, ID_A1, st, &e), 0);
+	assert_string_equal(st, "lost");
+	job_msg(s, ID_B, &m);
+	assert_string_equal(wire_str(&m, F_STATE), "exited");
+	assert_int_equal(wire_u32(&m, F_EXIT_CODE, 99), 3);
+	assert_false(wire_has(&m, F_SIGNAL));
+	wire_msg_free(&m);
+	/* A second sweep finds nothing. */
+	assert_int_equal(store_mark_all_lost(s, "again", 200, &n, &e), 0);
+	assert_int_equal(n, 0);
+	store_close(s);
+}
+
+static void test_list_and_audit(void **state)
+{
+	struct store *s = open_mem();
+	struct list_query q = { .by_uid = true, .uid = 1000 };
+	struct audit_rec a = { .time_ms = 50, .uid = 3, .action = "list",
+			       .outcome = "denied", .detail = "nope" };
+	int rows = 0;
+	int64_t before = 0;
+	uint32_t n;
+	struct cerr e;
+
+	(void)state;
+	insert(s, ID_A1, 1000, NULL, 1);
+	insert(s, ID_A2, 1000, NULL, 2);
+	insert(s, ID_B, 1000, NULL, 3);
+	insert(s, ID_OTHER, 2000, NULL, 4);
+	/* Pages of 2 walk the user's 3 jobs newest first, then stop. */
+	assert_int_equal(store_list(s, &q, 2, count_row, &rows, &n, &e), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(q.cur_id, ID_A2);
+	assert_int_equal(store_list(s, &q, 2, count_row, &rows, &n, &e), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(q.cur_id, ID_A1);
+	assert_int_equal(rows, 3);
+
+	memset(&q, 0, sizeof q);
+	snprintf(q.state, sizeof q.state, "starting");
+	rows = 0;
+	assert_int_equal(store_list(s, &q, 100, count_row, &rows, &n, &e), 0);
+	assert_int_equal(rows, 4);
+
+	assert_int_equal(store_audit(s, &a, false, &e), 0);
+	rows = 0;
+	assert_int_equal(store_audit_list(s, &before, 100, count_row, &rows, &n, &e), 0);
+	assert_int_equal(rows, 5);	/* 4 runs + 1 denial */
+	store_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_migrations),
+		cmocka_unit_test(test_insert_roundtrip),
+		cmocka_unit_test(test_duplicate_id_rolls_back),
+		cmocka_unit_test(test_resolve),
+		cmocka_unit_test(test_mark_lost),
+		cmocka_unit_test(test_list_and_audit),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -28,14 +28,15 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 # machine has.  corral refuses a limit it cannot enforce, never ignores it.
 mnt=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i+1) == "cgroup2") print $5; break } }' /proc/self/mountinfo | head -n 1)
 have=$(cat "$mnt/cgroup.controllers")
+has() { case " $have " in *" $1 "*) return 0 ;; esac; return 1; }
 limits="--timeout 60s"
-case " $have " in *" memory "*) limits="$limits --memory 256M" ;; esac
-case " $have " in *" pids "*) limits="$limits --pids 64" ;; esac
-case " $have " in *" cpu "*) limits="$limits --cpus 0.5" ;; esac
+if has memory; then limits="$limits --memory 256M"; fi
+if has pids; then limits="$limits --pids 64"; fi
+if has cpu; then limits="$limits --cpus 0.5"; fi
 
 say "instance: socket $CORRAL_SOCKET, user $user in group $CORRAL_GROUP"
 say "cgroup2 controllers here: ${have:-none}"
-if ! case " $have " in *" memory "*) false ;; esac; then
+if ! has memory; then
 	say "corral run --memory 64M (this machine has no memory controller in cgroup2)"
 	as_user "$corral" run --memory 64M -- true || echo "(exit $?: refused, as it must be)"
 fi

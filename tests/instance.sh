@@ -61,9 +61,10 @@ CONF
 	mkdir "$mnt/corral-$sfx"
 	install -o root -g "$ugrp" -m 4750 "$build/corral-helper-test" "$dir/corral-helper"
 	install -d -o "$mgr" -g "$ugrp" -m 0750 "$dir/state"
+	install -d -o "$mgr" -g "$ugrp" -m 0755 "$dir/run"
 	cat >"$dir/corrald.conf" <<CONF
 [corrald]
-socket = $dir/corral.sock
+socket = $dir/run/corral.sock
 socket_group = $ugrp
 admin_group = $agrp
 state_dir = $dir/state
@@ -75,7 +76,7 @@ CONF
 		"$build/corrald" -c "$dir/corrald.conf" >"$dir/corrald.log" 2>&1 </dev/null &
 	echo $! >"$dir/corrald.pid"
 	i=0
-	while [ ! -S "$dir/corral.sock" ]; do
+	while [ ! -S "$dir/run/corral.sock" ]; do
 		i=$((i + 1))
 		if [ $i -gt 100 ] || ! kill -0 "$(cat "$dir/corrald.pid")" 2>/dev/null; then
 			cat "$dir/corrald.log" >&2
@@ -84,7 +85,7 @@ CONF
 		fi
 		sleep 0.05
 	done
-	echo "CORRAL_SOCKET=$dir/corral.sock"
+	echo "CORRAL_SOCKET=$dir/run/corral.sock"
 	echo "CORRAL_GROUP=$ugrp"
 	echo "CORRAL_ADMIN_GROUP=$agrp"
 	echo "CORRALD_PID=$(cat "$dir/corrald.pid")"

@@ -27,7 +27,7 @@ check-helper: $(HTEST_ARTIFACTS) $(BUILD)/corral-helper-test
 	@if [ "$$(id -u)" != 0 ]; then \
 		echo "check-helper: SKIPPED (needs root)"; exit 0; \
 	fi; \
-	$(HTEST)/test_helper
+	flock /run/corral-test.lock $(HTEST)/test_helper
 
 CHECK_TARGETS += check-helper
 .PHONY: check-helper helper-tests

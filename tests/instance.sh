@@ -3,6 +3,8 @@
 #
 #   tests/instance.sh start DIR   prints CORRAL_SOCKET=... CORRAL_GROUP=...
 #                                 CORRAL_ADMIN_GROUP=... as shell assignments
+#   tests/instance.sh restart DIR starts corrald again (after it stopped or
+#                                 was killed), with the same state
 #   tests/instance.sh stop DIR    stops it and removes everything it made
 #
 # Needs root: it makes a throw-away manager user and two groups, installs a
@@ -20,6 +22,35 @@ die() { echo "instance.sh: $*" >&2; exit 1; }
 cgroup2_mount() {
 	awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i+1) == "cgroup2") print $5; break } }' \
 		/proc/self/mountinfo | head -n 1
+}
+
+# Run corrald as the manager user and wait for its socket.
+launch() {
+	dir=$1 mgr=$2 ugrp=$3
+	rm -f "$dir/run/corral.sock"
+	setpriv --reuid="$mgr" --regid="$ugrp" --init-groups --inh-caps=-all \
+		"$build/corrald" -c "$dir/corrald.conf" >>"$dir/corrald.log" 2>&1 </dev/null &
+	echo $! >"$dir/corrald.pid"
+	i=0
+	while [ ! -S "$dir/run/corral.sock" ]; do
+		i=$((i + 1))
+		if [ $i -gt 100 ] || ! kill -0 "$(cat "$dir/corrald.pid")" 2>/dev/null; then
+			cat "$dir/corrald.log" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+restart() {
+	dir=$1
+	[ -f "$dir/instance.env" ] || die "$dir is not an instance directory"
+	. "$dir/instance.env"
+	if kill -0 "$(cat "$dir/corrald.pid")" 2>/dev/null; then
+		die "corrald still runs (pid $(cat "$dir/corrald.pid"))"
+	fi
+	launch "$dir" "$mgr" "$ugrp" || die "corrald did not start"
+	echo "CORRALD_PID=$(cat "$dir/corrald.pid")"
 }
 
 start() {
@@ -55,7 +86,7 @@ ENV
 manager_user = $mgr
 cgroup_base = /corral-$sfx
 min_uid = 1000
-max_jobs = 256
+max_jobs = ${CORRAL_MAX_JOBS:-256}
 CONF
 	chmod 0644 "$policy_dir/helper.conf"
 	mkdir "$mnt/corral-$sfx"
@@ -72,19 +103,10 @@ helper = $dir/corral-helper
 log_max_bytes = ${CORRAL_LOG_MAX:-64M}
 stop_grace = ${CORRAL_STOP_GRACE:-5s}
 CONF
-	setpriv --reuid="$mgr" --regid="$ugrp" --init-groups --inh-caps=-all \
-		"$build/corrald" -c "$dir/corrald.conf" >"$dir/corrald.log" 2>&1 </dev/null &
-	echo $! >"$dir/corrald.pid"
-	i=0
-	while [ ! -S "$dir/run/corral.sock" ]; do
-		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 "$(cat "$dir/corrald.pid")" 2>/dev/null; then
-			cat "$dir/corrald.log" >&2
-			stop "$dir"
-			die "corrald did not start"
-		fi
-		sleep 0.05
-	done
+	if ! launch "$dir" "$mgr" "$ugrp"; then
+		stop "$dir"
+		die "corrald did not start"
+	fi
 	echo "CORRAL_SOCKET=$dir/run/corral.sock"
 	echo "CORRAL_GROUP=$ugrp"
 	echo "CORRAL_ADMIN_GROUP=$agrp"
@@ -124,5 +146,6 @@ stop() {
 case "${1:-}" in
 start) [ $# -eq 2 ] || die "usage: $0 start DIR"; start "$2" ;;
 stop) [ $# -eq 2 ] || die "usage: $0 stop DIR"; stop "$2" ;;
-*) die "usage: $0 start|stop DIR" ;;
+restart) [ $# -eq 2 ] || die "usage: $0 restart DIR"; restart "$2" ;;
+*) die "usage: $0 start|stop|restart DIR" ;;
 esac

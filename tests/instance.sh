@@ -42,13 +42,22 @@ launch() {
 	done
 }
 
+# Running and not a zombie waiting to be reaped.
+alive() {
+	[ -r "/proc/$1/status" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+}
+
 restart() {
 	dir=$1
 	[ -f "$dir/instance.env" ] || die "$dir is not an instance directory"
 	. "$dir/instance.env"
-	if kill -0 "$(cat "$dir/corrald.pid")" 2>/dev/null; then
-		die "corrald still runs (pid $(cat "$dir/corrald.pid"))"
-	fi
+	pid=$(cat "$dir/corrald.pid")
+	i=0
+	while alive "$pid"; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || die "corrald still runs (pid $pid)"
+		sleep 0.05
+	done
 	launch "$dir" "$mgr" "$ugrp" || die "corrald did not start"
 	echo "CORRALD_PID=$(cat "$dir/corrald.pid")"
 }

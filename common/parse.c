@@ -30,7 +30,7 @@ static int parse_decimal(const char *s, uint64_t *ip, uint64_t *frac_e9,
 	int digits = 0;
 
 	for (; *p >= '0' && *p <= '9'; p++, digits++) {
-		if (i > (UINT64_MAX - 9) / 10)
+		if (i > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
 			return -1;
 		i = i * 10 + (uint64_t)(*p - '0');
 	}
@@ -125,7 +125,8 @@ int parse_cpus(const char *s, uint64_t *quota_usec, struct cerr *e)
 	dot = strchr(s, '.');
 	if (dot && strlen(dot + 1) > 3)
 		return cerr_set(e, EINVAL, "\"%s\": at most 3 decimals", s);
-	if (i > 1024 || scaled(i, f, 100000, &q) < 0)
+	/* 1024 CPUs is also the most the wire's cpu_quota_usec allows */
+	if (i > 1024 || scaled(i, f, 100000, &q) < 0 || q > 1024ull * 100000)
 		return cerr_set(e, ERANGE, "\"%s\" CPUs is too many", s);
 	if (q < 1000)
 		return cerr_set(e, ERANGE, "\"%s\" CPUs is below the minimum 0.01", s);
@@ -135,6 +136,8 @@ int parse_cpus(const char *s, uint64_t *quota_usec, struct cerr *e)
 
 int parse_bool(const char *s, bool *out, struct cerr *e)
 {
+	if (!s)
+		return cerr_set(e, EINVAL, "empty yes/no value");
 	if (!strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "1")) {
 		*out = true;
 		return 0;

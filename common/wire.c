@@ -132,7 +132,7 @@ static int check_field(const struct wire_msg_spec *s,
 			return cerr_set(e, EBADMSG,
 					"%s: field %s[%u] contains a NUL byte",
 					s->name, f->name, nth);
-		/* fall through */
+		__attribute__((fallthrough));
 	case WT_BYTES:
 		if (len < f->min || len > f->max)
 			return cerr_set(e, ERANGE,

@@ -1,0 +1,87 @@
+/* libFuzzer: conf_parse, with every value also run through the value
+ * parsers, checking what each promises about what it accepts. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "parse.h"
+#include "proto.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct state {
+	int last_line;
+};
+
+static void die(const char *what, const char *value)
+{
+	fprintf(stderr, "fuzz_conf: %s: \"%s\"\n", what, value);
+	abort();
+}
+
+static void check_rejection(int rc, const struct cerr *e, const char *v)
+{
+	if (rc != -1 && rc != 0)
+		die("parser returned neither 0 nor -1", v);
+	if (rc < 0 && (!e->msg[0] || (e->num != EINVAL && e->num != ERANGE)))
+		die("rejection without EINVAL/ERANGE and a message", v);
+}
+
+static void check_values(const char *v)
+{
+	struct cerr e = { 0 };
+	uint64_t n = 0, plain = 0;
+	bool b;
+	int rc;
+
+	rc = parse_size(v, &n, &e);
+	check_rejection(rc, &e, v);
+	if (rc == 0 && parse_u64(v, &plain, &e) == 0 && plain != n)
+		die("a plain number is not that many bytes", v);
+	check_rejection(parse_duration_ms(v, &n, &e), &e, v);
+	rc = parse_cpus(v, &n, &e);
+	check_rejection(rc, &e, v);
+	if (rc == 0 && (n < 1000 || n > 1024ull * CPU_PERIOD_USEC))
+		die("CPU quota outside what the wire accepts", v);
+	check_rejection(parse_bool(v, &b, &e), &e, v);
+	if (job_id_valid(v) && strlen(v) != 36)
+		die("job id of the wrong length", v);
+	if (cpuset_valid(v) && (strlen(v) > CPUSET_LEN_MAX || strspn(v, "0123456789,-") != strlen(v)))
+		die("bad cpuset accepted", v);
+}
+
+static int on_key(void *ctx, const char *section, const char *key,
+		  const char *value, int line, struct cerr *e)
+{
+	struct state *st = ctx;
+	size_t vl = strlen(value);
+
+	if (line <= st->last_line)
+		die("line numbers went backwards", key);
+	st->last_line = line;
+	if (!*key || strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_-.") != strlen(key))
+		die("bad key passed", key);
+	if (strspn(section, "abcdefghijklmnopqrstuvwxyz0123456789_-.") != strlen(section))
+		die("bad section passed", section);
+	if (vl && (strchr(value, '\n') || vl > CONF_LINE_MAX ||
+		   strchr(" \t\r", value[vl - 1]) || strchr(" \t", value[0])))
+		die("value not trimmed to one line", value);
+	check_values(value);
+	if (!strcmp(key, "stop"))
+		return cerr_set(e, EPERM, "line %d: stop", line);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct state st = { 0 };
+	struct cerr e = { 0 };
+
+	if (conf_parse((const char *)data, size, "fuzz.conf", on_key, &st, &e) < 0 &&
+	    !e.msg[0])
+		die("rejection without a message", "");
+	return 0;
+}

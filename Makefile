@@ -38,6 +38,7 @@ include common/build.mk
 -include helper/build.mk
 -include manager/build.mk
 -include client/build.mk
+-include packaging/build.mk
 -include tests/build.mk
 
 programs: $(PROGRAMS)
@@ -66,6 +67,6 @@ check: all check-unit asan $(CHECK_TARGETS)
 	@echo "make check: all tiers passed"
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-deb
 
 .PHONY: all programs deps check check-unit asan clean fuzz

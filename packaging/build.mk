@@ -1,0 +1,52 @@
+# Installation and the Debian package.
+#
+#   make install DESTDIR=... [prefix=/usr sysconfdir=/etc ...]
+#   make deb         the Debian package (tests/pkg/build.mk)
+#
+# The compiled-in paths (HELPER_CONF, CORRALD_CONF, DEFAULT_SOCKET in the
+# top Makefile) are build-time settings: change them with the same make
+# command that builds, not at install time.
+
+prefix ?= /usr
+bindir ?= $(prefix)/bin
+sbindir ?= $(prefix)/sbin
+libexecdir ?= $(prefix)/libexec
+sysconfdir ?= /etc
+mandir ?= $(prefix)/share/man
+systemdunitdir ?= $(prefix)/lib/systemd/system
+sysusersdir ?= $(prefix)/lib/sysusers.d
+tmpfilesdir ?= $(prefix)/lib/tmpfiles.d
+INSTALL ?= install
+
+PKG_SUBST := sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@libexecdir@|$(libexecdir)|g' \
+	-e 's|@sysconfdir@|$(sysconfdir)|g'
+MAN_PAGES := packaging/man/corral.1 packaging/man/corrald.8 \
+	packaging/man/corral-helper.8 packaging/man/corrald.conf.5 \
+	packaging/man/corral-helper.conf.5
+
+# The helper is installed 0755 root:root: making it setuid root with the
+# manager's group is the package's job (dpkg-statoverride in postinst), so
+# an administrator's override wins.  By hand:
+#   chown root:corrald $(libexecdir)/corral/corral-helper
+#   chmod 4750 $(libexecdir)/corral/corral-helper
+install: $(BUILD)/corral $(BUILD)/corrald $(BUILD)/corral-helper
+	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(sbindir) \
+		$(DESTDIR)$(libexecdir)/corral $(DESTDIR)$(sysconfdir)/corral \
+		$(DESTDIR)$(systemdunitdir) $(DESTDIR)$(sysusersdir) \
+		$(DESTDIR)$(tmpfilesdir) $(DESTDIR)$(mandir)/man1 \
+		$(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8
+	$(INSTALL) -m 0755 $(BUILD)/corral $(DESTDIR)$(bindir)/corral
+	$(INSTALL) -m 0755 $(BUILD)/corrald $(DESTDIR)$(sbindir)/corrald
+	$(INSTALL) -m 0755 $(BUILD)/corral-helper $(DESTDIR)$(libexecdir)/corral/corral-helper
+	$(PKG_SUBST) packaging/corrald.conf >$(DESTDIR)$(sysconfdir)/corral/corrald.conf
+	$(INSTALL) -m 0644 packaging/helper.conf $(DESTDIR)$(sysconfdir)/corral/helper.conf
+	chmod 0644 $(DESTDIR)$(sysconfdir)/corral/corrald.conf
+	$(PKG_SUBST) packaging/corrald.service >$(DESTDIR)$(systemdunitdir)/corrald.service
+	chmod 0644 $(DESTDIR)$(systemdunitdir)/corrald.service
+	$(INSTALL) -m 0644 packaging/corral.sysusers $(DESTDIR)$(sysusersdir)/corral.conf
+	$(INSTALL) -m 0644 packaging/corral.tmpfiles $(DESTDIR)$(tmpfilesdir)/corral.conf
+	$(INSTALL) -m 0644 packaging/man/*.1 $(DESTDIR)$(mandir)/man1/
+	$(INSTALL) -m 0644 packaging/man/*.5 $(DESTDIR)$(mandir)/man5/
+	$(INSTALL) -m 0644 packaging/man/*.8 $(DESTDIR)$(mandir)/man8/
+
+.PHONY: install

@@ -1,0 +1,197 @@
+#!/bin/sh
+# The package test, run as root by a systemd unit at boot of the Debian 12
+# VM (tests/pkg/run.sh).  Each step prints one line on the console,
+#   @@R step ok|FAIL detail
+# and the test stops at the first step that does not hold; "@@DONE" says
+# the script got to its end either way.
+P=$(cd "$(dirname "$0")" && pwd)
+export DEBIAN_FRONTEND=noninteractive
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+HELPER=/usr/libexec/corral/corral-helper
+UNIT_CG=/sys/fs/cgroup/system.slice/corrald.service
+
+ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# Print the outcome of a step; on failure show what helps, and stop.
+ok() { echo "@@R $1 ok $2"; }
+fail() {
+	echo "@@R $1 FAIL $2"
+	echo "---- diagnostics"
+	systemctl status --no-pager corrald 2>&1 | tail -n 20
+	journalctl --no-pager -b -n 40 2>&1 | tail -n 40
+	echo "@@DONE failed-at=$1"
+	exit 1
+}
+
+# Fields of corral's compact JSON.
+js() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" | head -n 1; }
+jn() { sed -n "s/.*\"$1\":\(-\{0,1\}[0-9][0-9]*\).*/\1/p" | head -n 1; }
+
+as_alice() { (cd /tmp && runuser -u alice -- "$@"); }
+
+# Wait up to $1 tenths of a second for a command to succeed.
+wait_for() {
+	n=$1
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+served() { [ -S /run/corral/corral.sock ] && corral whoami >/dev/null 2>&1; }
+active() { [ "$(systemctl is-active corrald)" = active ]; }
+
+# Processes in the unit's cgroup tree, other than corrald and the helper.
+job_procs() {
+	[ -d "$UNIT_CG" ] || return 0
+	find "$UNIT_CG" -name cgroup.procs -path '*/jobs/*' -exec cat {} + 2>/dev/null
+}
+job_groups() {
+	[ -d "$UNIT_CG/jobs" ] || return 0
+	find "$UNIT_CG/jobs" -mindepth 1 -type d
+}
+
+# ---- the system -------------------------------------------------------------
+
+pid1=$(cat /proc/1/comm)
+state=$(systemctl is-system-running 2>/dev/null)
+[ "$pid1" = systemd ] || fail boot "pid1=$pid1"
+ok boot "pid1=$pid1 system=$state kernel=$(uname -r) cgroup=$(stat -fc %T /sys/fs/cgroup)"
+
+# ---- install ------------------------------------------------------------------
+
+cp "$P"/corral_*.deb /tmp/
+t=$(ms)
+out=$(apt-get install -y /tmp/corral_*.deb 2>&1)
+rc=$?
+[ $rc = 0 ] && dpkg-query -W -f='${Status}' corral | grep -q 'install ok installed' ||
+	{ echo "$out" | tail -n 20; fail install "apt-get rc=$rc"; }
+ok install "version=$(dpkg-query -W -f='${Version}' corral) secs=$((($(ms) - t) / 1000))"
+
+# ---- accounts, files, modes ------------------------------------------------------
+
+u=$(getent passwd corrald)
+gs=$(id -nG corrald 2>/dev/null)
+mode=$(stat -c '%a %U %G' $HELPER)
+ovr=$(dpkg-statoverride --list $HELPER)
+confs=$(stat -c '%a:%U' /etc/corral/corrald.conf /etc/corral/helper.conf | tr '\n' ' ')
+[ -n "$u" ] && getent group corral >/dev/null && getent group corral-admin >/dev/null &&
+	echo " $gs " | grep -q ' corral ' && [ "$mode" = "4750 root corrald" ] &&
+	[ "$ovr" = "root corrald 4750 $HELPER" ] ||
+	fail accounts "passwd=$u groups=$gs helper=$mode override=$ovr"
+ok accounts "corrald=$(echo "$u" | cut -d: -f3,6,7) groups=$(echo $gs | tr ' ' ,) helper=$(echo $mode | tr ' ' :) confs=$confs"
+
+# ---- the service --------------------------------------------------------------------
+
+wait_for 300 served || fail service "is-active=$(systemctl is-active corrald)"
+mpid=$(systemctl show -p MainPID --value corrald)
+nnp=$(sed -n 's/^NoNewPrivs:[[:space:]]*//p' /proc/"$mpid"/status)
+cg=$(cut -d: -f3 /proc/"$mpid"/cgroup)
+sock=$(stat -c '%a %U %G' /run/corral/corral.sock)
+state_dir=$(stat -c '%a %U' /var/lib/corral)
+enabled=$(systemctl is-enabled corrald)
+[ "$nnp" = 0 ] && [ "$cg" = /system.slice/corrald.service/daemon ] &&
+	[ "$sock" = "660 corrald corral" ] && [ "$enabled" = enabled ] ||
+	fail service "nnp=$nnp cgroup=$cg socket=$sock enabled=$enabled"
+ok service "active enabled=$enabled main_pid=$mpid cgroup=$cg no_new_privs=$nnp socket=$(echo $sock | tr ' ' :) state_dir=$(echo $state_dir | tr ' ' :)"
+
+# ---- a user's job --------------------------------------------------------------------
+
+useradd -m -s /bin/sh alice
+usermod -aG corral alice
+useradd -m -s /bin/sh bob
+out=$(as_alice corral run --name hello --memory 64M --pids 32 -- \
+	sh -c 'echo "job says hello as $(id -un)"; echo "to stderr" >&2; exit 3' 2>&1)
+rc=$?
+st=$(as_alice corral status --json hello 2>&1)
+state=$(echo "$st" | js state)
+code=$(echo "$st" | jn exit_code)
+mem=$(echo "$st" | jn memory_max)
+pids=$(echo "$st" | jn pids_max)
+echo "$out" | grep -qx 'job says hello as alice' && echo "$out" | grep -qx 'to stderr' &&
+	[ $rc = 3 ] && [ "$state" = exited ] && [ "$code" = 3 ] &&
+	[ "$mem" = 67108864 ] && [ "$pids" = 32 ] ||
+	{ echo "$out"; echo "$st"; fail job "rc=$rc state=$state exit=$code memory_max=$mem pids_max=$pids"; }
+ok job "rc=$rc output=$(echo "$out" | head -n 1 | tr ' ' _) state=$state exit_code=$code memory_max=$mem pids_max=$pids"
+
+# The limits are the job's cgroup's, as the kernel sees them.
+id=$(as_alice corral run -d --memory 64M --pids 32 -- sleep 30)
+g=$UNIT_CG/jobs/$(id -u alice)/$id
+kmem=$(cat "$g/memory.max" 2>/dev/null)
+kpids=$(cat "$g/pids.max" 2>/dev/null)
+as_alice corral kill "$id" >/dev/null 2>&1
+[ "$kmem" = 67108864 ] && [ "$kpids" = 32 ] || fail limits "cgroup=$g memory.max=$kmem pids.max=$kpids"
+ok limits "memory.max=$kmem pids.max=$kpids"
+
+# ---- a user not in corral ---------------------------------------------------------------
+
+err=$(cd /tmp && runuser -u bob -- corral run -- true 2>&1)
+rc=$?
+[ $rc = 125 ] && [ -n "$err" ] || fail refused "rc=$rc err=$err"
+ok refused "rc=$rc err=$(echo "$err" | head -n 1 | tr ' ' _)"
+
+# ---- a job killed by its own memory limit leaves the service up -------------------------
+
+as_alice corral run --name oom --memory 32M -- perl -e '$x = "a" x (256 << 20); print length $x' >/dev/null 2>&1
+rc=$?
+state=$(as_alice corral status --json oom 2>&1 | js state)
+sleep 1
+[ "$state" = oom ] && active || fail oom "rc=$rc state=$state service=$(systemctl is-active corrald)"
+ok oom "rc=$rc state=$state service=$(systemctl is-active corrald)"
+
+# ---- systemctl stop leaves no job behind ---------------------------------------------------
+
+id=$(as_alice corral run -d --name long -- sleep 1000)
+wait_for 50 pgrep -u alice -x sleep >/dev/null || fail stop "job did not start (id=$id)"
+before=$(job_groups | wc -l)
+t=$(ms)
+systemctl stop corrald
+took=$(($(ms) - t))
+left=$(pgrep -u alice | wc -l)
+groups=$(job_groups | wc -l)
+helpers=$(pgrep -x corral-helper | wc -l)
+[ "$before" -ge 1 ] && [ "$left" = 0 ] && [ "$groups" = 0 ] && [ "$helpers" = 0 ] ||
+	fail stop "job_groups_before=$before alice_procs=$left job_groups=$groups helpers=$helpers"
+ok stop "secs=$((took / 1000)).$((took % 1000 / 100)) job_groups_before=$before alice_procs=$left job_groups_after=$groups unit_cgroup=$([ -d "$UNIT_CG" ] && echo kept || echo removed)"
+
+# ---- restart: a job that was running is lost ------------------------------------------------
+
+systemctl start corrald
+wait_for 300 served || fail restart "corrald did not come back: $(systemctl is-active corrald)"
+id=$(as_alice corral run -d --name victim -- sleep 1000)
+wait_for 50 pgrep -u alice -x sleep >/dev/null || fail restart "job did not start (id=$id)"
+systemctl restart corrald
+wait_for 300 served || fail restart "corrald did not come back: $(systemctl is-active corrald)"
+state=$(as_alice corral status --json "$id" 2>&1 | js state)
+as_alice corral wait "$id" >/dev/null 2>&1
+wrc=$?
+left=$(pgrep -u alice | wc -l)
+[ "$state" = lost ] && [ $wrc = 125 ] && [ "$left" = 0 ] ||
+	fail restart "state=$state wait_rc=$wrc alice_procs=$left"
+ok restart "state=$state wait_rc=$wrc alice_procs=$left"
+
+# ---- purge removes what the package made, and only that --------------------------------------
+
+out=$(apt-get purge -y corral 2>&1)
+rc=$?
+bad=
+getent passwd corrald >/dev/null && bad="$bad user-corrald"
+for g in corrald corral corral-admin; do
+	getent group $g >/dev/null && bad="$bad group-$g"
+done
+for d in /etc/corral /var/lib/corral /run/corral $HELPER /usr/bin/corral /usr/sbin/corrald; do
+	[ -e $d ] && bad="$bad $d"
+done
+[ -n "$(dpkg-statoverride --list $HELPER)" ] && bad="$bad statoverride"
+systemctl cat corrald >/dev/null 2>&1 && bad="$bad unit"
+pgrep -x corrald >/dev/null && bad="$bad corrald-running"
+getent passwd alice >/dev/null && [ -d /home/alice ] || bad="$bad alice-gone"
+# dpkg itself still works (a statoverride naming a deleted group breaks it).
+dpkg --audit >/dev/null 2>&1 && dpkg-statoverride --list >/dev/null 2>&1 || bad="$bad dpkg-broken"
+[ $rc = 0 ] && [ -z "$bad" ] || { echo "$out" | tail -n 20; fail purge "rc=$rc left:$bad"; }
+ok purge "rc=$rc users,groups,config,state,statoverride,unit=gone alice=kept"
+
+echo "@@DONE uptime=$(cut -d' ' -f1 /proc/uptime)"

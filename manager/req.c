@@ -172,7 +172,9 @@ static void do_run(struct mgr *m, struct client *c, const struct wire_msg *msg)
 	if (check_run(msg, &e) < 0)
 		return refuse(m, c, "run", NULL, &e);
 	if (!m->helper_ready) {
-		cerr_set(&e, EAGAIN, "the helper is not running (restarting); try again");
+		cerr_set(&e, EAGAIN, m->helper_pid > 0 ?
+			 "the helper is starting; try again in a moment" :
+			 "the helper is not running (restarting); try again");
 		return refuse(m, c, "run", NULL, &e);
 	}
 	uuid_generate_random(u);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@ enum { EV_LINK, EV_PIDFD, EV_REPORT, EV_EVENTS };
 
 struct job {
 	bool used, started, exited;
+	uint32_t gen;		/* tells a reused slot from its last job */
 	char id[37];
 	uid_t uid;
 	pid_t pid;
@@ -55,11 +57,27 @@ static struct job *jobs;
 static unsigned njobs;
 static int epfd = -1;
 
+/* An event must not be lost when corrald's receive queue is full (a
+ * thousand jobs ending at once): wait for room.  corrald never blocks on
+ * the helper, so this cannot deadlock; a peer that hung up ends the wait. */
 static void send_msg(struct wire_out *o)
 {
 	struct cerr e;
+	int rc;
 
-	if (wire_out_finish(o, &e) < 0 || wire_send_packet(LINK_FD, o, &e) < 0)
+	if (wire_out_finish(o, &e) < 0) {
+		syslog(LOG_ERR, "cannot encode for corrald: %s", e.msg);
+		wire_out_free(o);
+		return;
+	}
+	while ((rc = wire_send_packet(LINK_FD, o, &e)) < 0 && e.num == EAGAIN) {
+		struct pollfd p = { .fd = LINK_FD, .events = POLLOUT };
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			break;
+		if (p.revents & (POLLHUP | POLLERR))
+			break;
+	}
+	if (rc < 0)
 		syslog(LOG_ERR, "cannot send to corrald: %s", e.msg);
 	wire_out_free(o);
 }
@@ -97,10 +115,13 @@ static struct job *find_job(const char *id)
 	return NULL;
 }
 
+/* epoll data: generation << 32 | slot << 8 | kind, so an event fetched in
+ * the same batch in which its slot was freed and reused is recognised. */
 static int watch(int fd, uint32_t events, unsigned slot, unsigned kind)
 {
+	uint32_t gen = kind == EV_LINK ? 0 : jobs[slot].gen;
 	struct epoll_event ev = { .events = events,
-				  .data.u64 = (uint64_t)slot << 8 | kind };
+				  .data.u64 = (uint64_t)gen << 32 | (uint64_t)slot << 8 | kind };
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
@@ -196,6 +217,11 @@ static int launch(struct job *j, const struct start_req *r,
 	if (pipe2(rep, O_CLOEXEC) < 0)
 		return cerr_sys(e, "pipe");
 	j->report_r = rep[0];
+	/* Only our end: the helper must never wait on a job's pipe. */
+	if (fcntl(rep[0], F_SETFL, O_NONBLOCK) < 0) {
+		close(rep[1]);
+		return cerr_sys(e, "pipe");
+	}
 	rep_w = rep[1];
 	if (pipe2(st, O_CLOEXEC | O_NONBLOCK) < 0)
 		return cerr_sys(e, "pipe");
@@ -245,7 +271,9 @@ static void handle_start(struct wire_msg *m)
 		send_start_failed(id, stage, e.num, e.msg);
 		goto out;
 	}
+	uint32_t gen = j->gen + 1;
 	memset(j, 0, sizeof *j);
+	j->gen = gen;
 	j->used = true;
 	j->pidfd = j->cgfd = j->report_r = j->status_r = j->eventsfd = -1;
 	njobs++;
@@ -468,12 +496,13 @@ static _Noreturn void loop(void)
 			shutdown_all();
 		}
 		for (int i = 0; i < n; i++) {
-			unsigned kind = evs[i].data.u64 & 0xff;
-			struct job *j = &jobs[evs[i].data.u64 >> 8];
+			uint64_t d = evs[i].data.u64;
+			unsigned kind = d & 0xff;
+			struct job *j = &jobs[(d >> 8) & 0xffffff];
 
 			if (kind == EV_LINK)
 				handle_link();
-			else if (!j->used)
+			else if (!j->used || j->gen != (uint32_t)(d >> 32))
 				continue;
 			else if (kind == EV_PIDFD)
 				init_exited(j);

@@ -76,6 +76,8 @@ static int helper_key(struct policy *p, const char *k, const char *v,
 			return cerr_set(e, EINVAL, "helper.conf:%d: bad %s \"%s\"", line, k, v);
 		if (k[1] == 'i')
 			p->min_uid = (uid_t)n;
+		else if (n > POLICY_JOBS_MAX)
+			return cerr_set(e, ERANGE, "helper.conf:%d: max_jobs above %d", line, POLICY_JOBS_MAX);
 		else
 			p->max_jobs = (unsigned)n;
 		return 0;

@@ -13,6 +13,7 @@
 #include "wire.h"
 
 #define POLICY_ROOTFS_MAX 16
+#define POLICY_JOBS_MAX 65536
 #define UNBOUNDED UINT64_MAX
 
 struct policy_rootfs {

@@ -3,6 +3,7 @@
 #include "job.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -274,6 +275,38 @@ static int add_pipe(struct mgr *m, struct job *j, struct pipe_src *p, int fd,
 	return 0;
 }
 
+static bool env_has(const struct wire_msg *run, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (uint32_t i = 0; i < run->nvals; i++)
+		if (run->vals[i].id == F_ENV &&
+		    !strncmp((const char *)run->vals[i].p, key, n) &&
+		    run->vals[i].p[n] == '=')
+			return true;
+	return false;
+}
+
+/* What a login gives, as systemd does for User=: USER, LOGNAME, HOME and
+ * SHELL from the user's passwd entry, unless the client set them. */
+static void put_identity_env(struct wire_out *o, const struct wire_msg *run,
+			     uint32_t uid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096], var[ENV_LEN_MAX];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) != 0 || !res)
+		return;
+	const char *vals[][2] = { { "USER", pw.pw_name }, { "LOGNAME", pw.pw_name },
+				  { "HOME", pw.pw_dir }, { "SHELL", pw.pw_shell } };
+	for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+		if (!vals[i][1] || !vals[i][1][0] || env_has(run, vals[i][0]))
+			continue;
+		if (snprintf(var, sizeof var, "%s=%s", vals[i][0], vals[i][1]) < (int)sizeof var)
+			wire_put_str(o, F_ENV, var);
+	}
+}
+
 /* START = job_id, uid and every limit/isolation field of the RUN. */
 static int build_start(struct wire_out *o, const char *id, uint32_t uid,
 		       const struct wire_msg *run, const int wr[2],
@@ -295,6 +328,7 @@ static int build_start(struct wire_out *o, const char *id, uint32_t uid,
 		else
 			wire_put_bytes(o, v->id, v->p, v->len);
 	}
+	put_identity_env(o, run, uid);
 	wire_put_fd(o, wr[0]);
 	wire_put_fd(o, wr[1]);
 	return wire_out_finish(o, e);

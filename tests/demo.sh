@@ -5,6 +5,10 @@ set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root (it makes throw-away users)" >&2; exit 1; }
+# One private instance at a time: the test helper's policy path is fixed.
+if [ -z "${CORRAL_LOCKED:-}" ]; then
+	CORRAL_LOCKED=1 exec flock /run/corral-test.lock "$0" "$@"
+fi
 make -C "$top" -s -j2 programs >/dev/null
 corral=$top/build/corral
 
@@ -16,7 +20,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-eval "$("$top/tests/instance.sh" start "$dir")"
+vars=$("$top/tests/instance.sh" start "$dir") || exit 1
+eval "$vars"
 useradd -M -N -g "$CORRAL_GROUP" -d /tmp -s /bin/sh "$user"
 as_user() {
 	setpriv --reuid="$user" --regid="$CORRAL_GROUP" --init-groups \

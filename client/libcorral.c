@@ -73,6 +73,8 @@ static int conn_fail(struct corral_conn *c)
 	return -1;
 }
 
+static int recv_msg(struct corral_conn *c, struct wire_msg *m, struct cerr *e);
+
 static int send_msg(struct corral_conn *c, struct wire_out *o, struct cerr *e)
 {
 	int rc;
@@ -84,6 +86,18 @@ static int send_msg(struct corral_conn *c, struct wire_out *o, struct cerr *e)
 	if (rc == 0)
 		rc = wire_send_stream(c->fd, o, e);
 	wire_out_free(o);
+	if (rc < 0 && (e->num == EPIPE || e->num == ECONNRESET)) {
+		/* corrald may have refused us and closed before we spoke:
+		 * its ERROR is still waiting to be read, and says why. */
+		struct wire_msg m;
+		struct cerr re;
+		if (recv_msg(c, &m, &re) < 0 && c->remote_error) {
+			*e = re;
+			return -1;
+		}
+		if (c->fd >= 0 && !c->remote_error)
+			wire_msg_free(&m);
+	}
 	if (rc < 0)
 		return cerr_wrap(e, "sending to corrald");
 	return 0;

@@ -382,8 +382,7 @@ static void finish(struct job *j)
 		wire_put_u64(&o, F_MEM_PEAK, j->stats.memory_peak);
 		send_msg(&o);
 	} else {
-		snprintf(msg, sizeof msg, "stage %s failed: %s", j->fail.stage,
-			 strerror(j->fail.err));
+		snprintf(msg, sizeof msg, "%s", strerror(j->fail.err));
 		send_start_failed(j->id, j->fail.stage, j->fail.err, msg);
 	}
 	close_job(j);

@@ -341,6 +341,7 @@ static int send_start(struct mgr *m, struct job *j, uint32_t uid,
 	int po[2], pe[2], wr[2], r;
 	struct wire_out o;
 
+	j->uid = uid;
 	if (pipe2(po, O_CLOEXEC) < 0)
 		return cerr_sys(e, "stdout pipe");
 	o0 = po[0], o1 = po[1];
@@ -594,6 +595,10 @@ static void on_failed(struct mgr *m, struct job *j, const char *stage,
 		 message);
 	if (store_set_failed(m->store, j->id, stage, message, now_ms(), &e) < 0)
 		logmsg("job %s: failure not recorded: %s", j->id, e.msg);
+	/* The RUN was audited "ok" when it was accepted; its failure to
+	 * start is an outcome of its own. */
+	struct ident who = { .uid = j->uid, .admin = false };
+	audit(m, &who, "start", j->id, "failed", msg, true);
 	j->failed = j->exited = true;
 	j->kill_at = 0;
 	waiter_error(m, j, num ? num : EIO, msg);

@@ -43,6 +43,7 @@ struct job {
 	int64_t timeout_at, kill_at, drain_at;	/* monotonic ms, 0: none */
 	uint64_t stored, dropped;
 	bool truncated;
+	uint32_t uid;			/* who asked, for the audit of a failed start */
 	uint32_t wstatus;
 	uint64_t oom_kills, cpu_usec, memory_peak;
 };

@@ -15,8 +15,8 @@ corral=$top/build/corral
 dir=$(mktemp -d /tmp/corral-demo.XXXXXX)
 user=crl-demo-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 cleanup() {
+	userdel "$user" 2>/dev/null || true	# first: its group goes next
 	"$top/tests/instance.sh" stop "$dir" >/dev/null 2>&1 || true
-	userdel "$user" 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
 

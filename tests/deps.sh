@@ -8,7 +8,7 @@ fi
 pkgs="make gcc clang libc6-dev pkg-config libcmocka-dev libseccomp-dev
 libcap-ng-dev libsqlite3-dev uuid-dev sqlite3 util-linux passwd procps
 iproute2 qemu-system-x86 busybox-static cpio gzip file
-dpkg-dev debhelper lintian debootstrap e2fsprogs"
+dpkg-dev debhelper lintian debootstrap e2fsprogs bubblewrap"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

@@ -1,0 +1,317 @@
+/* rawclient SOCKET CASE: one hostile conversation on corrald's client
+ * socket, for the integration tier.  Prints "ok CASE: ..." or
+ * "FAIL CASE: ..." and exits 0 or 1.
+ *
+ * Cases:
+ *   garbage   64 bytes that are no header     -> ERROR "bad magic", closed
+ *   bigbody   header announcing a 10 MB body  -> ERROR "exceeds limit", closed
+ *   badtype   a WHOAMI re-typed as 999        -> ERROR "unknown message type", closed
+ *   longarg   RUN with an 8193-byte argv[0]   -> ERROR naming argv[0], closed
+ *   notreq    DONE (a reply type) as request  -> ERROR, then WHOAMI still answered
+ *   stall     half a header, then silence for
+ *             STALL_SECONDS (default 3)       -> connection still open, no reply
+ *
+ * The bad messages are built with the framing library and then patched,
+ * since wire_out_finish refuses to produce them. */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "err.h"
+#include "proto.h"
+#include "wire.h"
+
+#define REPLY_TIMEOUT_S 10
+#define BIG_BODY (10u * 1024u * 1024u)
+
+struct ctx {
+	const char *name;
+	int fd;
+	char detail[1024];
+};
+
+static int dial(const char *path, struct cerr *e)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = REPLY_TIMEOUT_S };
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return cerr_sys(e, "socket");
+	if (strlen(path) >= sizeof sa.sun_path)
+		return cerr_set(e, ENAMETOOLONG, "socket path too long");
+	strcpy(sa.sun_path, path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		return cerr_sys(e, "connect %s", path);
+	/* A reply that never comes must fail the case, not hang it. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
+		return cerr_sys(e, "SO_RCVTIMEO");
+	return take_fd(&fd);
+}
+
+static int send_all(int fd, const void *buf, size_t len, struct cerr *e)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return cerr_sys(e, "send");
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_le16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
+
+/* Finish o (a valid message), or say why not. */
+static int finish(struct wire_out *o, struct cerr *e)
+{
+	if (wire_out_finish(o, e) < 0)
+		return cerr_wrap(e, "building the base message");
+	return 0;
+}
+
+/* Read one reply; it must be ERROR whose message contains want. */
+static int expect_error(struct ctx *c, const char *want, struct cerr *e)
+{
+	struct wire_reader rd = { 0 };
+	struct wire_msg m = { 0 };
+	const char *msg;
+	int r = wire_reader_read(c->fd, &rd, &proto_client, &m, e);
+
+	wire_reader_reset(&rd);
+	if (r == WIRE_EOF)
+		return cerr_set(e, EPIPE, "connection closed without an ERROR");
+	if (r != WIRE_READY)
+		return cerr_wrap(e, "no reply");
+	if (m.type != C_ERROR) {
+		wire_msg_free(&m);
+		return cerr_set(e, EPROTO, "reply type %u, want ERROR", m.type);
+	}
+	msg = wire_str(&m, F_MESSAGE);
+	snprintf(c->detail, sizeof c->detail, "errno %u \"%s\"",
+		 wire_u32(&m, F_ERRNO, 0), msg ? msg : "");
+	if (!msg || !strstr(msg, want)) {
+		cerr_set(e, EPROTO, "ERROR %s does not contain \"%s\"",
+			 c->detail, want);
+		wire_msg_free(&m);
+		return -1;
+	}
+	wire_msg_free(&m);
+	return 0;
+}
+
+/* After a framing error corrald must close the connection. */
+static int expect_closed(struct ctx *c, struct cerr *e)
+{
+	uint8_t b;
+	ssize_t n = recv(c->fd, &b, 1, 0);
+
+	if (n == 0 || (n < 0 && errno == ECONNRESET))
+		return 0;
+	if (n < 0)
+		return cerr_sys(e, "connection not closed after the ERROR");
+	return cerr_set(e, EPROTO, "more bytes after the ERROR");
+}
+
+static int case_garbage(struct ctx *c, struct cerr *e)
+{
+	char junk[64];
+
+	for (size_t i = 0; i < sizeof junk; i++)
+		junk[i] = (char)('A' + i % 26);
+	if (send_all(c->fd, junk, sizeof junk, e) < 0 ||
+	    expect_error(c, "bad magic", e) < 0)
+		return -1;
+	return expect_closed(c, e);
+}
+
+static int case_bigbody(struct ctx *c, struct cerr *e)
+{
+	struct wire_out o;
+	int r;
+
+	wire_out_init(&o, &proto_client, C_RUN);
+	wire_put_str(&o, F_ARGV, "true");
+	wire_put_str(&o, F_CWD, "/");
+	r = finish(&o, e);
+	if (r == 0) {
+		put_le32(o.buf + 8, BIG_BODY);	/* the header's body length */
+		r = send_all(c->fd, o.buf, o.len, e);
+	}
+	wire_out_free(&o);
+	if (r < 0 || expect_error(c, "exceeds limit", e) < 0)
+		return -1;
+	if (!strstr(c->detail, "10485760"))
+		return cerr_set(e, EPROTO, "ERROR %s does not name the size",
+				c->detail);
+	return expect_closed(c, e);
+}
+
+static int case_badtype(struct ctx *c, struct cerr *e)
+{
+	struct wire_out o;
+	int r;
+
+	wire_out_init(&o, &proto_client, C_WHOAMI);
+	r = finish(&o, e);
+	if (r == 0) {
+		put_le16(o.buf + 6, 999);	/* the header's type */
+		r = send_all(c->fd, o.buf, o.len, e);
+	}
+	wire_out_free(&o);
+	if (r < 0 || expect_error(c, "unknown message type 999", e) < 0)
+		return -1;
+	return expect_closed(c, e);
+}
+
+/* A valid RUN whose last field is argv[0] at its bound (ARG_LEN_MAX),
+ * then one more byte appended to that field and to the body. */
+static int case_longarg(struct ctx *c, struct cerr *e)
+{
+	_cleanup_free_ char *arg = malloc(ARG_LEN_MAX + 1);
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct wire_out o;
+	size_t len;
+	int r;
+
+	if (!arg)
+		return cerr_sys(e, "malloc");
+	memset(arg, 'a', ARG_LEN_MAX);
+	arg[ARG_LEN_MAX] = '\0';
+	wire_out_init(&o, &proto_client, C_RUN);
+	wire_put_str(&o, F_CWD, "/");
+	wire_put_str(&o, F_ARGV, arg);
+	r = finish(&o, e);
+	len = o.len;
+	buf = r == 0 ? malloc(len + 1) : NULL;
+	if (r == 0 && !buf)
+		r = cerr_sys(e, "malloc");
+	if (r == 0) {
+		memcpy(buf, o.buf, len);
+		buf[len] = 'a';
+		put_le32(buf + 8, (uint32_t)(len + 1 - WIRE_HDR_LEN));
+		put_le32(buf + len - ARG_LEN_MAX - 4, ARG_LEN_MAX + 1);
+		r = send_all(c->fd, buf, len + 1, e);
+	}
+	wire_out_free(&o);
+	if (r < 0 || expect_error(c, "argv[0] is 8193 bytes", e) < 0)
+		return -1;
+	return expect_closed(c, e);
+}
+
+/* A well-framed message that is no request: refused, link kept. */
+static int case_notreq(struct ctx *c, struct cerr *e)
+{
+	struct wire_reader rd = { 0 };
+	struct wire_msg m = { 0 };
+	struct wire_out o;
+	int r;
+
+	wire_out_init(&o, &proto_client, C_DONE);
+	r = finish(&o, e);
+	if (r == 0)
+		r = send_all(c->fd, o.buf, o.len, e);
+	wire_out_free(&o);
+	if (r < 0 || expect_error(c, "not a request", e) < 0)
+		return -1;
+	wire_out_init(&o, &proto_client, C_WHOAMI);
+	r = finish(&o, e);
+	if (r == 0)
+		r = send_all(c->fd, o.buf, o.len, e);
+	wire_out_free(&o);
+	if (r < 0)
+		return -1;
+	r = wire_reader_read(c->fd, &rd, &proto_client, &m, e);
+	wire_reader_reset(&rd);
+	if (r != WIRE_READY)
+		return cerr_set(e, EPROTO, "WHOAMI after the refusal got no reply");
+	r = m.type == C_OK ? 0 : cerr_set(e, EPROTO, "WHOAMI answered with type %u",
+					  m.type);
+	wire_msg_free(&m);
+	return r;
+}
+
+/* Half a header, then nothing: corrald must neither answer nor block. */
+static int case_stall(struct ctx *c, struct cerr *e)
+{
+	const char *s = getenv("STALL_SECONDS");
+	int secs = s ? atoi(s) : 3;
+	struct wire_out o;
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	int r;
+
+	wire_out_init(&o, &proto_client, C_WHOAMI);
+	r = finish(&o, e);
+	if (r == 0)
+		r = send_all(c->fd, o.buf, WIRE_HDR_LEN / 2, e);
+	wire_out_free(&o);
+	if (r < 0)
+		return -1;
+	r = poll(&p, 1, secs * 1000);
+	if (r < 0)
+		return cerr_sys(e, "poll");
+	if (r > 0)
+		return cerr_set(e, EPROTO, "corrald answered or closed a half header");
+	snprintf(c->detail, sizeof c->detail, "held %d s", secs);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct ctx *, struct cerr *);
+} cases[] = {
+	{ "garbage", case_garbage },
+	{ "bigbody", case_bigbody },
+	{ "badtype", case_badtype },
+	{ "longarg", case_longarg },
+	{ "notreq", case_notreq },
+	{ "stall", case_stall },
+};
+
+int main(int argc, char **argv)
+{
+	struct ctx c = { 0 };
+	struct cerr e = { 0 };
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: rawclient SOCKET CASE\n");
+		return 2;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		if (strcmp(argv[2], cases[i].name) != 0)
+			continue;
+		c.name = cases[i].name;
+		c.fd = dial(argv[1], &e);
+		if (c.fd < 0 || cases[i].fn(&c, &e) < 0) {
+			printf("FAIL %s: %s\n", c.name, e.msg);
+			return 1;
+		}
+		close(c.fd);
+		printf("ok %s: %s\n", c.name, c.detail);
+		return 0;
+	}
+	fprintf(stderr, "rawclient: unknown case %s\n", argv[2]);
+	return 2;
+}

@@ -1,0 +1,563 @@
+#!/bin/bash
+# Integration tier: corrald, the helper and the corral CLI end to end on
+# this host, with throw-away users against private instances made by
+# tests/instance.sh.  Every test prints "ok NAME" or "FAIL NAME: detail";
+# the last line is "N passed, M failed".  Run as root, under
+# flock /run/corral-test.lock (make check-integration does both).
+#
+# Two instances, one after the other (the test helper's policy path is
+# fixed, so only one can run at a time): a small one with a 1 MiB log cap
+# for the truncation test, then the main one with a 1 GiB cap, so that the
+# 512 MiB throughput measurement goes through the log unhindered.
+set -u
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${BUILD:-$top/build}
+corral=$build/corral
+raw=$build/tests/integration/rawclient
+inst=$top/tests/instance.sh
+
+if [ "$(id -u)" != 0 ]; then
+	echo "check-integration: SKIPPED (needs root)"
+	exit 0
+fi
+for p in "$corral" "$raw" "$build/corrald" "$build/corral-helper-test"; do
+	[ -x "$p" ] || { echo "run.sh: $p is missing: run make first" >&2; exit 1; }
+done
+
+work=$(mktemp -d /tmp/corral-it.XXXXXX)
+chmod 755 "$work"
+sfx=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
+uA=crl-ia-$sfx uB=crl-ib-$sfx uAdm=crl-iz-$sfx uN=crl-in-$sfx
+dir=
+bgpids=
+
+cleanup() {
+	for p in $bgpids; do kill "$p" 2>/dev/null; done
+	[ -n "$dir" ] && "$inst" stop "$dir" >/dev/null 2>&1
+	for u in $uA $uB $uAdm $uN; do userdel "$u" 2>/dev/null; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Jobs run with the caller's cwd by default; make it one every user can use.
+cd /
+
+pass=0 failed=0
+ok() { echo "ok $1"; pass=$((pass + 1)); }
+bad() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+# expect NAME DETAIL CMD...: ok if CMD succeeds, else FAIL with DETAIL.
+expect() {
+	local name=$1 detail=$2
+	shift 2
+	if "$@"; then ok "$name"; else bad "$name" "$detail"; fi
+}
+
+now_ns() { date +%s%N; }
+not() { ! "$@"; }
+has() { printf '%s\n' "$1" | grep -q -- "$2"; }
+# cond; result $? NAME DETAIL: ok if cond succeeded.  ($? is expanded
+# before the command substitutions DETAIL may hold.)
+result() {
+	if [ "$1" = 0 ]; then ok "$2"; else bad "$2" "$3"; fi
+}
+
+for u in $uA $uB $uAdm $uN; do
+	useradd -M -N -g nogroup -d /nonexistent -s /bin/sh "$u" || exit 1
+done
+uidA=$(id -u "$uA") uidB=$(id -u "$uB") uidN=$(id -u "$uN")
+
+# Start an instance in $work/NAME; the users join its groups as
+# supplementary members (instance.sh stop deletes the groups again).
+start_instance() {
+	local env
+	dir=$work/$1
+	env=$("$inst" start "$dir") || { echo "run.sh: instance did not start" >&2; exit 1; }
+	eval "$env"
+	. "$dir/instance.env"
+	db=$dir/state/corral.db
+	for u in $uA $uB $uAdm; do usermod -a -G "$CORRAL_GROUP" "$u"; done
+	usermod -a -G "$CORRAL_ADMIN_GROUP" "$uAdm"
+}
+
+stop_instance() {
+	"$inst" stop "$dir" >/dev/null 2>&1
+	dir=
+}
+
+# as USER CMD...: run CMD as USER with the instance's socket.
+as() {
+	local u=$1
+	shift
+	setpriv --reuid="$u" --regid=nogroup --init-groups \
+		env CORRAL_SOCKET="$CORRAL_SOCKET" PATH=/usr/bin:/bin "$@"
+}
+cr() {
+	local u=$1
+	shift
+	as "$u" "$corral" "$@"
+}
+
+# The store, read as the manager user so that root never creates files
+# in the state directory.
+sql() {
+	setpriv --reuid="$mgr" --regid="$ugrp" --init-groups \
+		sqlite3 -cmd '.timeout 5000' "$db" "$1"
+}
+field() { sql "SELECT $2 FROM jobs WHERE id = '$1'"; }
+
+# wait_for SECONDS CMD...: poll CMD every 50 ms until it succeeds.
+wait_for() {
+	local n=$(($1 * 20))
+	shift
+	while ! "$@"; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || return 1
+		sleep 0.05
+	done
+}
+log_has() { cr "$3" logs "$1" 2>&1 | grep -q -- "$2"; }
+
+# --- instance 1: the log cap ----------------------------------------------
+
+CORRAL_LOG_MAX=1M start_instance cap
+
+t_cap() {
+	local id t0 t1 lb ld
+	t0=$(now_ns)
+	id=$(cr "$uA" run -d -- head -c 20M /dev/zero)
+	cr "$uA" wait "$id"
+	local rc=$?
+	t1=$(now_ns)
+	expect cap_job_not_blocked "20 MB job took $(((t1 - t0) / 1000000)) ms, exit $rc" \
+		test $rc = 0 -a $(((t1 - t0) / 1000000)) -lt 10000
+	echo "# 20 MiB through a 1 MiB cap: run -d + wait took $(((t1 - t0) / 1000000)) ms"
+	cr "$uA" status --json "$id" >"$work/cap.json"
+	lb=$(sed -n 's/.*"log_bytes":\([0-9]*\).*/\1/p' "$work/cap.json")
+	ld=$(sed -n 's/.*"log_dropped":\([0-9]*\).*/\1/p' "$work/cap.json")
+	expect cap_status_counts "log_bytes=$lb log_dropped=$ld, want 1048576 and 19922944" \
+		test "$lb" = 1048576 -a "$ld" = 19922944
+	cr "$uA" status "$id" >"$work/cap.txt"
+	expect cap_status_text "status output: $(grep -i output "$work/cap.txt")" \
+		grep -q 'output: *1048576 bytes stored, 19922944 dropped' "$work/cap.txt"
+	cr "$uA" logs "$id" >"$work/cap.out" 2>"$work/cap.err"
+	expect cap_stdout_is_first_mib "logs stdout is $(wc -c <"$work/cap.out") bytes" \
+		cmp -s "$work/cap.out" <(head -c 1M /dev/zero)
+	expect cap_truncation_note "logs stderr: $(head -c 200 "$work/cap.err")" \
+		grep -q '^corral: .*truncat' <(tail -n 1 "$work/cap.err")
+}
+t_cap
+
+stop_instance
+
+# --- instance 2: everything else ------------------------------------------
+
+CORRAL_LOG_MAX=1G start_instance main
+
+t_identity() {
+	local out rc
+	out=$(cr "$uA" run --name ident -- id -u)
+	expect job_runs_as_user "id -u in the job: '$out', want $uidA" test "$out" = "$uidA"
+	idA=$(sql "SELECT id FROM jobs WHERE name='ident'")
+	out=$(cr "$uA" status ident); rc=$?
+	[ $rc = 0 ] && has "$out" "^id: *$idA" && has "$out" "uid $uidA" && has "$out" 'state: *exited'
+	result $? status_own_job "rc=$rc: $out"
+}
+
+t_isolation() {
+	local id out rc t0 fpid st
+	id=$(cr "$uB" run -d --name bjob -- sh -c 'echo hello-from-B; exec sleep 60')
+	wait_for 5 log_has "$id" hello-from-B "$uB"
+	# A's listing holds A's jobs and not B's; asking for all (or for B's)
+	# is refused or answered with A's own jobs only.
+	out=$(cr "$uA" ps 2>&1); rc=$?
+	[ $rc = 0 ] && has "$out" "^${idA:0:8} " && ! has "$out" "${id:0:8}"
+	result $? a_ps_hides_b "rc=$rc: $out"
+	out=$(cr "$uA" ps -a 2>&1); rc=$?
+	{ [ $rc = 125 ] && has "$out" admin; } || { [ $rc = 0 ] && ! has "$out" "${id:0:8}"; }
+	result $? a_ps_all_hides_b "rc=$rc: $out"
+	out=$(cr "$uA" ps --user "$uB" 2>&1); rc=$?
+	{ [ $rc = 125 ] && has "$out" admin; } || { [ $rc = 0 ] && ! has "$out" "${id:0:8}"; }
+	result $? a_ps_user_b_hides_b "rc=$rc: $out"
+	out=$(cr "$uA" status "$id" 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" 'no such job'
+	result $? a_status_b_refused "rc=$rc: $out"
+	out=$(cr "$uA" status bjob 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" 'no such job'
+	result $? a_status_b_by_name_refused "rc=$rc: $out"
+	out=$(cr "$uA" logs "$id" 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" 'no such job' && ! has "$out" hello-from-B
+	result $? a_logs_b_refused "rc=$rc: $out"
+	out=$(cr "$uA" logs -f "$id" 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" 'no such job' && ! has "$out" hello-from-B
+	result $? a_follow_b_refused "rc=$rc: $out"
+	out=$(cr "$uA" wait "$id" 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" 'no such job'
+	result $? a_wait_b_refused "rc=$rc: $out"
+	out=$(cr "$uA" stop "$id" 2>&1); rc=$?
+	sleep 0.2
+	st=$(field "$id" state)
+	[ $rc = 125 ] && has "$out" 'no such job' && [ "$st" = running ]
+	result $? a_stop_b_refused "rc=$rc: $out; B's job is $st"
+	out=$(cr "$uA" kill "$id" 2>&1); rc=$?
+	expect a_kill_b_refused "rc=$rc: $out" test $rc = 125
+	cr "$uAdm" ps -a >"$work/ps.adm"
+	expect admin_ps_a_sees_b "admin's ps -a: $(cat "$work/ps.adm")" \
+		grep -q "${id:0:8}.*running" "$work/ps.adm"
+	cr "$uAdm" logs -f "$id" >"$work/adm.follow" 2>&1 &
+	fpid=$!
+	sleep 0.3
+	t0=$(now_ns)
+	cr "$uAdm" stop --grace 1s "$id"; rc=$?
+	wait $fpid
+	local frc=$?
+	st=$(field "$id" state)
+	[ $rc = 0 ] && [ "$st" = stopped ]
+	result $? admin_stop_b "stop rc=$rc, state $st"
+	[ $frc = 0 ] && grep -qx hello-from-B "$work/adm.follow"
+	result $? admin_follow_b "logs -f rc=$frc, got: $(head -c 200 "$work/adm.follow")"
+}
+
+t_nonmember() {
+	local out rc i miss=0 n
+	out=$(cr "$uN" whoami 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" 'cannot connect.*Permission denied'
+	result $? nonmember_cannot_connect "rc=$rc: $out"
+	# Past the file mode, corrald's own check must refuse and audit it.
+	n=$(sql "SELECT count(*) FROM audit WHERE action='connect' AND uid=$uidN AND outcome='denied'")
+	chmod 0666 "$CORRAL_SOCKET"
+	out=$(cr "$uN" whoami 2>&1); rc=$?
+	local n2
+	n2=$(sql "SELECT count(*) FROM audit WHERE action='connect' AND uid=$uidN AND outcome='denied'")
+	expect nonmember_refused_by_corrald "rc=$rc ($out), denied connect rows $n -> $n2" \
+		test $rc = 125 -a "$n2" -gt "$n"
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		out=$(cr "$uN" ps 2>&1)
+		echo "$out" | grep -q "not in group" || { miss=$((miss + 1)); local last=$out; }
+	done
+	chmod 0660 "$CORRAL_SOCKET"
+	expect nonmember_refusal_message "$miss of 10 refusals lost corrald's reason, e.g. '${last:-}'" \
+		test $miss = 0
+}
+
+# audit_one NAME WANT USER CMD...: CMD as USER adds exactly the audit
+# rows WANT ("action/outcome ...", oldest first).
+audit_one() {
+	local name=$1 want=$2 u=$3 before got
+	shift 3
+	before=$(sql "SELECT coalesce(max(id), 0) FROM audit")
+	cr "$u" "$@" >/dev/null 2>&1
+	got=$(sql "SELECT action || '/' || outcome FROM audit WHERE id > $before ORDER BY id" | tr '\n' ' ')
+	got=${got% }
+	expect "$name" "'corral $*' added audit rows '$got', want '$want'" test "$got" = "$want"
+}
+
+t_audit_each() {
+	audit_one audit_row_run "run/ok follow/ok" "$uA" run -- true
+	audit_one audit_row_run_detached "run/ok" "$uA" run -d -- true
+	audit_one audit_row_run_refused "run/error" "$uA" run --name abcd -- true
+	audit_one audit_row_status "status/ok" "$uA" status ident
+	audit_one audit_row_status_unknown "status/error" "$uA" status no-such-job
+	audit_one audit_row_list "list/ok" "$uA" ps
+	audit_one audit_row_logs "follow/ok" "$uA" logs ident
+	audit_one audit_row_wait "follow/ok" "$uA" wait ident
+	audit_one audit_row_stop_final "stop/error" "$uA" stop ident
+	audit_one audit_row_kill_other "kill/error" "$uA" kill bjob
+	audit_one audit_row_whoami "whoami/ok" "$uA" whoami
+	audit_one audit_row_audit_denied "audit/denied" "$uA" audit
+	audit_one audit_row_audit_admin "audit/ok" "$uAdm" audit --limit 1
+	# The socket's mode keeps a non-member from reaching corrald at all.
+	audit_one audit_row_connect_kernel "" "$uN" whoami
+}
+
+t_audit() {
+	cr "$uAdm" audit --json --limit 100000 >"$work/audit.json"; local rc=$?
+	local a=$work/audit.json
+	expect audit_cli_admin "rc=$rc" test $rc = 0
+	expect audit_has_run "no run/ok row of uid $uidA" \
+		grep -q "\"uid\":$uidA,[^}]*\"action\":\"run\",[^}]*\"outcome\":\"ok\"" "$a"
+	expect audit_has_status "no status/ok row of uid $uidA naming $idA" \
+		grep -q "\"uid\":$uidA,[^}]*\"action\":\"status\",\"job_id\":\"$idA\",\"outcome\":\"ok\"" "$a"
+	expect audit_has_denied_connect "no connect/denied row of uid $uidN" \
+		grep -q "\"uid\":$uidN,[^}]*\"action\":\"connect\",[^}]*\"outcome\":\"denied\"" "$a"
+	expect audit_has_refused_stop "no refused stop row of uid $uidA" \
+		grep -q "\"uid\":$uidA,[^}]*\"action\":\"stop\",[^}]*\"outcome\":\"\(error\|denied\)\"[^}]*no such job" "$a"
+	expect audit_has_admin_stop "no stop/ok row naming B's job" \
+		test "$(sql "SELECT count(*) FROM audit a JOIN jobs j ON a.job_id = j.id
+			WHERE a.action='stop' AND a.outcome='ok' AND j.name='bjob' AND j.uid=$uidB")" -ge 1
+	# Every RUN ever acknowledged has its audit row, in the db too.
+	expect audit_every_job_has_run_row "jobs without a run audit row" \
+		test "$(sql "SELECT count(*) FROM jobs j WHERE NOT EXISTS
+			(SELECT 1 FROM audit a WHERE a.job_id = j.id AND a.action='run')")" = 0
+	local rows dbrows
+	rows=$(grep -c '"action"' "$a")
+	dbrows=$(sql "SELECT count(*) FROM audit WHERE id <= (SELECT max(id) FROM audit)")
+	# The audit request itself is recorded too, so the db has one more or so.
+	expect audit_cli_matches_db "cli $rows rows, db $dbrows" \
+		test "$rows" -ge 10 -a "$rows" -le "$dbrows"
+	local out
+	out=$(cr "$uA" audit 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" corral:
+	result $? audit_refused_for_user "rc=$rc: $out"
+	expect audit_records_refused_audit "no denied audit row of uid $uidA" \
+		test "$(sql "SELECT count(*) FROM audit WHERE action='audit' AND uid=$uidA AND outcome='denied'")" -ge 1
+}
+
+corrald_sockets() { ls -l "/proc/$CORRALD_PID/fd" 2>/dev/null | grep -c socket; }
+enough_sockets() { [ "$(corrald_sockets)" -ge "$1" ]; }
+
+t_followers() {
+	local n=100 id i pids= bad_n=0 badrc=0 fds rss hwm
+	seq 1 3000 >"$work/expected"
+	id=$(cr "$uA" run -d --name fan -- sh -c \
+		'sleep 2; i=1; while [ $i -le 3000 ]; do echo $i; [ $((i % 300)) = 0 ] && sleep 0.3; i=$((i + 1)); done')
+	for i in $(seq 1 $n); do
+		cr "$uA" logs -f "$id" >"$work/f.$i" 2>"$work/f.$i.err" &
+		pids="$pids $!"
+	done
+	bgpids=$pids
+	# Followers, plus the listening socket and the helper link.
+	wait_for 4 enough_sockets $((n + 2))
+	fds=$(corrald_sockets)
+	rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$CORRALD_PID/status")
+	hwm=$(awk '/^VmHWM/ { print $2 }' "/proc/$CORRALD_PID/status")
+	for p in $pids; do wait "$p" || badrc=$((badrc + 1)); done
+	bgpids=
+	for i in $(seq 1 $n); do
+		cmp -s "$work/expected" "$work/f.$i" || bad_n=$((bad_n + 1))
+	done
+	expect followers_attached_at_once "corrald had $fds sockets open mid-job, want $((n + 2))" \
+		test "$fds" -ge $((n + 2))
+	expect followers_every_byte_in_order "$bad_n of $n followers differ, $badrc exited non-zero" \
+		test $bad_n = 0 -a $badrc = 0
+	echo "# corrald with $n followers attached: VmRSS $rss kB, VmHWM $hwm kB"
+	MEASURE_RSS="VmRSS $rss kB, VmHWM $hwm kB"
+}
+
+t_interleave() {
+	local want_all want_out want_err rc
+	local job='for i in 1 2 3 4 5 6; do echo out$i; sleep 0.05; echo err$i >&2; sleep 0.05; done'
+	want_all=$(for i in 1 2 3 4 5 6; do echo out$i; echo err$i; done)
+	want_out=$(seq -f 'out%g' 1 6)
+	want_err=$(seq -f 'err%g' 1 6)
+	cr "$uA" run --name inter -- sh -c "$job" >"$work/il.run" 2>&1; rc=$?
+	expect order_run_attached "rc=$rc, got: $(tr '\n' ' ' <"$work/il.run")" \
+		test "$(cat "$work/il.run")" = "$want_all"
+	cr "$uA" logs inter >"$work/il.all" 2>&1
+	expect order_logs "got: $(tr '\n' ' ' <"$work/il.all")" \
+		test "$(cat "$work/il.all")" = "$want_all"
+	cr "$uA" logs --stdout inter >"$work/il.o1" 2>"$work/il.o2"
+	expect order_logs_stdout "stdout: $(tr '\n' ' ' <"$work/il.o1") stderr: $(cat "$work/il.o2")" \
+		test "$(cat "$work/il.o1")" = "$want_out" -a ! -s "$work/il.o2"
+	cr "$uA" logs --stderr inter >"$work/il.e1" 2>"$work/il.e2"
+	expect order_logs_stderr "stderr: $(tr '\n' ' ' <"$work/il.e2") stdout: $(cat "$work/il.e1")" \
+		test "$(cat "$work/il.e2")" = "$want_err" -a ! -s "$work/il.e1"
+	cr "$uA" logs --stdout --stderr inter >"$work/il.b" 2>&1
+	expect order_logs_both_flags "got: $(tr '\n' ' ' <"$work/il.b")" \
+		test "$(cat "$work/il.b")" = "$want_all"
+}
+
+t_timeout() {
+	local rc t0 t1 id
+	t0=$(now_ns)
+	cr "$uA" run --name tmo --timeout 1s -- sleep 30; rc=$?
+	t1=$(now_ns)
+	id=$(sql "SELECT id FROM jobs WHERE name='tmo' ORDER BY created_ms DESC LIMIT 1")
+	expect timeout_timed_out "rc=$rc after $(((t1 - t0) / 1000000)) ms, state $(field "$id" state)" \
+		test "$(field "$id" state)" = timed_out -a $rc = 143 \
+		-a $(((t1 - t0) / 1000000)) -ge 900 -a $(((t1 - t0) / 1000000)) -lt 5000
+}
+
+t_stop() {
+	local id rc t0 t1 ms
+	id=$(cr "$uA" run -d -- sh -c 'trap "echo got-TERM; exit 7" TERM; echo ready; while :; do sleep 0.1; done')
+	wait_for 5 log_has "$id" ready "$uA"
+	cr "$uA" stop "$id"; rc=$?
+	cr "$uA" wait "$id"
+	local wrc=$?
+	expect stop_sends_term "stop rc=$rc, wait rc=$wrc (want 7), state $(field "$id" state), exit $(field "$id" exit_code)" \
+		test $rc = 0 -a $wrc = 7 -a "$(field "$id" state)" = stopped -a "$(field "$id" exit_code)" = 7
+	expect stop_trap_output "logs: $(cr "$uA" logs "$id" 2>&1 | tr '\n' ' ')" \
+		log_has "$id" got-TERM "$uA"
+
+	id=$(cr "$uA" run -d -- sh -c 'trap "" TERM; echo ready; while :; do sleep 0.1; done')
+	wait_for 5 log_has "$id" ready "$uA"
+	t0=$(now_ns)
+	cr "$uA" stop --grace 1s "$id"; rc=$?
+	cr "$uA" wait "$id"
+	local wrc=$?
+	t1=$(now_ns)
+	ms=$(((t1 - t0) / 1000000))
+	expect stop_kills_after_grace "stop rc=$rc, wait rc=$wrc (want 137) after $ms ms, state $(field "$id" state), signal $(field "$id" signal)" \
+		test $rc = 0 -a $wrc = 137 -a "$(field "$id" state)" = stopped \
+		-a "$(field "$id" signal)" = 9 -a $ms -ge 900 -a $ms -lt 4000
+	local out
+	out=$(cr "$uA" stop "$id" 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" stopped
+	result $? stop_final_job_refused "rc=$rc: $out"
+}
+
+t_exit_codes() {
+	local spec cmd want rc id wrc
+	for spec in '0:exit 0' '3:exit 3' '42:exit 42' '138:kill -USR1 $$' '137:kill -KILL $$'; do
+		want=${spec%%:*} cmd=${spec#*:}
+		cr "$uA" run -- sh -c "$cmd"; rc=$?
+		id=$(cr "$uA" run -d -- sh -c "$cmd")
+		cr "$uA" wait "$id"; wrc=$?
+		expect "exit_code_$want" "'$cmd': run rc=$rc, wait rc=$wrc, want $want" \
+			test $rc = "$want" -a $wrc = "$want"
+	done
+	cr "$uA" run -- /nonexistent/command 2>"$work/nf.err"; rc=$?
+	id=$(sql "SELECT id FROM jobs WHERE uid=$uidA AND state='failed' ORDER BY created_ms DESC LIMIT 1")
+	cr "$uA" wait "$id" 2>/dev/null; wrc=$?
+	expect exit_code_127_not_found "run rc=$rc ($(cat "$work/nf.err")), wait rc=$wrc, stage $(field "$id" stage)" \
+		test $rc = 127 -a $wrc = 127 -a "$(field "$id" stage)" = job-exec
+}
+
+t_cli() {
+	local out rc
+	out=$(cr "$uA" --help 2>&1); rc=$?
+	[ $rc = 0 ] && has "$out" 'usage: corral'
+	result $? cli_help "rc=$rc"
+	out=$(cr "$uA" run --help 2>&1); rc=$?
+	[ $rc = 0 ] && has "$out" '--timeout'
+	result $? cli_run_help "rc=$rc"
+	out=$(cr "$uA" --version 2>&1); rc=$?
+	[ $rc = 0 ] && has "$out" '[0-9]\.[0-9]'
+	result $? cli_version "rc=$rc: $out"
+	out=$(cr "$uA" run --memory 12Q -- true 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" '--memory' && has "$out" 12Q
+	result $? cli_bad_value_names_flag "rc=$rc: $out"
+	out=$(cr "$uA" run --timeout 5x -- true 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" '--timeout' && has "$out" 5x
+	result $? cli_bad_timeout_names_flag "rc=$rc: $out"
+	out=$(cr "$uA" 2>&1); rc=$?
+	expect cli_no_command "rc=$rc" test $rc = 125
+}
+
+t_rawclient() {
+	local c out rc psrc pspid
+	# A client stuck in the middle of a header must not hold anyone up.
+	as "$uA" env STALL_SECONDS=3 "$raw" "$CORRAL_SOCKET" stall >"$work/raw.stall" &
+	pspid=$!
+	sleep 0.3
+	for c in garbage bigbody badtype longarg notreq; do
+		as "$uA" "$raw" "$CORRAL_SOCKET" $c >"$work/raw.$c" 2>&1 &
+		local rp=$!
+		timeout 5 setpriv --reuid="$uA" --regid=nogroup --init-groups \
+			env CORRAL_SOCKET="$CORRAL_SOCKET" "$corral" ps >/dev/null 2>&1
+		psrc=$?
+		wait $rp; rc=$?
+		out=$(cat "$work/raw.$c")
+		expect "raw_$c" "rawclient rc=$rc: $out; parallel ps rc=$psrc" \
+			test $rc = 0 -a $psrc = 0
+		echo "# $out"
+	done
+	wait $pspid; rc=$?
+	expect raw_stall "rc=$rc: $(cat "$work/raw.stall")" test $rc = 0
+	expect raw_audited "no invalid/error audit rows" \
+		test "$(sql "SELECT count(*) FROM audit WHERE action='invalid' AND uid=$uidA")" -ge 4
+	expect raw_corrald_alive "corrald $CORRALD_PID gone" kill -0 "$CORRALD_PID"
+}
+
+cgroup_jobs_empty() { [ -z "$(find "$mnt$cgbase/jobs" -mindepth 2 -type d 2>/dev/null)" ]; }
+no_user_procs() { ! pgrep -u "$uidA" >/dev/null; }
+no_helper() {
+	local p
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/exe" 2>/dev/null)" = "$dir/corral-helper" ] && return 1
+	done
+	return 0
+}
+
+t_crash() {
+	local j1 j2 n
+	j1=$(cr "$uA" run -d -- sleep 1000)
+	j2=$(cr "$uA" run -d -- sleep 1000)
+	n=$(pgrep -u "$uidA" -x sleep | wc -l)
+	local cg
+	cg=$(find "$mnt$cgbase/jobs" -mindepth 2 -type d | wc -l)
+	expect crash_jobs_running "$n sleeps of $uA and $cg job cgroups before the kill, want 2 and 2" \
+		test "$n" = 2 -a "$cg" = 2
+	kill -9 "$CORRALD_PID"
+	wait_for 5 no_user_procs
+	expect crash_no_job_left "processes of $uA: $(pgrep -a -u "$uidA" | tr '\n' ' ')" no_user_procs
+	wait_for 5 cgroup_jobs_empty
+	expect crash_no_cgroup_left "left: $(find "$mnt$cgbase/jobs" -mindepth 2 -type d)" cgroup_jobs_empty
+	wait_for 5 no_helper
+	expect crash_helper_gone "a $dir/corral-helper still runs" no_helper
+	local env
+	env=$("$inst" restart "$dir") && eval "$env"
+	expect crash_restart "instance.sh restart failed" test -n "$env"
+	expect crash_jobs_lost "states: $(field "$j1" state)/$(field "$j1" error), $(field "$j2" state)/$(field "$j2" error)" \
+		test "$(field "$j1" state)" = lost -a "$(field "$j2" state)" = lost \
+		-a "$(field "$j1" error)" = "corrald restarted" -a "$(field "$j2" error)" = "corrald restarted"
+	local rc
+	cr "$uA" wait "$j1" 2>/dev/null; rc=$?
+	expect crash_wait_lost_125 "wait rc=$rc" test $rc = 125
+	local out
+	out=$(cr "$uA" run -- echo after-restart 2>&1)
+	expect crash_serves_after_restart "run after restart: $out" test "$out" = after-restart
+}
+
+# --- measurements ---------------------------------------------------------
+
+m_latency() {
+	local runs=30
+	as "$uA" sh -c "for i in \$(seq 1 $runs); do
+		s=\$(date +%s%N); '$corral' run -- true || echo fail; e=\$(date +%s%N)
+		echo \$(((e - s) / 1000))
+	done" >"$work/lat"
+	local med
+	med=$(grep -v fail "$work/lat" | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
+	expect latency_runs_ok "$(grep -c fail "$work/lat") of $runs runs failed" \
+		not grep -q fail "$work/lat"
+	echo "# median latency of 'corral run -- true' over $runs runs: $med us (min $(sort -n "$work/lat" | head -1), max $(sort -n "$work/lat" | tail -1))"
+	MEASURE_LAT="$med us"
+}
+
+m_throughput() {
+	local t0 t1 rc id lb
+	t0=$(now_ns)
+	cr "$uA" run --name bulk -- head -c 512M /dev/zero >/dev/null; rc=$?
+	t1=$(now_ns)
+	id=$(sql "SELECT id FROM jobs WHERE name='bulk' ORDER BY created_ms DESC LIMIT 1")
+	lb=$(field "$id" log_bytes)
+	expect throughput_all_logged "rc=$rc, log_bytes $lb, want 536870912" \
+		test $rc = 0 -a "$lb" = 536870912
+	local ms=$(((t1 - t0) / 1000000))
+	local mibs=$((536870912 * 1000 / (ms > 0 ? ms : 1) / 1048576))
+	echo "# 512 MiB through the log path (corral run, attached, to /dev/null): $ms ms, $mibs MiB/s"
+	# The follower alone, from the page cache: logs of the finished job.
+	t0=$(now_ns)
+	cr "$uA" logs "$id" | wc -c >"$work/bulk.n"
+	t1=$(now_ns)
+	local ms2=$(((t1 - t0) / 1000000))
+	expect throughput_logs_replay "replayed $(cat "$work/bulk.n") bytes" \
+		test "$(cat "$work/bulk.n")" = 536870912
+	echo "# replay of the stored 512 MiB (corral logs | wc -c): $ms2 ms, $((536870912 * 1000 / (ms2 > 0 ? ms2 : 1) / 1048576)) MiB/s"
+	MEASURE_TPUT="$mibs MiB/s ($ms ms for 512 MiB)"
+}
+
+MEASURE_RSS=? MEASURE_LAT=? MEASURE_TPUT=?
+t_identity
+t_isolation
+t_nonmember
+t_audit
+t_audit_each
+t_followers
+t_interleave
+t_timeout
+t_stop
+t_exit_codes
+t_cli
+t_rawclient
+m_latency
+m_throughput
+t_crash
+
+stop_instance
+echo "# measurements: latency $MEASURE_LAT; log throughput $MEASURE_TPUT; corrald RSS with 100 followers: $MEASURE_RSS"
+echo "$pass passed, $failed failed"
+[ "$failed" = 0 ]

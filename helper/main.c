@@ -28,6 +28,7 @@
 #include "parse.h"
 #include "policy.h"
 #include "proto.h"
+#include "seccomp_filter.h"
 #include "spawn.h"
 
 #ifndef HELPER_CONF
@@ -589,6 +590,8 @@ int main(int argc, char **argv)
 		die("refusing to run for a user who is not the policy's manager_user", "");
 	/* Only root's own code runs from here; jobs keep no link to us. */
 	signal(SIGPIPE, SIG_IGN);
+	if (seccomp_compile_job_filter() < 0)
+		die("cannot build the job seccomp filter", "");
 	if (cg_open(&pol, &cg, &e) < 0)
 		die("cgroup: ", e.msg);
 	int swept = cg_sweep(&cg, 2000);

@@ -1,6 +1,13 @@
 #include "seccomp_filter.h"
 
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <stddef.h>
@@ -44,7 +51,7 @@ static int deny_flag(scmp_filter_ctx c, const char *name, unsigned arg,
 				SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, flag, flag));
 }
 
-int seccomp_load_job_filter(void)
+static int build(scmp_filter_ctx *out)
 {
 	__attribute__((cleanup(cleanup_ctx))) scmp_filter_ctx c = seccomp_init(SCMP_ACT_ALLOW);
 	int r, nr;
@@ -87,5 +94,50 @@ int seccomp_load_job_filter(void)
 	    (r = seccomp_rule_add(c, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
 				  SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, TIOCLINUX))) < 0)
 		return r;
-	return seccomp_load(c);
+	*out = c;
+	c = NULL;
+	return 0;
+}
+
+static struct sock_filter *prog;
+static unsigned short prog_len;
+
+int seccomp_compile_job_filter(void)
+{
+	__attribute__((cleanup(cleanup_ctx))) scmp_filter_ctx c = NULL;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int r = build(&c);
+
+	if (r < 0)
+		return r;
+	fd = memfd_create("corral-seccomp", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = seccomp_export_bpf(c, fd);
+	if (r < 0)
+		return r;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size <= 0 || st.st_size % (off_t)sizeof *prog ||
+	    st.st_size / (off_t)sizeof *prog > BPF_MAXINSNS)
+		return -EINVAL;
+	prog = malloc((size_t)st.st_size);
+	if (!prog)
+		return -ENOMEM;
+	if (pread(fd, prog, (size_t)st.st_size, 0) != st.st_size)
+		return -EIO;
+	prog_len = (unsigned short)(st.st_size / (off_t)sizeof *prog);
+	return 0;
+}
+
+int seccomp_load_job_filter(void)
+{
+	struct sock_fprog fp = { .len = prog_len, .filter = prog };
+
+	if (!prog)
+		return -EINVAL;
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp, 0, 0) < 0)
+		return -errno;
+	return 0;
 }

@@ -199,12 +199,13 @@ static int set_sync(struct store *s, bool full, struct cerr *e)
 	return 0;
 }
 
-static int begin(struct store *s, struct cerr *e)
+static int begin_sync(struct store *s, bool full, struct cerr *e)
 {
-	if (set_sync(s, true, e) < 0)
+	if (set_sync(s, full, e) < 0)
 		return -1;
 	return step_done(s, ST_BEGIN, "begin", e);
 }
+
 
 static int commit(struct store *s, struct cerr *e)
 {
@@ -515,7 +516,10 @@ int store_insert_run(struct store *s, const char *id, uint32_t uid,
 		     const char *user, int64_t now, const struct wire_msg *run,
 		     const struct audit_rec *a, struct cerr *e)
 {
-	if (begin(s, e) < 0)
+	/* Not acknowledged to anyone yet: the durable commit that marks the
+	 * job running (or failed) syncs the WAL before any reply, and a WAL
+	 * sync makes every earlier commit durable with it. */
+	if (begin_sync(s, false, e) < 0)
 		return -1;
 	if (insert_job(s, id, uid, user, now, run, e) < 0 ||
 	    audit_row(s, a, e) < 0) {

@@ -5,7 +5,9 @@ if [ "$(id -u)" != 0 ]; then
 	echo "tests/deps.sh: must run as root (it calls apt-get)" >&2
 	exit 1
 fi
-pkgs="make gcc clang libc6-dev pkg-config libcmocka-dev libseccomp-dev
+# libclang-rt-14-dev holds the ASan, UBSan and libFuzzer runtimes: it is only a
+# Recommends of clang, and recommends are not installed below.
+pkgs="make gcc clang libclang-rt-14-dev libc6-dev pkg-config libcmocka-dev libseccomp-dev
 libcap-ng-dev libsqlite3-dev uuid-dev sqlite3 util-linux passwd procps
 iproute2 qemu-system-x86 busybox-static cpio gzip file
 dpkg-dev debhelper lintian debootstrap e2fsprogs bubblewrap"

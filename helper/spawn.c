@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <linux/magic.h>
 #include <linux/sched.h>
 #include <net/if.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,28 @@ static void compact_fds(const struct spawn_args *a)
 		fail("init-fds", errno);
 }
 
+/* Check from the kernel itself that nothing is left: effective,
+ * permitted, inheritable, bounding and ambient. */
+static bool caps_all_empty(void)
+{
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct d[2];
+
+	if (syscall(SYS_capget, &h, d) < 0)
+		return false;
+	for (int i = 0; i < 2; i++)
+		if (d[i].effective || d[i].permitted || d[i].inheritable)
+			return false;
+	for (int c = 0; c < 64; c++) {
+		int b = prctl(PR_CAPBSET_READ, c, 0, 0, 0);
+		if (b < 0)
+			break;	/* past the kernel's last capability */
+		if (b || prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, c, 0, 0) > 0)
+			return false;
+	}
+	return true;
+}
+
 /* Empty every capability set, bounding and ambient included, then
  * become the user.  Changing to non-zero uids clears the rest. */
 static int drop_privileges(const struct spawn_args *a, const char **stage)
@@ -81,8 +105,7 @@ static int drop_privileges(const struct spawn_args *a, const char **stage)
 	if (capng_apply(CAPNG_SELECT_BOTH) < 0 ||
 	    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
 		return -1;
-	capng_get_caps_process();
-	if (capng_have_capabilities(CAPNG_SELECT_CAPS) != CAPNG_NONE) {
+	if (!caps_all_empty()) {
 		errno = EPERM;
 		return -1;
 	}

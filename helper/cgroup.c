@@ -362,20 +362,32 @@ static void wait_empty(int jfd, int timeout_ms)
 	}
 }
 
+/* A directory stream over a copy of fd.  The copy shares the directory
+ * offset, which an earlier sweep left at the end: rewind. */
+static DIR *dir_stream(int fd)
+{
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	DIR *d;
+
+	if (dfd < 0)
+		return NULL;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return NULL;
+	}
+	rewinddir(d);
+	return d;
+}
+
 static int sweep_user(int ufd, int timeout_ms)
 {
-	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_closedir_ DIR *d = dir_stream(ufd);
 	struct dirent *de;
-	int dfd = fcntl(ufd, F_DUPFD_CLOEXEC, 3), n = 0;
+	int n = 0;
 
-	if (dfd < 0 || !(d = fdopendir(dfd))) {
-		if (dfd >= 0)
-			close(dfd);
+	if (!d)
 		return 0;
-	}
-	/* A dup shares the directory offset: an earlier sweep left it at
-	 * the end. */
-	rewinddir(d);
 	while ((de = readdir(d))) {
 		_cleanup_close_ int jfd = -1;
 		if (de->d_type != DT_DIR || de->d_name[0] == '.')
@@ -393,18 +405,12 @@ static int sweep_user(int ufd, int timeout_ms)
 
 int cg_sweep(struct cg_root *cg, int timeout_ms)
 {
-	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_closedir_ DIR *d = dir_stream(cg->jobsfd);
 	struct dirent *de;
-	int dfd = fcntl(cg->jobsfd, F_DUPFD_CLOEXEC, 3), n = 0;
+	int n = 0;
 
-	if (dfd < 0 || !(d = fdopendir(dfd))) {
-		if (dfd >= 0)
-			close(dfd);
+	if (!d)
 		return 0;
-	}
-	/* A dup shares the directory offset: an earlier sweep left it at
-	 * the end. */
-	rewinddir(d);
 	while ((de = readdir(d))) {
 		_cleanup_close_ int ufd = -1;
 		if (de->d_type != DT_DIR || de->d_name[0] == '.')

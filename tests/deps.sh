@@ -6,11 +6,12 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 # libclang-rt-14-dev holds the ASan, UBSan and libFuzzer runtimes: it is only a
-# Recommends of clang, and recommends are not installed below.
+# Recommends of clang, and recommends are not installed below.  build-essential:
+# dpkg-buildpackage always checks for it, though no control file names it.
 pkgs="make gcc clang libclang-rt-14-dev libc6-dev pkg-config libcmocka-dev libseccomp-dev
 libcap-ng-dev libsqlite3-dev uuid-dev sqlite3 util-linux passwd procps
 iproute2 qemu-system-x86 busybox-static cpio gzip file
-dpkg-dev debhelper lintian debootstrap e2fsprogs bubblewrap"
+build-essential dpkg-dev debhelper lintian debootstrap e2fsprogs bubblewrap"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

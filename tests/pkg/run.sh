@@ -22,6 +22,7 @@ limit=${CORRAL_PKG_TIMEOUT:-600}
 say() { echo "pkg: $*" >&2; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 secs() { echo "$(($1 / 1000)).$(($1 % 1000 / 100))"; }
+. "$(dirname "$0")/../vm/results.sh"
 
 [ "$(id -u)" = 0 ] || { say "must run as root (debootstrap, image files owned by root)"; exit 1; }
 [ -f "$deb" ] || { say "$deb: no such package (make deb)"; exit 1; }
@@ -74,26 +75,8 @@ t_end=$(now_ms)
 [ -n "${tailpid:-}" ] && kill "$tailpid" 2>/dev/null
 
 # Markers can sit anywhere in a line, and the serial line ends in CRLF.
-tr -d '\r' <"$log" | sed -n 's/.*\(@@.*\)/\1/p' >"$out/results.txt"
-passed=0
-failed=0
-while read -r tag name status rest; do
-	[ "$tag" = "@@R" ] || continue
-	echo "$name $status $rest"
-	if [ "$status" = ok ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
-done <"$out/results.txt"
-grep '^@@N ' "$out/results.txt" | sed 's/^@@N /note: /' >&2 || true
+console_results "$log" "$out/results.txt" "$rc" "$limit"
 
-problem=
-if [ $rc = 124 ] || [ $rc = 137 ]; then
-	problem="the VM was killed after ${limit}s"
-elif ! grep -q '^@@BOOT' "$out/results.txt"; then
-	problem="the test unit never ran (qemu status $rc)"
-elif ! grep -q '^@@DONE' "$out/results.txt"; then
-	problem="no @@DONE: the test did not finish (crash or hang)"
-elif [ $((passed + failed)) = 0 ]; then
-	problem="no results"
-fi
 boot=$(sed -n 's/^@@BOOT uptime=//p' "$out/results.txt")
 say "image+kernel $(secs $((t_img - t0)))s; guest up at ${boot:-?}s; qemu $(secs $((t_end - t_boot)))s;" \
 	"total $(secs $((t_end - t0)))s; console: $log"

@@ -24,6 +24,7 @@ cmdline="console=ttyS0 panic=-1 cgroup_no_v1=all loglevel=4"
 say() { echo "vm: $*" >&2; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 secs() { echo "$(($1 / 1000)).$(($1 % 1000 / 100))"; }
+. "$(dirname "$0")/../vm/results.sh"
 
 command -v qemu-system-x86_64 >/dev/null || { say "qemu-system-x86_64 missing (make deps)"; exit 1; }
 t_start=$(now_ms)
@@ -75,26 +76,7 @@ t_end=$(now_ms)
 
 # Markers can sit anywhere in a line (firmware escapes, printk), and the
 # serial console ends lines with CRLF.
-tr -d '\r' <"$log" | sed -n 's/.*\(@@.*\)/\1/p' >"$out/results.txt"
-passed=0
-failed=0
-while read -r tag name status rest; do
-	[ "$tag" = "@@R" ] || continue
-	echo "$name $status $rest"
-	if [ "$status" = ok ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
-done <"$out/results.txt"
-
-problem=
-if [ $rc = 124 ] || [ $rc = 137 ]; then
-	problem="the VM was killed after ${limit}s"
-elif ! grep -q '^@@BOOT' "$out/results.txt"; then
-	problem="the VM did not boot (qemu status $rc)"
-elif ! grep -q '^@@DONE' "$out/results.txt"; then
-	problem="no @@DONE: the proofs did not finish (crash or hang)"
-elif [ $((passed + failed)) = 0 ]; then
-	problem="no results"
-fi
-grep '^@@N ' "$out/results.txt" | sed 's/^@@N /note: /' >&2 || true
+console_results "$log" "$out/results.txt" "$rc" "$limit"
 
 boot_up=$(sed -n 's/^@@BOOT uptime=//p' "$out/results.txt")
 say "guest uptime at /init ${boot_up:-?}s; qemu $(secs $((t_end - t_boot)))s;" \

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The modules the package test's initramfs needs to mount an ext4 root on
 # virtio (ext4 is a module in Debian's kernel), for the kernel that
-# tests/vm/fetch-kernel.sh fetched.  Cached beside it; prints the
+# tests/vm/fetch-kernel.sh fetched (and keeps).  Cached beside it; prints the
 # directory, which holds the .ko files and "load-order".
 #
 # usage: fetch-modules.sh KERNEL_DIR
@@ -30,19 +30,15 @@ if cached; then
 	echo "$dir"
 	exit 0
 fi
-pkg=linux-image-$abi
+# tests/vm/fetch-kernel.sh keeps these modules in its cache: copy, never
+# download the kernel package a second time.
 tmp=$(mktemp -d "$kdir.modules.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
-say "downloading $pkg for its ext4 modules"
-if ! (cd "$tmp" && apt-get download "$pkg" >&2 2>"$tmp/err"); then
-	say "apt-get download failed ($(tail -n 1 "$tmp/err")); running apt-get update"
-	apt-get update -qq >&2
-	(cd "$tmp" && apt-get download "$pkg" >&2)
-fi
-dpkg -x "$tmp"/"$pkg"_*.deb "$tmp/x"
 mkdir -p "$tmp/out"
 for m in $VIRTIO $EXT4; do
-	cp "$tmp/x/lib/modules/$abi/kernel/$m.ko" "$tmp/out/"
+	src=$kdir/lib/modules/$abi/kernel/$m.ko
+	[ -s "$src" ] || { say "$src missing: run tests/vm/fetch-kernel.sh"; exit 1; }
+	cp "$src" "$tmp/out/"
 	echo "$(basename "$m").ko" >>"$tmp/out/load-order"
 done
 rm -rf "$dir"

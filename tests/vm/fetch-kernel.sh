@@ -1,7 +1,9 @@
 #!/bin/sh
 # Fetch the Debian kernel the VM tier boots, without installing it on the
 # host: download the linux-image-<abi> package and unpack only what the VM
-# needs (vmlinuz and the virtio disk modules) into a cache outside the tree.
+# needs (vmlinuz and the virtio disk modules; the ext4 modules too, which
+# the package tier's initramfs needs for its root) into a cache outside the
+# tree.
 # Prints the cache directory of that kernel on stdout.  Idempotent.
 set -eu
 
@@ -13,6 +15,8 @@ MODS="drivers/virtio/virtio_ring drivers/virtio/virtio
 drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci_legacy_dev
 drivers/virtio/virtio_pci drivers/block/virtio_blk
 mm/zsmalloc drivers/block/zram/zram"
+# Kept for tests/pkg (ext4 root on virtio), not loaded by the VM tier.
+KEEP="lib/crc16 crypto/crc32c_generic fs/mbcache fs/jbd2/jbd2 fs/ext4/ext4"
 
 say() { echo "fetch-kernel: $*" >&2; }
 
@@ -35,7 +39,7 @@ dir=$cache/$abi
 
 cached() {
 	[ -s "$dir/vmlinuz" ] && [ -s "$dir/config" ] && [ -s "$dir/load-order" ] || return 1
-	for m in $MODS; do
+	for m in $MODS $KEEP; do
 		[ -s "$dir/lib/modules/$abi/kernel/$m.ko" ] || return 1
 	done
 }
@@ -63,10 +67,12 @@ out=$tmp/out
 mkdir -p "$out"
 cp "$tmp/x/boot/vmlinuz-$abi" "$out/vmlinuz"
 cp "$tmp/x/boot/config-$abi" "$out/config"
-for m in $MODS; do
+for m in $MODS $KEEP; do
 	mkdir -p "$out/lib/modules/$abi/kernel/$(dirname "$m")"
 	cp "$tmp/x/lib/modules/$abi/kernel/$m.ko" \
 		"$out/lib/modules/$abi/kernel/$m.ko"
+done
+for m in $MODS; do
 	echo "kernel/$m.ko" >>"$out/load-order"
 done
 rm -rf "$dir"

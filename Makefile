@@ -11,6 +11,12 @@ PKG_CONFIG ?= pkg-config
 # can change either.
 HELPER_CONF ?= /etc/corral/helper.conf
 TEST_HELPER_CONF ?= /run/corral-test/helper.conf
+# The test policy's directory and the lock that lets one private instance
+# use it at a time; another TEST_HELPER_CONF gives a second, independent
+# set (tests/instance.sh and the helper suite read CORRAL_TEST_DIR).
+TEST_DIR := $(patsubst %/,%,$(dir $(TEST_HELPER_CONF)))
+TEST_LOCK := $(TEST_DIR).lock
+export CORRAL_TEST_DIR := $(TEST_DIR)
 CORRALD_CONF ?= /etc/corral/corrald.conf
 DEFAULT_SOCKET ?= /run/corral/corral.sock
 

@@ -7,7 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root (it makes throw-away users)" >&2; exit 1; }
 # One private instance at a time: the test helper's policy path is fixed.
 if [ -z "${CORRAL_LOCKED:-}" ]; then
-	CORRAL_LOCKED=1 exec flock /run/corral-test.lock "$0" "$@"
+	CORRAL_LOCKED=1 exec flock "${CORRAL_TEST_DIR:-/run/corral-test}.lock" "$0" "$@"
 fi
 make -C "$top" -s -j2 programs >/dev/null
 corral=$top/build/corral

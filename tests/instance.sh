@@ -9,13 +9,13 @@
 #
 # Needs root: it makes a throw-away manager user and two groups, installs a
 # setuid copy of the test helper (whose policy path is compiled in as
-# /run/corral-test/helper.conf, so one instance runs at a time) and a
-# cgroup base under the cgroup2 mount.
+# $CORRAL_TEST_DIR/helper.conf, default /run/corral-test: one instance per
+# such directory at a time) and a cgroup base under the cgroup2 mount.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$top/build}
-policy_dir=/run/corral-test
+policy_dir=${CORRAL_TEST_DIR:-/run/corral-test}
 
 die() { echo "instance.sh: $*" >&2; exit 1; }
 

@@ -33,6 +33,6 @@ bench: programs $(BENCH_BIN)
 	@if [ "$$(id -u)" != 0 ]; then \
 		echo "make bench: needs root (private instance, cgroups)" >&2; exit 1; \
 	fi
-	BUILD=$(BUILD) flock /run/corral-test.lock tests/bench/bench.sh
+	BUILD=$(BUILD) flock $(TEST_LOCK) tests/bench/bench.sh
 
 .PHONY: bench bench-tools

@@ -4,6 +4,8 @@ HTEST := $(BUILD)/tests/helper
 HTEST_OBJ := $(HTEST)/test_helper.o $(HTEST)/suite.o $(HTEST)/link.o $(HTEST)/job.o
 HTEST_ARTIFACTS := $(HTEST)/test_helper $(HTEST)/probe $(HTEST)/probe-static $(HTEST)/preload.so
 
+$(HTEST_OBJ): CPPFLAGS += -DPOLICY_DIR='"$(TEST_DIR)"'
+
 $(HTEST)/test_helper: $(HTEST_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
@@ -27,7 +29,7 @@ check-helper: $(HTEST_ARTIFACTS) $(BUILD)/corral-helper-test
 	@if [ "$$(id -u)" != 0 ]; then \
 		echo "check-helper: SKIPPED (needs root)"; exit 0; \
 	fi; \
-	flock /run/corral-test.lock $(HTEST)/test_helper
+	flock $(TEST_LOCK) $(HTEST)/test_helper
 
 CHECK_TARGETS += check-helper
 .PHONY: check-helper helper-tests

@@ -14,7 +14,9 @@
 #include "wire.h"
 
 #define WAIT_MS 10000		/* every wait on the helper is bounded */
+#ifndef POLICY_DIR
 #define POLICY_DIR "/run/corral-test"
+#endif
 #define POLICY_PATH POLICY_DIR "/helper.conf"
 #define NOUSER_UID 4000000u
 

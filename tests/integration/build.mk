@@ -10,7 +10,7 @@ $(ITEST)/rawclient: $(ITEST)/rawclient.o $(BUILD)/libcommon.a
 # Without root there is nothing to run, so nothing to build either.
 ifeq ($(shell id -u),0)
 check-integration: programs $(ITEST)/rawclient
-	BUILD=$(abspath $(BUILD)) flock /run/corral-test.lock tests/integration/run.sh
+	BUILD=$(abspath $(BUILD)) flock $(TEST_LOCK) tests/integration/run.sh
 else
 check-integration:
 	@echo "check-integration: SKIPPED (needs root)"

@@ -56,7 +56,7 @@ static int parse_majmin(const char *s, uint32_t *major, uint32_t *minor,
 	return 1;
 }
 
-static struct io_limit *io_slot(struct corral_limits *lim, uint32_t major,
+static struct io_limit *io_slot(struct runopts *lim, uint32_t major,
 				uint32_t minor, struct cerr *e)
 {
 	for (size_t i = 0; i < lim->nio; i++)
@@ -88,7 +88,7 @@ static int io_value(enum io_kind kind, const char *s, uint64_t *v,
 	return 0;
 }
 
-int io_spec_merge(struct corral_limits *lim, const char *flag,
+int io_spec_merge(struct runopts *lim, const char *flag,
 		  enum io_kind kind, const char *spec, io_resolve_fn resolve,
 		  struct cerr *e)
 {
@@ -127,102 +127,36 @@ int io_spec_merge(struct corral_limits *lim, const char *flag,
 
 /* --- exit status ----------------------------------------------------- */
 
-static bool is_not_found(const char *stage, const char *msg, int num)
+static int start_failed_status(unsigned stage, int num)
 {
-	if (!stage || strcmp(stage, "job-exec"))
-		return false;
-	if (num == ENOENT)
-		return true;
-	return msg && (strstr(msg, "No such file") || strstr(msg, "ENOENT"));
+	return stage == STAGE_JOB_EXEC && num == ENOENT ? EXIT_NOTFOUND
+							: EXIT_NOSTART;
 }
 
 int job_exit_status(const struct corral_job *j)
 {
-	const char *s = j->state ? j->state : "";
+	int s = state_from_name(j->state);
 
-	if (!strcmp(s, "failed"))
-		return is_not_found(j->stage, j->error, 0) ? EXIT_NOTFOUND
-							   : EXIT_NOSTART;
-	if (!strcmp(s, "exited") || !strcmp(s, "killed") ||
-	    !strcmp(s, "stopped") || !strcmp(s, "oom") ||
-	    !strcmp(s, "timed_out")) {
-		if (j->has_signal)
-			return 128 + (int)j->signal;
-		if (j->has_exit_code)
-			return (int)j->exit_code;
-	}
-	/* lost, still running, or an end record without a status */
+	if (s == JS_FAILED)
+		return start_failed_status(j->stage, j->has_errno ? (int)j->err : 0);
+	/* Lost, still running, or an end record without a status. */
+	if (s == JS_LOST || !state_is_final((enum job_state)s))
+		return EXIT_CORRAL;
+	if (j->has_signal)
+		return 128 + (int)j->signal;
+	if (j->has_exit_code)
+		return (int)j->exit_code;
 	return EXIT_CORRAL;
 }
 
-int run_error_status(const struct cerr *e)
+int run_error_status(unsigned stage, const struct cerr *e)
 {
-	if (strstr(e->msg, "stage job-exec") && e->num == ENOENT)
-		return EXIT_NOTFOUND;
-	if (strstr(e->msg, "stage "))
-		return EXIT_NOSTART;
-	return EXIT_CORRAL;
+	if (stage == STAGE_NONE)
+		return EXIT_CORRAL;
+	return start_failed_status(stage, e->num);
 }
 
 /* --- humanizing ------------------------------------------------------ */
-
-const char *fmt_size(uint64_t bytes, char *buf, size_t len)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	unsigned u = 0;
-
-	while (u + 1 < ARRAY_SIZE(units) && bytes >= (1ull << (10 * (u + 1))))
-		u++;
-	if (u == 0 || bytes % (1ull << (10 * u)) == 0)
-		snprintf(buf, len, "%" PRIu64 " %s", bytes >> (10 * u), units[u]);
-	else
-		snprintf(buf, len, "%.1f %s",
-			 (double)bytes / (double)(1ull << (10 * u)), units[u]);
-	return buf;
-}
-
-const char *fmt_duration(uint64_t ms, char *buf, size_t len)
-{
-	uint64_t s = ms / 1000;
-
-	if (ms < 1000)
-		snprintf(buf, len, "%" PRIu64 "ms", ms);
-	else if (s < 60)
-		snprintf(buf, len, "%" PRIu64 ".%03" PRIu64 "s", s, ms % 1000);
-	else if (s < 3600)
-		snprintf(buf, len, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
-	else if (s < 86400)
-		snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m%02" PRIu64 "s",
-			 s / 3600, s / 60 % 60, s % 60);
-	else
-		snprintf(buf, len, "%" PRIu64 "d%02" PRIu64 "h%02" PRIu64 "m",
-			 s / 86400, s / 3600 % 24, s / 60 % 60);
-	return buf;
-}
-
-/* "int.frac" with frac given in thousandths, trailing zeros dropped. */
-static const char *fmt_milli(uint64_t whole, unsigned milli, char *buf,
-			     size_t len)
-{
-	if (!milli) {
-		snprintf(buf, len, "%" PRIu64, whole);
-		return buf;
-	}
-	if (milli % 100 == 0)
-		snprintf(buf, len, "%" PRIu64 ".%u", whole, milli / 100);
-	else if (milli % 10 == 0)
-		snprintf(buf, len, "%" PRIu64 ".%02u", whole, milli / 10);
-	else
-		snprintf(buf, len, "%" PRIu64 ".%03u", whole, milli);
-	return buf;
-}
-
-const char *fmt_cpus(uint64_t quota_usec, char *buf, size_t len)
-{
-	uint64_t milli = (quota_usec + 50) / 100;	/* CPUs * 1000, rounded */
-
-	return fmt_milli(milli / 1000, (unsigned)(milli % 1000), buf, len);
-}
 
 const char *fmt_cpu_seconds(uint64_t usec, char *buf, size_t len)
 {
@@ -347,13 +281,6 @@ void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-static const char *const ns_names[] = { "net", "pid", "mount", "uts", "ipc" };
-
-const char *ns_name(unsigned bit)
-{
-	return bit < ARRAY_SIZE(ns_names) ? ns_names[bit] : "?";
-}
-
 /* Members are written as ,"key":value; the caller opens with '{' and
  * the first member is the id, which is always present. */
 static void jkey(FILE *f, const char *k)
@@ -399,35 +326,40 @@ static void json_io(FILE *f, const struct io_limit *l)
 	fputc('}', f);
 }
 
-static void json_limits(FILE *f, const struct corral_limits *l)
+/* Every run option under its table name, and the io limits. */
+static void json_opts(FILE *f, const struct runopts *r)
 {
-	char cpus[32];
-
 	fputs(",\"limits\":{\"io\":[", f);
-	for (size_t i = 0; i < l->nio; i++) {
+	for (size_t i = 0; i < r->nio; i++) {
 		if (i)
 			fputc(',', f);
-		json_io(f, &l->io[i]);
+		json_io(f, &r->io[i]);
 	}
 	fputc(']', f);
-	ju64(f, "memory_max", l->has_memory, l->memory_max);
-	ju64(f, "memory_swap_max", l->has_swap, l->swap_max);
-	ju64(f, "cpu_quota_usec", l->has_cpu, l->cpu_quota_usec);
-	if (l->has_cpu) {
-		jkey(f, "cpus");
-		fputs(fmt_cpus(l->cpu_quota_usec, cpus, sizeof cpus), f);
+	for (unsigned id = 0; id < OPT_COUNT; id++) {
+		if (!runopt_defs[id].cgfile)
+			continue;
+		if (runopt_is_str(id))
+			jstr(f, runopt_defs[id].name, r->s[id]);
+		else
+			ju64(f, runopt_defs[id].name, runopt_has(r, id), r->u[id]);
 	}
-	ju64(f, "pids_max", l->has_pids, l->pids_max);
-	jstr(f, "cpuset_cpus", l->cpuset_cpus);
-	jstr(f, "cpuset_mems", l->cpuset_mems);
 	fputc('}', f);
+	for (unsigned id = 0; id < OPT_COUNT; id++) {
+		if (runopt_defs[id].cgfile)
+			continue;
+		if (runopt_is_str(id))
+			jstr(f, runopt_defs[id].name, r->s[id]);
+		else
+			ju64(f, runopt_defs[id].name, runopt_has(r, id), r->u[id]);
+	}
 }
 
 static void json_ns(FILE *f, uint32_t ns_off)
 {
 	fputs(",\"namespaces\":{", f);
-	for (unsigned i = 0; i < ARRAY_SIZE(ns_names); i++)
-		fprintf(f, "%s\"%s\":%s", i ? "," : "", ns_names[i],
+	for (unsigned i = 0; i < 5; i++)
+		fprintf(f, "%s\"%s\":%s", i ? "," : "", ns_name(i),
 			ns_off & (1u << i) ? "false" : "true");
 	fputc('}', f);
 }
@@ -445,7 +377,9 @@ static void json_end(FILE *f, const struct corral_job *j)
 	ju64(f, "cpu_usec", j->has_cpu, j->cpu_usec);
 	ju64(f, "memory_peak", j->has_peak, j->memory_peak);
 	jstr(f, "error", j->error);
-	jstr(f, "stage", j->stage);
+	if (j->stage != STAGE_NONE)
+		jstr(f, "stage", stage_name(j->stage));
+	ju64(f, "errno", j->has_errno, j->err);
 	ju64(f, "log_bytes", j->has_log_bytes, j->log_bytes);
 	ju64(f, "log_dropped", j->has_log_dropped, j->log_dropped);
 }
@@ -454,17 +388,14 @@ void json_job(FILE *f, const struct corral_job *j)
 {
 	fputs("{\"id\":", f);
 	json_str(f, j->id);
-	jstr(f, "name", j->name);
 	ju64(f, "uid", true, j->uid);
 	jstr(f, "user", j->user);
 	jstr(f, "state", j->state);
 	jstrv(f, "argv", j->argv, j->argc);
 	jstrv(f, "env", j->env, j->nenv);
 	jstr(f, "cwd", j->cwd);
-	json_limits(f, &j->lim);
+	json_opts(f, &j->opt);
 	json_ns(f, j->ns_off);
-	jstr(f, "rootfs", j->rootfs);
-	ju64(f, "timeout_ms", j->has_timeout, j->timeout_ms);
 	ju64(f, "pid", j->has_pid, j->pid);
 	ju64(f, "created_ms", true, j->created_ms);
 	ju64(f, "started_ms", j->has_started, j->started_ms);

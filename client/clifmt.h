@@ -10,6 +10,7 @@
 
 #include "err.h"
 #include "libcorral.h"
+#include "parse.h"
 
 /* corral's own exit codes; everything else is the job's. */
 enum {
@@ -35,7 +36,7 @@ int io_resolve_dev(const char *dev, uint32_t *major, uint32_t *minor,
  * lim->io: one entry per device, later flags override the same field.
  * Rates take size suffixes (1M = 1048576 bytes/s); iops a plain count.
  * Zero is refused (on the wire it would mean "no limit"). */
-int io_spec_merge(struct corral_limits *lim, const char *flag,
+int io_spec_merge(struct runopts *lim, const char *flag,
 		  enum io_kind kind, const char *spec, io_resolve_fn resolve,
 		  struct cerr *e);
 
@@ -44,19 +45,13 @@ int io_spec_merge(struct corral_limits *lim, const char *flag,
 /* What `corral run` / `corral wait` exit with for a final job record. */
 int job_exit_status(const struct corral_job *j);
 
-/* What `corral run` exits with when RUN was answered with ERROR. */
-int run_error_status(const struct cerr *e);
+/* What `corral run` exits with when RUN was answered with ERROR naming
+ * start stage (STAGE_NONE: a refusal before any start). */
+int run_error_status(unsigned stage, const struct cerr *e);
 
 /* --- humanizing ------------------------------------------------------ */
 
-/* "512 MiB", "1.5 GiB", "100 B".  buf of at least 32 bytes. */
-const char *fmt_size(uint64_t bytes, char *buf, size_t len);
-
-/* "250ms", "12.345s", "3m05s", "2h03m04s", "1d02h03m". */
-const char *fmt_duration(uint64_t ms, char *buf, size_t len);
-
-/* cpu.max quota -> CPUs: 150000 -> "1.5", 100000 -> "1", 1250 -> "0.013". */
-const char *fmt_cpus(uint64_t quota_usec, char *buf, size_t len);
+/* fmt_size, fmt_duration and fmt_cpus are parse.h's. */
 
 /* cpu time in seconds with three decimals: 1234567 us -> "1.235". */
 const char *fmt_cpu_seconds(uint64_t usec, char *buf, size_t len);
@@ -87,8 +82,5 @@ void json_job(FILE *f, const struct corral_job *j);
 
 /* One audit row as a JSON object. */
 void json_audit_row(FILE *f, const struct corral_audit_row *r);
-
-/* The namespace names, in NS_* order: net pid mount uts ipc. */
-const char *ns_name(unsigned bit);
 
 #endif

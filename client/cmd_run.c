@@ -12,32 +12,23 @@
 #include "cli.h"
 #include "parse.h"
 
-#define DEFAULT_PATH "PATH=/usr/local/bin:/usr/bin:/bin"
-
-static const char run_help[] =
+static const char run_usage[] =
 "usage: corral run [LIMITS] [OPTIONS] [--] CMD [ARG...]\n"
 "\n"
 "Run CMD as a corral job.  Attached (the default), its stdout and stderr\n"
 "are streamed here until it ends and corral exits like the job.\n"
 "\n"
-"Limits:\n"
-"  --memory SIZE          memory.max (e.g. 512M, 1.5G; at least 4K)\n"
-"  --memory-swap SIZE     memory.swap.max (0 = no swap)\n"
-"  --cpus N.N             CPU bandwidth (e.g. 1.5; at least 0.01)\n"
-"  --cpuset LIST          CPUs the job may use (e.g. 0-1,3)\n"
-"  --cpuset-mems LIST     memory nodes the job may use\n"
-"  --pids N               most tasks at once\n"
+"Limits and options:\n";
+
+static const char run_help_tail[] =
 "  --io-read-bps DEV=RATE   --io-write-bps DEV=RATE   (RATE: 10M = 10 MiB/s)\n"
 "  --io-read-iops DEV=N     --io-write-iops DEV=N\n"
 "                         DEV: vda, /dev/vda or MAJ:MIN; repeatable\n"
-"Options:\n"
-"  --timeout DUR          stop the job after DUR (e.g. 30s, 5m, 2h)\n"
-"  --name NAME            a name to refer to the job by\n"
 "  --env K=V              set a variable (repeatable).  The job gets ONLY\n"
 "                         these, plus PATH=/usr/local/bin:/usr/bin:/bin\n"
-"                         unless PATH is given; nothing is inherited\n"
+"                         unless PATH is given, and USER, LOGNAME, HOME and\n"
+"                         SHELL from the user's passwd entry unless given\n"
 "  --cwd DIR              absolute working directory (default: current)\n"
-"  --rootfs DIR           run inside this directory tree (policy allowing)\n"
 "  --no-net --no-pid --no-mount --no-uts --no-ipc\n"
 "                         share that namespace with the host (policy allowing)\n"
 "  -d, --detach           print the job id and exit 0 without waiting\n"
@@ -49,6 +40,20 @@ static const char run_help[] =
 "126 the job could not be started; 127 the command was not found.\n"
 "Interrupting corral (Ctrl-C, SIGTERM, SIGHUP) stops the job; a second\n"
 "interrupt kills it.\n";
+
+/* The options of runopt.def, one line each, then the fixed ones. */
+static void run_help(FILE *f)
+{
+	fputs(run_usage, f);
+	for (unsigned id = 0; id < OPT_COUNT; id++) {
+		const struct runopt_def *d = &runopt_defs[id];
+		char lhs[64];
+
+		snprintf(lhs, sizeof lhs, "--%s %s", d->flag, d->meta);
+		fprintf(f, "  %-22s %s\n", lhs, d->help);
+	}
+	fputs(run_help_tail, f);
+}
 
 static const char logs_help[] =
 "usage: corral logs [-f] [--stdout|--stderr] JOB\n"
@@ -108,28 +113,18 @@ int cli_write_log(void *ctx, uint32_t stream, uint64_t time_ms,
 /* --- parsing run's options -------------------------------------------- */
 
 enum {
-	O_MEMORY = 256, O_SWAP, O_CPUS, O_CPUSET, O_CPUSET_MEMS, O_PIDS,
-	O_IO_RBPS, O_IO_WBPS, O_IO_RIOPS, O_IO_WIOPS, O_TIMEOUT, O_NAME,
-	O_ENV, O_CWD, O_ROOTFS, O_NO_NET, O_NO_PID, O_NO_MOUNT, O_NO_UTS,
-	O_NO_IPC, O_JSON,
+	O_IO_RBPS = 256, O_IO_WBPS, O_IO_RIOPS, O_IO_WIOPS, O_ENV, O_CWD,
+	O_NO_NET, O_NO_PID, O_NO_MOUNT, O_NO_UTS, O_NO_IPC, O_JSON,
+	O_RUNOPT = 512,		/* + OPT_x: the table's options */
 };
 
-static const struct option run_opts[] = {
-	{ "memory", required_argument, NULL, O_MEMORY },
-	{ "memory-swap", required_argument, NULL, O_SWAP },
-	{ "cpus", required_argument, NULL, O_CPUS },
-	{ "cpuset", required_argument, NULL, O_CPUSET },
-	{ "cpuset-mems", required_argument, NULL, O_CPUSET_MEMS },
-	{ "pids", required_argument, NULL, O_PIDS },
+static const struct option fixed_opts[] = {
 	{ "io-read-bps", required_argument, NULL, O_IO_RBPS },
 	{ "io-write-bps", required_argument, NULL, O_IO_WBPS },
 	{ "io-read-iops", required_argument, NULL, O_IO_RIOPS },
 	{ "io-write-iops", required_argument, NULL, O_IO_WIOPS },
-	{ "timeout", required_argument, NULL, O_TIMEOUT },
-	{ "name", required_argument, NULL, O_NAME },
 	{ "env", required_argument, NULL, O_ENV },
 	{ "cwd", required_argument, NULL, O_CWD },
-	{ "rootfs", required_argument, NULL, O_ROOTFS },
 	{ "no-net", no_argument, NULL, O_NO_NET },
 	{ "no-pid", no_argument, NULL, O_NO_PID },
 	{ "no-mount", no_argument, NULL, O_NO_MOUNT },
@@ -138,27 +133,28 @@ static const struct option run_opts[] = {
 	{ "detach", no_argument, NULL, 'd' },
 	{ "json", no_argument, NULL, O_JSON },
 	CLI_COMMON_OPTS,
-	{ NULL, 0, NULL, 0 },
 };
+
+/* getopt's table: the fixed options, then one per runopt.def row. */
+static const struct option *run_opts(void)
+{
+	static struct option all[ARRAY_SIZE(fixed_opts) + OPT_COUNT + 1];
+
+	memcpy(all, fixed_opts, sizeof fixed_opts);
+	for (unsigned id = 0; id < OPT_COUNT; id++)
+		all[ARRAY_SIZE(fixed_opts) + id] = (struct option){
+			runopt_defs[id].flag, required_argument, NULL,
+			O_RUNOPT + (int)id };
+	return all;
+}
 
 struct run_opts {
 	struct corral_run_req req;
 	const char *env[ENV_MAX + 1];
 	size_t nenv;
-	bool has_path, detach, json, help;
+	bool detach, json, help;
 	char cwd[PATH_LEN_MAX];
 };
-
-static int opt_size(const char *flag, const char *v, uint64_t min,
-		    uint64_t *out, struct cerr *e)
-{
-	if (parse_size(v, out, e) < 0)
-		return cerr_wrap(e, "%s", flag);
-	if (*out < min)
-		return cerr_set(e, ERANGE, "%s: \"%s\" is below the minimum of %llu bytes",
-				flag, v, (unsigned long long)min);
-	return 0;
-}
 
 static int opt_env(struct run_opts *o, const char *v, struct cerr *e)
 {
@@ -169,11 +165,9 @@ static int opt_env(struct run_opts *o, const char *v, struct cerr *e)
 	if (strlen(v) > ENV_LEN_MAX)
 		return cerr_set(e, E2BIG, "--env: an entry is longer than %d bytes",
 				ENV_LEN_MAX);
-	if (o->nenv >= ENV_MAX - 1)
+	if (o->nenv >= ENV_MAX - 16)
 		return cerr_set(e, E2BIG, "--env: more than %d variables",
-				ENV_MAX - 1);
-	if (!strncmp(v, "PATH=", 5))
-		o->has_path = true;
+				ENV_MAX - 16);
 	o->env[o->nenv++] = v;
 	return 0;
 }
@@ -188,62 +182,25 @@ static int opt_path(const char *flag, const char *v, struct cerr *e)
 	return 0;
 }
 
-static int opt_limit(struct run_opts *o, int ch, const char *v, struct cerr *e)
+static int opt_one(struct run_opts *o, int ch, const char *v, struct cerr *e)
 {
-	struct corral_limits *l = &o->req.lim;
+	struct runopts *r = &o->req.opt;
 
-	switch (ch) {
-	case O_MEMORY:
-		l->has_memory = true;
-		return opt_size("--memory", v, 4096, &l->memory_max, e);
-	case O_SWAP:
-		l->has_swap = true;
-		return opt_size("--memory-swap", v, 0, &l->swap_max, e);
-	case O_CPUS:
-		l->has_cpu = true;
-		return parse_cpus(v, &l->cpu_quota_usec, e) < 0
-			       ? cerr_wrap(e, "--cpus") : 0;
-	case O_PIDS:
-		l->has_pids = true;
-		if (parse_u64(v, &l->pids_max, e) < 0)
-			return cerr_wrap(e, "--pids");
-		if (l->pids_max < 1 || l->pids_max > 4194304)
-			return cerr_set(e, ERANGE, "--pids: \"%s\" is not between 1 and 4194304", v);
+	if (ch >= O_RUNOPT && ch < O_RUNOPT + OPT_COUNT) {
+		unsigned id = (unsigned)(ch - O_RUNOPT);
+		if (runopt_parse(r, id, v, e) < 0)
+			return cerr_wrap(e, "--%s", runopt_defs[id].flag);
 		return 0;
-	case O_CPUSET:
-	case O_CPUSET_MEMS:
-		if (!cpuset_valid(v))
-			return cerr_set(e, EINVAL, "%s: \"%s\" is not a list like 0-3,5",
-					ch == O_CPUSET ? "--cpuset" : "--cpuset-mems", v);
-		*(ch == O_CPUSET ? &l->cpuset_cpus : &l->cpuset_mems) = v;
-		return 0;
-	case O_IO_RBPS:
-		return io_spec_merge(l, "--io-read-bps", IO_RBPS, v, io_resolve_dev, e);
-	case O_IO_WBPS:
-		return io_spec_merge(l, "--io-write-bps", IO_WBPS, v, io_resolve_dev, e);
-	case O_IO_RIOPS:
-		return io_spec_merge(l, "--io-read-iops", IO_RIOPS, v, io_resolve_dev, e);
-	case O_IO_WIOPS:
-		return io_spec_merge(l, "--io-write-iops", IO_WIOPS, v, io_resolve_dev, e);
 	}
-	return 1;	/* not a limit */
-}
-
-static int opt_other(struct run_opts *o, int ch, const char *v, struct cerr *e)
-{
 	switch (ch) {
-	case O_TIMEOUT:
-		if (parse_duration_ms(v, &o->req.timeout_ms, e) < 0)
-			return cerr_wrap(e, "--timeout");
-		if (o->req.timeout_ms == 0 || o->req.timeout_ms > 366ull * 86400000)
-			return cerr_set(e, ERANGE, "--timeout: \"%s\" is not between 1ms and 366d", v);
-		return 0;
-	case O_NAME:
-		if (!*v || strlen(v) > NAME_LEN_MAX)
-			return cerr_set(e, EINVAL, "--name: a name is 1 to %d bytes",
-					NAME_LEN_MAX);
-		o->req.name = v;
-		return 0;
+	case O_IO_RBPS:
+		return io_spec_merge(r, "--io-read-bps", IO_RBPS, v, io_resolve_dev, e);
+	case O_IO_WBPS:
+		return io_spec_merge(r, "--io-write-bps", IO_WBPS, v, io_resolve_dev, e);
+	case O_IO_RIOPS:
+		return io_spec_merge(r, "--io-read-iops", IO_RIOPS, v, io_resolve_dev, e);
+	case O_IO_WIOPS:
+		return io_spec_merge(r, "--io-write-iops", IO_WIOPS, v, io_resolve_dev, e);
 	case O_ENV:
 		return opt_env(o, v, e);
 	case O_CWD:
@@ -251,9 +208,6 @@ static int opt_other(struct run_opts *o, int ch, const char *v, struct cerr *e)
 			return -1;
 		snprintf(o->cwd, sizeof o->cwd, "%s", v);
 		return 0;
-	case O_ROOTFS:
-		o->req.rootfs = v;
-		return opt_path("--rootfs", v, e);
 	case O_NO_NET: o->req.ns_off |= NS_NET; return 0;
 	case O_NO_PID: o->req.ns_off |= NS_PID; return 0;
 	case O_NO_MOUNT: o->req.ns_off |= NS_MNT; return 0;
@@ -262,7 +216,7 @@ static int opt_other(struct run_opts *o, int ch, const char *v, struct cerr *e)
 	case 'd': o->detach = true; return 0;
 	case O_JSON: o->json = true; return 0;
 	}
-	return 1;
+	return cerr_set(e, EINVAL, "unhandled option");
 }
 
 static int check_argv(char **argv, int n, struct cerr *e)
@@ -284,13 +238,13 @@ static int check_argv(char **argv, int n, struct cerr *e)
 static int parse_run(int argc, char **argv, struct cli *c, struct run_opts *o)
 {
 	struct cerr e = { 0 };
-	int ch, rc;
+	int ch;
 
 	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:dh", run_opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+:dh", run_opts(), NULL)) != -1) {
 		if (ch == 'h') {
-			fputs(run_help, stdout);
+			run_help(stdout);
 			o->help = true;
 			return 0;
 		}
@@ -300,10 +254,7 @@ static int parse_run(int argc, char **argv, struct cli *c, struct run_opts *o)
 		}
 		if (ch == '?' || ch == ':')
 			return cli_bad_option(c, ch, argv);
-		rc = opt_limit(o, ch, optarg, &e);
-		if (rc == 1)
-			rc = opt_other(o, ch, optarg, &e);
-		if (rc < 0)
+		if (opt_one(o, ch, optarg, &e) < 0)
 			return cli_usage(c, "%s", e.msg);
 	}
 	if (check_argv(argv + optind, argc - optind, &e) < 0)
@@ -313,8 +264,6 @@ static int parse_run(int argc, char **argv, struct cli *c, struct run_opts *o)
 	if (!o->cwd[0] && !getcwd(o->cwd, sizeof o->cwd))
 		return cli_usage(c, "cannot get the current directory (use --cwd): %s",
 				 strerror(errno));
-	if (!o->has_path)
-		o->env[o->nenv++] = DEFAULT_PATH;
 	o->req.argv = (const char *const *)(argv + optind);
 	o->req.argc = (size_t)(argc - optind);
 	o->req.env = o->env;
@@ -354,7 +303,7 @@ static int install_signals(struct cerr *e)
 
 struct attach {
 	const struct cli *cli;
-	char id[CORRAL_ID_LEN + 1];	/* "" until STARTED */
+	char id[JOB_ID_LEN + 1];	/* "" until STARTED */
 	unsigned nsig;			/* interrupts seen */
 	unsigned acted;			/* 1: STOP sent, 2: KILL sent */
 };
@@ -412,7 +361,8 @@ static int run_attached(struct corral_conn *conn, struct run_opts *o,
 	if (corral_run(conn, &o->req, a.id, &e) < 0) {
 		a.id[0] = '\0';
 		cli_fail(c, &e);
-		return conn->remote_error ? run_error_status(&e) : EXIT_CORRAL;
+		return conn->remote_error ? run_error_status(conn->error_stage, &e)
+					  : EXIT_CORRAL;
 	}
 	escalate(&a);	/* interrupted while it was starting */
 	if (corral_follow(conn, a.id, STREAM_STDOUT | STREAM_STDERR | STREAM_META,
@@ -432,7 +382,7 @@ static int run_attached(struct corral_conn *conn, struct run_opts *o,
 int cmd_run(int argc, char **argv, struct cli *c)
 {
 	static struct run_opts o;	/* big: env table */
-	char id[CORRAL_ID_LEN + 1];
+	char id[JOB_ID_LEN + 1];
 	struct corral_conn conn;
 	struct cerr e = { 0 };
 	int rc;
@@ -446,7 +396,8 @@ int cmd_run(int argc, char **argv, struct cli *c)
 		rc = run_attached(&conn, &o, c);
 	} else if (corral_run(&conn, &o.req, id, &e) < 0) {
 		cli_fail(c, &e);
-		rc = conn.remote_error ? run_error_status(&e) : EXIT_CORRAL;
+		rc = conn.remote_error ? run_error_status(conn.error_stage, &e)
+				       : EXIT_CORRAL;
 	} else if (o.json) {
 		fputs("{\"id\":", stdout);
 		json_str(stdout, id);

@@ -97,17 +97,21 @@ static const char *col(const char *s, size_t width, char *buf, size_t len)
 
 /* --- ps ---------------------------------------------------------------- */
 
-static const char ps_help[] =
-"usage: corral ps [-a] [--user U] [--state S] [--limit N] [--json]\n"
-"\n"
-"List jobs, newest first.  By default only yours; -a asks for everyone's\n"
-"(corrald honours it for admins only).\n"
-"  -a, --all              all users' jobs\n"
-"  --user U               only jobs of user U (name or uid)\n"
-"  --state S              only jobs in state S (starting running exited\n"
-"                         killed stopped oom timed_out failed lost)\n"
-"  --limit N              at most N jobs\n"
-"  --json                 a JSON array of job records (see docs/cli.md)\n";
+static void ps_help(FILE *f)
+{
+	fputs("usage: corral ps [-a] [--user U] [--state S] [--limit N] [--json]\n"
+	      "\n"
+	      "List jobs, newest first.  By default only yours; -a asks for everyone's\n"
+	      "(corrald honours it for admins only).\n"
+	      "  -a, --all              all users' jobs\n"
+	      "  --user U               only jobs of user U (name or uid)\n"
+	      "  --state S              only jobs in state S, one of:\n"
+	      "                        ", f);
+	for (int s = 0; s < JS_COUNT; s++)
+		fprintf(f, " %s", state_name((enum job_state)s));
+	fputs("\n  --limit N              at most N jobs\n"
+	      "  --json                 a JSON array of job records (see docs/cli.md)\n", f);
+}
 
 static const struct option ps_opts[] = {
 	{ "all", no_argument, NULL, 'a' },
@@ -117,11 +121,6 @@ static const struct option ps_opts[] = {
 	{ "json", no_argument, NULL, O_JSON },
 	CLI_COMMON_OPTS,
 	{ NULL, 0, NULL, 0 },
-};
-
-static const char *const states[] = {
-	"starting", "running", "exited", "killed", "stopped", "oom",
-	"timed_out", "failed", "lost",
 };
 
 static int parse_user(const char *v, uint32_t *uid, struct cerr *e)
@@ -162,12 +161,10 @@ static int ps_opt(struct corral_list_req *q, int ch, const char *v,
 		q->has_uid = true;
 		return parse_user(v, &q->uid, e);
 	case O_STATE:
-		for (size_t i = 0; i < ARRAY_SIZE(states); i++)
-			if (!strcmp(v, states[i])) {
-				q->state = v;
-				return 0;
-			}
-		return cerr_set(e, EINVAL, "--state: \"%s\" is not a job state", v);
+		if (state_from_name(v) < 0)
+			return cerr_set(e, EINVAL, "--state: \"%s\" is not a job state", v);
+		q->state = v;
+		return 0;
 	case O_LIMIT:
 		return parse_limit(v, &q->limit, e);
 	}
@@ -197,7 +194,7 @@ static int ps_row(void *ctx, const struct corral_job *j, struct cerr *e)
 	       col(j->user ? j->user : uidbuf, 10, user, sizeof user),
 	       col(j->state, 9, state, sizeof state), fmt_exit(j, ex, sizeof ex),
 	       fmt_time_ms(j->created_ms, t, sizeof t),
-	       col(j->name, 16, name, sizeof name),
+	       col(j->opt.s[OPT_NAME], 16, name, sizeof name),
 	       fmt_command(j->argv, j->argc, 40, cmd, sizeof cmd));
 	return 0;
 }
@@ -214,7 +211,7 @@ static int cmd_ps(int argc, char **argv, struct cli *c)
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, ":ah", ps_opts, NULL)) != -1) {
 		if (ch == 'h') {
-			fputs(ps_help, stdout);
+			ps_help(stdout);
 			return 0;
 		}
 		if (ch == 'S')
@@ -247,25 +244,36 @@ static const char status_help[] =
 "how it ended, resources used, output stored.\n"
 "  --json                 the job record as one JSON object\n";
 
-static void print_limits(const struct corral_limits *l)
+/* The table's cgroup limits on one line, by their flag names. */
+static void print_limits(const struct runopts *r)
 {
-	char b[64];
+	char b[300];
 	bool any = false;
 
 	printf("%-13s", "limits:");
-	if (l->has_memory)
-		any = printf(" memory %s", fmt_size(l->memory_max, b, sizeof b));
-	if (l->has_swap)
-		any = printf("%s swap %s", any ? "," : "", fmt_size(l->swap_max, b, sizeof b));
-	if (l->has_cpu)
-		any = printf("%s cpus %s", any ? "," : "", fmt_cpus(l->cpu_quota_usec, b, sizeof b));
-	if (l->has_pids)
-		any = printf("%s pids %" PRIu64, any ? "," : "", l->pids_max);
-	if (l->cpuset_cpus)
-		any = printf("%s cpuset %s", any ? "," : "", col(l->cpuset_cpus, 256, b, sizeof b));
-	if (l->cpuset_mems)
-		any = printf("%s cpuset-mems %s", any ? "," : "", col(l->cpuset_mems, 256, b, sizeof b));
+	for (unsigned id = 0; id < OPT_COUNT; id++) {
+		if (!runopt_defs[id].cgfile || !runopt_has(r, id))
+			continue;
+		runopt_format(r, id, b, sizeof b);
+		printf("%s %s %s", any ? "," : "", runopt_defs[id].flag,
+		       col(b, 256, b, sizeof b));
+		any = true;
+	}
 	puts(any ? "" : " none");
+}
+
+/* The table's other options, a line each, labelled by their flags. */
+static void print_options(const struct runopts *r)
+{
+	char b[PATH_LEN_MAX + 8], label[32];
+
+	for (unsigned id = 0; id < OPT_COUNT; id++) {
+		if (runopt_defs[id].cgfile || !runopt_has(r, id))
+			continue;
+		runopt_format(r, id, b, sizeof b);
+		snprintf(label, sizeof label, "%s:", runopt_defs[id].flag);
+		printf("%-13s %s\n", label, col(b, PATH_LEN_MAX, b, sizeof b));
+	}
 }
 
 static void print_io_val(const char *k, uint64_t v, bool bytes)
@@ -280,7 +288,7 @@ static void print_io_val(const char *k, uint64_t v, bool bytes)
 		printf(" %s=%" PRIu64, k, v);
 }
 
-static void print_io(const struct corral_limits *l)
+static void print_io(const struct runopts *l)
 {
 	for (size_t i = 0; i < l->nio; i++) {
 		const struct io_limit *io = &l->io[i];
@@ -343,8 +351,8 @@ static void print_end(const struct corral_job *j)
 		printf("%-13s %s\n", "memory peak:", fmt_size(j->memory_peak, b, sizeof b));
 	if (j->error)
 		printf("%-13s %s\n", "error:", col(j->error, 1024, b, sizeof b));
-	if (j->stage)
-		printf("%-13s %s\n", "stage:", col(j->stage, 32, b, sizeof b));
+	if (j->stage != STAGE_NONE)
+		printf("%-13s %s\n", "stage:", stage_name(j->stage));
 	if (j->has_log_bytes || j->has_log_dropped)
 		printf("%-13s %" PRIu64 " bytes stored, %" PRIu64 " dropped\n",
 		       "output:", j->log_bytes, j->log_dropped);
@@ -355,20 +363,16 @@ static void print_status(const struct corral_job *j)
 	char b[PATH_LEN_MAX + 8];
 
 	printf("%-13s %s\n", "id:", j->id);
-	if (j->name)
-		printf("%-13s %s\n", "name:", col(j->name, 64, b, sizeof b));
 	printf("%-13s %s (uid %u)\n", "user:", j->user ? col(j->user, 64, b, sizeof b) : "?", j->uid);
 	printf("%-13s %s\n", "state:", j->state);
 	printf("%-13s %s\n", "command:", fmt_command(j->argv, j->argc, sizeof b - 1, b, sizeof b));
 	printf("%-13s %s\n", "cwd:", col(j->cwd, PATH_LEN_MAX, b, sizeof b));
 	for (size_t i = 0; i < j->nenv; i++)
 		printf("%-13s %s\n", "env:", col(j->env[i], sizeof b - 1, b, sizeof b));
-	print_limits(&j->lim);
-	print_io(&j->lim);
+	print_limits(&j->opt);
+	print_io(&j->opt);
 	print_ns(j->ns_off);
-	printf("%-13s %s\n", "rootfs:", j->rootfs ? col(j->rootfs, PATH_LEN_MAX, b, sizeof b) : "(host)");
-	if (j->has_timeout)
-		printf("%-13s %s\n", "timeout:", fmt_duration(j->timeout_ms, b, sizeof b));
+	print_options(&j->opt);
 	if (j->has_pid)
 		printf("%-13s %u\n", "pid:", j->pid);
 	print_times(j);

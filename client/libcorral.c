@@ -80,6 +80,7 @@ static int send_msg(struct corral_conn *c, struct wire_out *o, struct cerr *e)
 	int rc;
 
 	c->remote_error = false;
+	c->error_stage = STAGE_NONE;
 	if (c->fd < 0)
 		return cerr_set(e, ENOTCONN, "not connected to corrald");
 	rc = wire_out_finish(o, e);
@@ -134,7 +135,7 @@ static int recv_msg(struct corral_conn *c, struct wire_msg *m, struct cerr *e)
 
 	if (wait_readable(c, e) < 0)
 		return conn_fail(c);
-	rc = wire_reader_read(c->fd, &c->rd, &proto_client, m, e);
+	rc = wire_reader_read(c->fd, &c->rd, &proto_client_rep, m, e);
 	if (rc == WIRE_EOF) {
 		cerr_set(e, ECONNRESET, "corrald closed the connection");
 		return conn_fail(c);
@@ -145,6 +146,7 @@ static int recv_msg(struct corral_conn *c, struct wire_msg *m, struct cerr *e)
 	}
 	if (m->type == C_ERROR) {
 		c->remote_error = true;
+		c->error_stage = wire_u32(m, F_STAGE, STAGE_NONE);
 		cerr_set(e, (int)wire_u32(m, F_ERRNO, 0), "%s",
 			 wire_str(m, F_MESSAGE));
 		wire_msg_free(m);
@@ -164,78 +166,30 @@ static int unexpected(struct corral_conn *c, struct wire_msg *m,
 
 /* --- encoding requests ------------------------------------------------ */
 
-static void put_limits(struct wire_out *o, const struct corral_limits *l)
-{
-	if (l->has_memory)
-		wire_put_u64(o, F_MEM_MAX, l->memory_max);
-	if (l->has_swap)
-		wire_put_u64(o, F_SWAP_MAX, l->swap_max);
-	if (l->has_cpu)
-		wire_put_u64(o, F_CPU_QUOTA, l->cpu_quota_usec);
-	if (l->has_pids)
-		wire_put_u64(o, F_PIDS_MAX, l->pids_max);
-	if (l->cpuset_cpus)
-		wire_put_str(o, F_CPUSET_CPUS, l->cpuset_cpus);
-	if (l->cpuset_mems)
-		wire_put_str(o, F_CPUSET_MEMS, l->cpuset_mems);
-	for (size_t i = 0; i < l->nio && i < IO_LIMIT_MAX; i++) {
-		uint8_t b[IO_LIMIT_LEN];
-		io_limit_encode(&l->io[i], b);
-		wire_put_bytes(o, F_IO_LIMIT, b, sizeof b);
-	}
-}
-
 int corral_run(struct corral_conn *c, const struct corral_run_req *req,
-	       char id[CORRAL_ID_LEN + 1], struct cerr *e)
+	       char id[JOB_ID_LEN + 1], struct cerr *e)
 {
 	struct wire_out o;
 	struct wire_msg m;
 
-	wire_out_init(&o, &proto_client, C_RUN);
+	wire_out_init(&o, &proto_client_req, C_RUN);
 	for (size_t i = 0; i < req->argc; i++)
 		wire_put_str(&o, F_ARGV, req->argv[i]);
 	for (size_t i = 0; i < req->nenv; i++)
 		wire_put_str(&o, F_ENV, req->env[i]);
 	wire_put_str(&o, F_CWD, req->cwd);
-	put_limits(&o, &req->lim);
 	wire_put_u32(&o, F_NS_OFF, req->ns_off);
-	if (req->rootfs)
-		wire_put_str(&o, F_ROOTFS, req->rootfs);
-	if (req->name)
-		wire_put_str(&o, F_NAME, req->name);
-	if (req->timeout_ms)
-		wire_put_u64(&o, F_TIMEOUT_MS, req->timeout_ms);
+	runopts_put(&o, &req->opt, SC_JOB | SC_MGR);
 	if (send_msg(c, &o, e) < 0 || recv_msg(c, &m, e) < 0)
 		return -1;
 	if (m.type != C_STARTED)
 		return unexpected(c, &m, "RUN", e);
-	snprintf(id, CORRAL_ID_LEN + 1, "%s", wire_str(&m, F_JOB_ID));
+	snprintf(id, JOB_ID_LEN + 1, "%s", wire_str(&m, F_JOB_ID));
 	wire_msg_free(&m);
 	return 0;
 }
 
 /* --- decoding a JOB ----------------------------------------------------- */
-
-static void get_limits(const struct wire_msg *m, struct corral_limits *l)
-{
-	l->has_memory = wire_has(m, F_MEM_MAX);
-	l->memory_max = wire_u64(m, F_MEM_MAX, 0);
-	l->has_swap = wire_has(m, F_SWAP_MAX);
-	l->swap_max = wire_u64(m, F_SWAP_MAX, 0);
-	l->has_cpu = wire_has(m, F_CPU_QUOTA);
-	l->cpu_quota_usec = wire_u64(m, F_CPU_QUOTA, 0);
-	l->has_pids = wire_has(m, F_PIDS_MAX);
-	l->pids_max = wire_u64(m, F_PIDS_MAX, 0);
-	l->cpuset_cpus = wire_str(m, F_CPUSET_CPUS);
-	l->cpuset_mems = wire_str(m, F_CPUSET_MEMS);
-	/* the schema caps the count at IO_LIMIT_MAX and each at 40 bytes */
-	for (l->nio = 0; l->nio < IO_LIMIT_MAX; l->nio++) {
-		const struct wire_val *v = wire_nth(m, F_IO_LIMIT, l->nio);
-		if (!v)
-			break;
-		io_limit_decode(v->p, &l->io[l->nio]);
-	}
-}
 
 #define OPT_U64(j, m, fld, has, id) \
 	do { (j)->has = wire_has(m, id); (j)->fld = wire_u64(m, id, 0); } while (0)
@@ -244,7 +198,6 @@ static void get_limits(const struct wire_msg *m, struct corral_limits *l)
 
 static void get_times(const struct wire_msg *m, struct corral_job *j)
 {
-	OPT_U64(j, m, timeout_ms, has_timeout, F_TIMEOUT_MS);
 	OPT_U32(j, m, pid, has_pid, F_PID);
 	j->created_ms = wire_u64(m, F_CREATED_MS, 0);
 	OPT_U64(j, m, started_ms, has_started, F_STARTED_MS);
@@ -254,7 +207,8 @@ static void get_times(const struct wire_msg *m, struct corral_job *j)
 	OPT_U32(j, m, wstatus, has_wstatus, F_WSTATUS);
 	OPT_U64(j, m, oom_kills, has_oom, F_OOM_KILLS);
 	OPT_U64(j, m, cpu_usec, has_cpu, F_CPU_USEC);
-	OPT_U64(j, m, memory_peak, has_peak, F_MEM_PEAK);
+	OPT_U64(j, m, memory_peak, has_peak, F_MEMORY_PEAK);
+	OPT_U32(j, m, err, has_errno, F_ERRNO);
 	OPT_U64(j, m, log_bytes, has_log_bytes, F_LOG_BYTES);
 	OPT_U64(j, m, log_dropped, has_log_dropped, F_LOG_DROPPED);
 }
@@ -276,15 +230,13 @@ static int job_from_msg(struct wire_msg *m, struct corral_job *j,
 	j->uid = wire_u32(m, F_UID, 0);
 	j->user = wire_str(m, F_USER);
 	j->state = wire_str(m, F_STATE);
-	j->name = wire_str(m, F_NAME);
 	j->cwd = wire_str(m, F_CWD);
-	j->rootfs = wire_str(m, F_ROOTFS);
 	j->error = wire_str(m, F_ERROR);
-	j->stage = wire_str(m, F_STAGE);
+	j->stage = wire_u32(m, F_STAGE, STAGE_NONE);
 	j->ns_off = wire_u32(m, F_NS_OFF, 0);
 	j->argv = wire_strv(keep, F_ARGV, &j->argc);
 	j->env = wire_strv(keep, F_ENV, &j->nenv);
-	get_limits(m, &j->lim);
+	runopts_get(keep, &j->opt);
 	get_times(m, j);
 	if (!j->argv || !j->env) {
 		corral_job_free(j);
@@ -327,7 +279,7 @@ int corral_follow(struct corral_conn *c, const char *ref, uint32_t streams,
 	struct wire_out o;
 	struct wire_msg m;
 
-	wire_out_init(&o, &proto_client, C_FOLLOW);
+	wire_out_init(&o, &proto_client_req, C_FOLLOW);
 	wire_put_str(&o, F_JOB_REF, ref);
 	wire_put_u32(&o, F_STREAMS, streams);
 	wire_put_u32(&o, F_FOLLOW, follow ? 1 : 0);
@@ -353,7 +305,7 @@ int corral_list(struct corral_conn *c, const struct corral_list_req *q,
 	struct wire_out o;
 	struct wire_msg m;
 
-	wire_out_init(&o, &proto_client, C_LIST);
+	wire_out_init(&o, &proto_client_req, C_LIST);
 	if (q->all)
 		wire_put_u32(&o, F_ALL, 1);
 	if (q->has_uid)
@@ -396,7 +348,7 @@ int corral_status(struct corral_conn *c, const char *ref,
 	struct wire_out o;
 	struct wire_msg m;
 
-	wire_out_init(&o, &proto_client, C_STATUS);
+	wire_out_init(&o, &proto_client_req, C_STATUS);
 	put_ref(&o, ref);
 	if (send_msg(c, &o, e) < 0 || recv_msg(c, &m, e) < 0)
 		return -1;
@@ -408,7 +360,7 @@ int corral_status(struct corral_conn *c, const char *ref,
 /* --- STOP / KILL / WHOAMI ------------------------------------------------- */
 
 static int expect_ok(struct corral_conn *c, const char *req,
-		     char id[CORRAL_ID_LEN + 1], struct cerr *e)
+		     char id[JOB_ID_LEN + 1], struct cerr *e)
 {
 	struct wire_msg m;
 	const char *s;
@@ -419,17 +371,17 @@ static int expect_ok(struct corral_conn *c, const char *req,
 		return unexpected(c, &m, req, e);
 	s = wire_str(&m, F_JOB_ID);
 	if (id)
-		snprintf(id, CORRAL_ID_LEN + 1, "%s", s ? s : "");
+		snprintf(id, JOB_ID_LEN + 1, "%s", s ? s : "");
 	wire_msg_free(&m);
 	return 0;
 }
 
 int corral_stop(struct corral_conn *c, const char *ref, bool has_grace,
-		uint64_t grace_ms, char id[CORRAL_ID_LEN + 1], struct cerr *e)
+		uint64_t grace_ms, char id[JOB_ID_LEN + 1], struct cerr *e)
 {
 	struct wire_out o;
 
-	wire_out_init(&o, &proto_client, C_STOP);
+	wire_out_init(&o, &proto_client_req, C_STOP);
 	put_ref(&o, ref);
 	if (has_grace)
 		wire_put_u64(&o, F_GRACE_MS, grace_ms);
@@ -439,11 +391,11 @@ int corral_stop(struct corral_conn *c, const char *ref, bool has_grace,
 }
 
 int corral_kill(struct corral_conn *c, const char *ref,
-		char id[CORRAL_ID_LEN + 1], struct cerr *e)
+		char id[JOB_ID_LEN + 1], struct cerr *e)
 {
 	struct wire_out o;
 
-	wire_out_init(&o, &proto_client, C_KILL);
+	wire_out_init(&o, &proto_client_req, C_KILL);
 	put_ref(&o, ref);
 	if (send_msg(c, &o, e) < 0)
 		return -1;
@@ -456,7 +408,7 @@ int corral_whoami(struct corral_conn *c, uint32_t *uid, bool *admin,
 	struct wire_out o;
 	struct wire_msg m;
 
-	wire_out_init(&o, &proto_client, C_WHOAMI);
+	wire_out_init(&o, &proto_client_req, C_WHOAMI);
 	if (send_msg(c, &o, e) < 0 || recv_msg(c, &m, e) < 0)
 		return -1;
 	if (m.type != C_OK)
@@ -492,7 +444,7 @@ int corral_audit(struct corral_conn *c, uint32_t limit, corral_audit_fn fn,
 	struct wire_out o;
 	struct wire_msg m;
 
-	wire_out_init(&o, &proto_client, C_AUDIT);
+	wire_out_init(&o, &proto_client_req, C_AUDIT);
 	if (limit)
 		wire_put_u32(&o, F_LIMIT, limit);
 	if (send_msg(c, &o, e) < 0)

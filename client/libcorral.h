@@ -19,14 +19,14 @@
 
 #include "err.h"
 #include "proto.h"
-#include "wire.h"
-
-#define CORRAL_ID_LEN 36
+#include "runopt.h"
+#include "wire_io.h"
 
 struct corral_conn {
 	int fd;
 	struct wire_reader rd;
 	bool remote_error;	/* the last failure was an ERROR reply */
+	unsigned error_stage;	/* its start stage, STAGE_NONE if it named none */
 	/* Optional: while waiting for a reply, also watch wake_fd and call
 	 * on_wake(wake_ctx) when it is readable (the CLI's signal pipe). */
 	int wake_fd;
@@ -41,43 +41,31 @@ const char *corral_socket_path(const char *opt);
 int corral_connect(struct corral_conn *c, const char *path, struct cerr *e);
 void corral_close(struct corral_conn *c);
 
-/* Resource limits; a has_* false means "not set". */
-struct corral_limits {
-	bool has_memory, has_swap, has_cpu, has_pids;
-	uint64_t memory_max, swap_max, cpu_quota_usec, pids_max;
-	const char *cpuset_cpus, *cpuset_mems;	/* NULL: not set */
-	struct io_limit io[IO_LIMIT_MAX];
-	size_t nio;
-};
-
 struct corral_run_req {
 	const char *const *argv;
 	size_t argc;
-	const char *const *env;
-	size_t nenv;
+	const char *const *env;		/* exactly these; corrald adds PATH and */
+	size_t nenv;			/* the user's identity where unset */
 	const char *cwd;		/* absolute */
-	const char *rootfs;		/* NULL: the host's */
-	const char *name;		/* NULL: none */
 	uint32_t ns_off;		/* NS_* bits of namespaces NOT to create */
-	uint64_t timeout_ms;		/* 0: none */
-	struct corral_limits lim;
+	struct runopts opt;		/* limits, name, timeout, rootfs... */
 };
 
 /* A job record.  Strings are NUL-terminated and owned by the record;
  * optional ones are NULL when absent. */
 struct corral_job {
-	char id[CORRAL_ID_LEN + 1];
+	char id[JOB_ID_LEN + 1];
 	uint32_t uid;
-	const char *user, *state, *name, *cwd, *rootfs, *error, *stage;
+	const char *user, *state, *cwd, *error;
+	unsigned stage;			/* STAGE_NONE unless its start failed */
 	const char **argv, **env;
 	size_t argc, nenv;
-	struct corral_limits lim;
+	struct runopts opt;
 	uint32_t ns_off;
-	bool has_timeout, has_pid, has_started, has_ended;
-	bool has_exit_code, has_signal, has_wstatus;
+	bool has_pid, has_started, has_ended;
+	bool has_exit_code, has_signal, has_wstatus, has_errno;
 	bool has_oom, has_cpu, has_peak, has_log_bytes, has_log_dropped;
-	uint64_t timeout_ms;
-	uint32_t pid;
+	uint32_t pid, err;
 	uint64_t created_ms, started_ms, ended_ms;
 	uint32_t exit_code, signal, wstatus;
 	uint64_t oom_kills, cpu_usec, memory_peak, log_bytes, log_dropped;
@@ -105,7 +93,7 @@ typedef int (*corral_audit_fn)(void *ctx, const struct corral_audit_row *r,
 
 /* RUN: on success id holds the new job's id (it is running). */
 int corral_run(struct corral_conn *c, const struct corral_run_req *req,
-	       char id[CORRAL_ID_LEN + 1], struct cerr *e);
+	       char id[JOB_ID_LEN + 1], struct cerr *e);
 
 /* FOLLOW: every LOG_DATA goes to on_log (may be NULL when streams is 0),
  * then the JOB record is stored in *job (free with corral_job_free). */
@@ -130,9 +118,9 @@ int corral_status(struct corral_conn *c, const char *ref,
 /* STOP / KILL: id receives the job id corrald resolved ref to ("" if it
  * did not say). */
 int corral_stop(struct corral_conn *c, const char *ref, bool has_grace,
-		uint64_t grace_ms, char id[CORRAL_ID_LEN + 1], struct cerr *e);
+		uint64_t grace_ms, char id[JOB_ID_LEN + 1], struct cerr *e);
 int corral_kill(struct corral_conn *c, const char *ref,
-		char id[CORRAL_ID_LEN + 1], struct cerr *e);
+		char id[JOB_ID_LEN + 1], struct cerr *e);
 
 int corral_audit(struct corral_conn *c, uint32_t limit, corral_audit_fn fn,
 		 void *ctx, struct cerr *e);

@@ -47,13 +47,6 @@ static inline int take_fd(int *fd)
 	return r;
 }
 
-static inline void *take_ptr(void *pp)
-{
-	void **p = pp, *r = *p;
-	*p = NULL;
-	return r;
-}
-
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

@@ -52,9 +52,3 @@ int cerr_wrap(struct cerr *e, const char *fmt, ...)
 		e->msg[0] = '\0';
 	return -1;
 }
-
-void cerr_clear(struct cerr *e)
-{
-	e->num = 0;
-	e->msg[0] = '\0';
-}

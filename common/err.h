@@ -28,6 +28,4 @@ int cerr_sys(struct cerr *e, const char *fmt, ...)
 int cerr_wrap(struct cerr *e, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-void cerr_clear(struct cerr *e);
-
 #endif

@@ -1,7 +1,12 @@
 #include "parse.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
+
+#include "bounds.h"
+#include "cleanup.h"
 
 int parse_u64(const char *s, uint64_t *out, struct cerr *e)
 {
@@ -125,11 +130,9 @@ int parse_cpus(const char *s, uint64_t *quota_usec, struct cerr *e)
 	dot = strchr(s, '.');
 	if (dot && strlen(dot + 1) > 3)
 		return cerr_set(e, EINVAL, "\"%s\": at most 3 decimals", s);
-	/* 1024 CPUs is also the most the wire's cpu_quota_usec allows */
-	if (i > 1024 || scaled(i, f, 100000, &q) < 0 || q > 1024ull * 100000)
+	/* The bounds are the run-option table's (runopt.def). */
+	if (scaled(i, f, CPU_PERIOD_USEC, &q) < 0)
 		return cerr_set(e, ERANGE, "\"%s\" CPUs is too many", s);
-	if (q < 1000)
-		return cerr_set(e, ERANGE, "\"%s\" CPUs is below the minimum 0.01", s);
 	*quota_usec = q;
 	return 0;
 }
@@ -169,10 +172,82 @@ bool cpuset_valid(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
 
-	if (n == 0 || n > 256)
+	if (n == 0 || n > CPUSET_LEN_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || s[i] == ',' || s[i] == '-'))
 			return false;
 	return true;
+}
+
+bool job_name_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > NAME_LEN_MAX ||
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789._-+@") != n || s[0] == '-' || s[0] == '.')
+		return false;
+	/* A name that could be an id prefix would make refs ambiguous. */
+	return strspn(s, "0123456789abcdef-") != n;
+}
+
+/* --- formatting -------------------------------------------------------- */
+
+const char *fmt_size(uint64_t bytes, char *buf, size_t len)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	unsigned u = 0;
+
+	while (u + 1 < ARRAY_SIZE(units) && bytes >= (1ull << (10 * (u + 1))))
+		u++;
+	if (u == 0 || bytes % (1ull << (10 * u)) == 0)
+		snprintf(buf, len, "%" PRIu64 " %s", bytes >> (10 * u), units[u]);
+	else
+		snprintf(buf, len, "%.1f %s",
+			 (double)bytes / (double)(1ull << (10 * u)), units[u]);
+	return buf;
+}
+
+const char *fmt_duration(uint64_t ms, char *buf, size_t len)
+{
+	uint64_t s = ms / 1000;
+
+	if (ms < 1000)
+		snprintf(buf, len, "%" PRIu64 "ms", ms);
+	else if (s < 60)
+		snprintf(buf, len, "%" PRIu64 ".%03" PRIu64 "s", s, ms % 1000);
+	else if (s < 3600)
+		snprintf(buf, len, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+	else if (s < 86400)
+		snprintf(buf, len, "%" PRIu64 "h%02" PRIu64 "m%02" PRIu64 "s",
+			 s / 3600, s / 60 % 60, s % 60);
+	else
+		snprintf(buf, len, "%" PRIu64 "d%02" PRIu64 "h%02" PRIu64 "m",
+			 s / 86400, s / 3600 % 24, s / 60 % 60);
+	return buf;
+}
+
+/* "int.frac" with frac given in thousandths, trailing zeros dropped. */
+static const char *fmt_milli(uint64_t whole, unsigned milli, char *buf,
+			     size_t len)
+{
+	if (!milli) {
+		snprintf(buf, len, "%" PRIu64, whole);
+		return buf;
+	}
+	if (milli % 100 == 0)
+		snprintf(buf, len, "%" PRIu64 ".%u", whole, milli / 100);
+	else if (milli % 10 == 0)
+		snprintf(buf, len, "%" PRIu64 ".%02u", whole, milli / 10);
+	else
+		snprintf(buf, len, "%" PRIu64 ".%03u", whole, milli);
+	return buf;
+}
+
+const char *fmt_cpus(uint64_t quota_usec, char *buf, size_t len)
+{
+	uint64_t milli = (quota_usec + 50) / 100;	/* CPUs * 1000, rounded */
+
+	return fmt_milli(milli / 1000, (unsigned)(milli % 1000), buf, len);
 }

@@ -1,9 +1,11 @@
-/* Parsers for values people type and files hold: sizes, durations,
- * numbers, job ids.  Each names the bad value in its error. */
+/* Parsers for values people type and files hold (sizes, durations,
+ * numbers, job ids and names), each naming the bad value in its error;
+ * and the formatters that write sizes, durations and CPUs for people. */
 #ifndef CORRAL_PARSE_H
 #define CORRAL_PARSE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -20,7 +22,7 @@ int parse_size(const char *s, uint64_t *out, struct cerr *e);
 int parse_duration_ms(const char *s, uint64_t *out, struct cerr *e);
 
 /* CPUs as a decimal ("1.5", "0.2") -> cpu.max quota in usec per 100 ms.
- * At most three decimals; must be > 0. */
+ * At most three decimals; the bounds are runopt.def's. */
 int parse_cpus(const char *s, uint64_t *quota_usec, struct cerr *e);
 
 /* "yes"/"no"/"true"/"false"/"1"/"0". */
@@ -29,7 +31,22 @@ int parse_bool(const char *s, bool *out, struct cerr *e);
 /* A lower-case canonical UUID, exactly 36 bytes. */
 bool job_id_valid(const char *s);
 
-/* A cpuset list: digits, ',' and '-', at most 256 bytes, non-empty. */
+/* A cpuset list: digits, ',' and '-', at most CPUSET_LEN_MAX bytes,
+ * non-empty. */
 bool cpuset_valid(const char *s);
+
+/* A job name: 1 to NAME_LEN_MAX of letters, digits and ._-+@, not
+ * starting with '-' or '.', and not only hex digits and '-' (which would
+ * read as an id prefix). */
+bool job_name_valid(const char *s);
+
+/* "512 MiB", "1.5 GiB", "100 B".  buf of at least 32 bytes. */
+const char *fmt_size(uint64_t bytes, char *buf, size_t len);
+
+/* "250ms", "12.345s", "3m05s", "2h03m04s", "1d02h03m". */
+const char *fmt_duration(uint64_t ms, char *buf, size_t len);
+
+/* cpu.max quota -> CPUs: 150000 -> "1.5", 100000 -> "1", 1250 -> "0.013". */
+const char *fmt_cpus(uint64_t quota_usec, char *buf, size_t len);
 
 #endif

@@ -4,39 +4,33 @@
 #ifndef CORRAL_PROTO_H
 #define CORRAL_PROTO_H
 
+#include "bounds.h"
+#include "runopt.h"
+#include "state.h"
 #include "wire.h"
 
 /* Field ids, shared by both links (a message's schema says which of them
- * it may carry). */
+ * it may carry).  The run options' ids come from runopt.def. */
 enum {
 	F_JOB_ID = 1,	/* STR, a lower-case UUID, 36 bytes */
-	F_UID,		/* U32 */
-	F_ARGV,		/* STR, repeated */
-	F_ENV,		/* STR "KEY=VALUE", repeated */
-	F_CWD,		/* STR, absolute path */
-	F_MEM_MAX,	/* U64 bytes -> memory.max */
-	F_SWAP_MAX,	/* U64 bytes -> memory.swap.max */
-	F_CPU_QUOTA,	/* U64 usec per 100000 usec period -> cpu.max */
-	F_PIDS_MAX,	/* U64 -> pids.max */
-	F_CPUSET_CPUS,	/* STR -> cpuset.cpus */
-	F_CPUSET_MEMS,	/* STR -> cpuset.mems */
-	F_IO_LIMIT,	/* BYTES, struct io_limit encoded, repeated */
-	F_NS_OFF,	/* U32, NS_* bits of namespaces NOT to create */
-	F_ROOTFS,	/* STR, absolute path of an allowed rootfs */
-	F_SIGNAL,	/* U32 signal number */
-	F_PID,		/* U32 */
-	F_STAGE,	/* STR, name of the start stage that failed */
-	F_ERRNO,	/* U32 */
-	F_MESSAGE,	/* STR, human-readable */
-	F_WSTATUS,	/* U32, wait status as from waitpid() */
-	F_OOM_KILLS,	/* U64, memory.events oom_kill */
-	F_CPU_USEC,	/* U64, cpu.stat usage_usec */
-	F_MEM_PEAK,	/* U64, memory.peak */
-	F_CONTROLLERS,	/* STR, space separated cgroup controllers */
+	F_UID = 2,	/* U32 */
+	F_ARGV = 3,	/* STR, repeated */
+	F_ENV = 4,	/* STR "KEY=VALUE", repeated */
+	F_CWD = 5,	/* STR, absolute path */
+	F_IO_LIMIT = 12,	/* BYTES, struct io_limit encoded, repeated */
+	F_NS_OFF = 13,	/* U32, NS_* bits of namespaces NOT to create */
+	F_SIGNAL = 15,	/* U32 signal number */
+	F_PID = 16,	/* U32 */
+	F_STAGE = 17,	/* U32 enum start_stage: where a start failed */
+	F_ERRNO = 18,	/* U32 */
+	F_MESSAGE = 19,	/* STR, human-readable */
+	F_WSTATUS = 20,	/* U32, wait status as from waitpid() */
+	F_OOM_KILLS = 21,	/* U64, memory.events oom_kill */
+	F_CPU_USEC = 22,	/* U64, cpu.stat usage_usec */
+	F_MEMORY_PEAK = 23,	/* U64, memory.peak */
+	F_CONTROLLERS = 24,	/* STR, space separated cgroup controllers */
 	/* client link */
-	F_NAME = 40,	/* STR job name */
-	F_TIMEOUT_MS,	/* U64 */
-	F_JOB_REF,	/* STR: id, unique id prefix or name */
+	F_JOB_REF = 42,	/* STR: id, unique id prefix or name */
 	F_STREAMS,	/* U32 STREAM_* bits wanted */
 	F_FOLLOW,	/* U32 0/1 */
 	F_STREAM,	/* U32 one STREAM_* value */
@@ -58,9 +52,13 @@ enum {
 	F_DETAIL,	/* STR audit detail */
 	F_USER,		/* STR user name */
 	F_ADMIN,	/* U32 0/1 */
+#define OPT(ID, field, ...) F_##ID = field,
+#include "runopt.def"
+#undef OPT
 };
 
-/* Namespaces a job gets unless F_NS_OFF turns them off (policy allowing). */
+/* Namespaces a job gets unless F_NS_OFF turns them off (policy allowing).
+ * ns_name() gives each bit's name: net pid mount uts ipc. */
 enum {
 	NS_NET = 1,
 	NS_PID = 2,
@@ -69,30 +67,9 @@ enum {
 	NS_IPC = 16,
 	NS_ALL = 31,
 };
+const char *ns_name(unsigned bit_index);
 
 enum { STREAM_STDOUT = 1, STREAM_STDERR = 2, STREAM_META = 4 };
-
-/* F_IO_LIMIT value: 40 bytes, little-endian u32 major, u32 minor, then
- * u64 rbps, wbps, riops, wiops (0 = no limit, written as "max"). */
-#define IO_LIMIT_LEN 40
-#define IO_LIMIT_MAX 16
-struct io_limit {
-	uint32_t major, minor;
-	uint64_t rbps, wbps, riops, wiops;
-};
-void io_limit_encode(const struct io_limit *l, uint8_t out[IO_LIMIT_LEN]);
-void io_limit_decode(const uint8_t in[IO_LIMIT_LEN], struct io_limit *l);
-
-/* Bounds shared by both links. */
-#define ARGV_MAX 1024		/* argv entries */
-#define ARG_LEN_MAX 8192	/* one argv entry */
-#define ENV_MAX 1024		/* env entries */
-#define ENV_LEN_MAX 8192	/* one env entry */
-#define PATH_LEN_MAX 4096
-#define NAME_LEN_MAX 64
-#define CPUSET_LEN_MAX 256
-#define LOG_CHUNK_MAX 65536	/* bytes in one LOG_DATA */
-#define CPU_PERIOD_USEC 100000
 
 /* Helper link: corrald <-> corral-helper (SOCK_SEQPACKET). */
 enum {
@@ -105,7 +82,8 @@ enum {
 	H_EXITED,
 	H_ERROR,		/* a request was refused */
 };
-extern const struct wire_proto proto_helper;
+extern const struct wire_proto proto_helper_req;	/* what the helper reads */
+extern const struct wire_proto proto_helper_ev;		/* what corrald reads */
 
 /* Client link: corral / libcorral <-> corrald (SOCK_STREAM). */
 enum {
@@ -125,6 +103,7 @@ enum {
 	C_OK,
 	C_ERROR,
 };
-extern const struct wire_proto proto_client;
+extern const struct wire_proto proto_client_req;	/* what corrald reads */
+extern const struct wire_proto proto_client_rep;	/* what clients read */
 
 #endif

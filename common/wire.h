@@ -26,13 +26,24 @@
 #define WIRE_MAX_BODY (128u * 1024u)	/* hard cap on any body */
 #define WIRE_MAX_FIELDS 4096u		/* hard cap on fields per message */
 #define WIRE_MAX_FDS 4u			/* hard cap on fds per message */
+/* The largest U64 any stored field may carry: SQLite integers are signed,
+ * so every bound stops here and nothing needs clamping later. */
+#define WIRE_U63_MAX 0x7fffffffffffffffull
 
 enum wire_ftype {
 	WT_U32 = 1,
 	WT_U64 = 2,
-	WT_I64 = 3,
 	WT_STR = 4,	/* bytes with no NUL; delivered NUL-terminated */
 	WT_BYTES = 5,
+};
+
+/* Which way a message travels on its link: requests go to the side that
+ * serves (corrald for clients, the helper for corrald); replies and
+ * events come back.  Each end decodes with the view of the direction it
+ * receives, so a message sent the wrong way is refused while decoding. */
+enum wire_dir {
+	WD_REQ = 1,
+	WD_REP = 2,
 };
 
 enum {
@@ -51,6 +62,7 @@ struct wire_field_spec {
 
 struct wire_msg_spec {
 	uint16_t type;
+	uint8_t dir;		/* enum wire_dir */
 	const char *name;
 	uint8_t min_fds, max_fds;
 	uint32_t max_body;	/* 0: WIRE_MAX_BODY */
@@ -58,10 +70,13 @@ struct wire_msg_spec {
 	size_t nfields;
 };
 
+/* One direction of one link: the messages of the table that travel in
+ * direction dir.  Encoders name the view their peer decodes with. */
 struct wire_proto {
 	const char *name;
-	const struct wire_msg_spec *msgs;
+	const struct wire_msg_spec *msgs;	/* the whole link's table */
 	size_t nmsgs;
+	uint8_t dir;		/* the only direction this view accepts */
 };
 
 struct wire_val {
@@ -69,7 +84,7 @@ struct wire_val {
 	uint8_t type;
 	uint32_t len;
 	const uint8_t *p;	/* into the message's arena; STR is NUL-terminated */
-	uint64_t u;		/* U32/U64 value; I64 stored as two's complement */
+	uint64_t u;		/* U32/U64 value */
 };
 
 struct wire_msg {
@@ -82,8 +97,15 @@ struct wire_msg {
 	uint8_t *arena;
 };
 
-/* --- decoding -------------------------------------------------------- */
+/* Results of the receiving functions (wire_io.c).  WIRE_BAD: a malformed
+ * message was consumed whole and the link is still usable; WIRE_ERR: the
+ * link is unusable (I/O error, framing lost). */
+enum { WIRE_ERR = -1, WIRE_AGAIN = 0, WIRE_READY = 1, WIRE_EOF = 2,
+       WIRE_BAD = 3 };
 
+/* --- decoding (wire.c) ----------------------------------------------- */
+
+/* The spec of type in p's direction, or NULL. */
 const struct wire_msg_spec *wire_find_spec(const struct wire_proto *p,
 					   uint16_t type);
 
@@ -102,7 +124,6 @@ void wire_msg_free(struct wire_msg *m);
 bool wire_has(const struct wire_msg *m, uint16_t id);
 uint64_t wire_u64(const struct wire_msg *m, uint16_t id, uint64_t dflt);
 uint32_t wire_u32(const struct wire_msg *m, uint16_t id, uint32_t dflt);
-int64_t wire_i64(const struct wire_msg *m, uint16_t id, int64_t dflt);
 const char *wire_str(const struct wire_msg *m, uint16_t id);
 const uint8_t *wire_bytes(const struct wire_msg *m, uint16_t id, size_t *len);
 size_t wire_count(const struct wire_msg *m, uint16_t id);
@@ -115,7 +136,7 @@ const char **wire_strv(const struct wire_msg *m, uint16_t id, size_t *count);
 /* Take ownership of received fd idx (-1 if absent). */
 int wire_take_fd(struct wire_msg *m, uint32_t idx);
 
-/* --- encoding -------------------------------------------------------- */
+/* --- encoding (wire.c) ----------------------------------------------- */
 
 struct wire_out {
 	const struct wire_proto *proto;
@@ -132,7 +153,6 @@ void wire_out_init(struct wire_out *o, const struct wire_proto *p,
 		   uint16_t type);
 void wire_put_u32(struct wire_out *o, uint16_t id, uint32_t v);
 void wire_put_u64(struct wire_out *o, uint16_t id, uint64_t v);
-void wire_put_i64(struct wire_out *o, uint16_t id, int64_t v);
 void wire_put_str(struct wire_out *o, uint16_t id, const char *s);
 void wire_put_bytes(struct wire_out *o, uint16_t id, const void *p, size_t n);
 void wire_put_fd(struct wire_out *o, int fd);
@@ -141,46 +161,5 @@ void wire_put_fd(struct wire_out *o, int fd);
  * from the put calls are sticky and reported here. */
 int wire_out_finish(struct wire_out *o, struct cerr *e);
 void wire_out_free(struct wire_out *o);
-
-/* --- SOCK_SEQPACKET transport, with SCM_RIGHTS ---------------------- */
-
-/* Send a finished message and its fds in one datagram. */
-int wire_send_packet(int sock, const struct wire_out *o, struct cerr *e);
-
-enum { WIRE_ERR = -1, WIRE_AGAIN = 0, WIRE_READY = 1, WIRE_EOF = 2 };
-
-/* Receive one datagram.  Returns WIRE_READY, WIRE_AGAIN (non-blocking
- * socket, nothing there), WIRE_EOF, or WIRE_ERR.  Received fds are
- * CLOEXEC; on any error every received fd has been closed.  A protocol
- * error leaves the socket usable (the bad datagram is consumed). */
-int wire_recv_packet(int sock, const struct wire_proto *p, struct wire_msg *m,
-		     struct cerr *e);
-
-/* --- SOCK_STREAM transport: incremental reassembly ------------------ */
-
-struct wire_reader {
-	uint8_t hdr[WIRE_HDR_LEN];
-	uint32_t hlen;
-	uint8_t *body;		/* allocated once the header is valid */
-	uint32_t blen, bwant;
-};
-
-/* Feed bytes; consumes at most up to the end of one message and sets
- * *used.  Returns WIRE_READY with m filled, WIRE_AGAIN if more bytes are
- * needed, or WIRE_ERR (the stream is then unusable). */
-int wire_reader_feed(struct wire_reader *r, const struct wire_proto *p,
-		     const uint8_t *data, size_t len, size_t *used,
-		     struct wire_msg *m, struct cerr *e);
-
-/* Read from fd (blocking or not) without reading past one message.
- * Returns WIRE_READY, WIRE_AGAIN, WIRE_EOF (clean, between messages) or
- * WIRE_ERR (including EOF inside a message). */
-int wire_reader_read(int fd, struct wire_reader *r, const struct wire_proto *p,
-		     struct wire_msg *m, struct cerr *e);
-
-void wire_reader_reset(struct wire_reader *r);
-
-/* Write a whole finished message to a blocking stream socket. */
-int wire_send_stream(int fd, const struct wire_out *o, struct cerr *e);
 
 #endif

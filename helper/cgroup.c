@@ -106,20 +106,6 @@ static int self_cgroup(char *out, size_t cap, struct cerr *e)
 	return cerr_set(e, ENOENT, "not in a cgroup2 group");
 }
 
-static unsigned parse_controllers(const char *s)
-{
-	static const char *names[] = { "cpu", "memory", "io", "pids", "cpuset" };
-	char buf[256], *save = NULL;
-	unsigned bits = 0;
-
-	snprintf(buf, sizeof buf, "%s", s);
-	for (char *t = strtok_r(buf, " \n", &save); t; t = strtok_r(NULL, " \n", &save))
-		for (unsigned i = 0; i < ARRAY_SIZE(names); i++)
-			if (!strcmp(t, names[i]))
-				bits |= 1u << i;
-	return bits;
-}
-
 static int mkdir_open(int dfd, const char *name, struct cerr *e)
 {
 	int fd;
@@ -181,54 +167,37 @@ int cg_open(const struct policy *p, struct cg_root *cg, struct cerr *e)
 		    sizeof cg->controllers) < 0)
 		return cerr_sys(e, "read %s/cgroup.controllers", base);
 	cg->controllers[strcspn(cg->controllers, "\n")] = '\0';
-	cg->available = parse_controllers(cg->controllers);
+	cg->available = controllers_parse(cg->controllers);
 	cg->jobsfd = mkdir_open(cg->basefd, "jobs", e);
 	return cg->jobsfd < 0 ? -1 : 0;
 }
 
 static int enable(int dfd, unsigned bits, struct cerr *e)
 {
-	for (unsigned b = 1; b <= CG_CPUSET; b <<= 1) {
+	for (unsigned b = 1; b <= CTRL_ALL; b <<= 1) {
 		char v[32];
 		if (!(bits & b))
 			continue;
-		snprintf(v, sizeof v, "+%s", controller_name(b));
+		snprintf(v, sizeof v, "+%s", ctrl_name(b));
 		if (write_at(dfd, "cgroup.subtree_control", v, e) < 0)
-			return cerr_wrap(e, "enable the %s controller", controller_name(b));
+			return cerr_wrap(e, "enable the %s controller", ctrl_name(b));
 	}
 	return 0;
 }
 
-static unsigned user_controllers(const struct policy *p)
-{
-	return (p->user_memory ? CG_MEMORY : 0) | (p->user_pids ? CG_PIDS : 0) |
-	       (p->user_cpu_quota ? CG_CPU : 0);
-}
-
-static int write_u64(int dfd, const char *file, uint64_t v, struct cerr *e)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof buf, "%" PRIu64, v);
-	return write_at(dfd, file, buf, e);
-}
-
-static int write_cpu(int dfd, uint64_t quota, struct cerr *e)
-{
-	char buf[64];
-
-	snprintf(buf, sizeof buf, "%" PRIu64 " %d", quota, CPU_PERIOD_USEC);
-	return write_at(dfd, "cpu.max", buf, e);
-}
-
+/* The per-user totals of the policy's [user] section on jobs/<uid>. */
 static int user_totals(int ufd, const struct policy *p, struct cerr *e)
 {
-	if (p->user_memory && write_u64(ufd, "memory.max", p->user_memory, e) < 0)
-		return -1;
-	if (p->user_pids && write_u64(ufd, "pids.max", p->user_pids, e) < 0)
-		return -1;
-	if (p->user_cpu_quota && write_cpu(ufd, p->user_cpu_quota, e) < 0)
-		return -1;
+	for (unsigned id = 0; id < OPT_COUNT; id++) {
+		struct runopts tot = { 0 };
+		char v[64];
+
+		tot.u[id] = p->user[id];
+		if (p->user[id] &&
+		    write_at(ufd, runopt_defs[id].cgfile,
+			     runopt_cgroup_value(&tot, id, v, sizeof v), e) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -240,11 +209,8 @@ int cg_create(struct cg_root *cg, const struct policy *p,
 	char uidname[16];
 	int jfd;
 
-	for (unsigned b = 1; b <= CG_CPUSET; b <<= 1)
-		if ((upper & b) && !(cg->available & b))
-			return cerr_set(e, EOPNOTSUPP,
-					"the %s controller is not available in the job cgroup base (available: \"%s\")",
-					controller_name(b), cg->controllers);
+	if (controllers_check(cg->available, upper, cg->controllers, e) < 0)
+		return -1;
 	if (enable(cg->basefd, upper, e) < 0 || enable(cg->jobsfd, upper, e) < 0)
 		return -1;
 	snprintf(uidname, sizeof uidname, "%u", (unsigned)r->uid);
@@ -262,22 +228,20 @@ int cg_create(struct cg_root *cg, const struct policy *p,
 	return jfd;
 }
 
+/* Every option of the table that has a cgroup file, then io.max. */
 int cg_write_limits(int jfd, const struct start_req *r, struct cerr *e)
 {
-	if (r->has_mem && write_u64(jfd, "memory.max", r->mem_max, e) < 0)
-		return -1;
-	if (r->has_swap && write_u64(jfd, "memory.swap.max", r->swap_max, e) < 0)
-		return -1;
-	if (r->has_cpu && write_cpu(jfd, r->cpu_quota, e) < 0)
-		return -1;
-	if (r->has_pids && write_u64(jfd, "pids.max", r->pids_max, e) < 0)
-		return -1;
-	if (r->cpuset_cpus && write_at(jfd, "cpuset.cpus", r->cpuset_cpus, e) < 0)
-		return -1;
-	if (r->cpuset_mems && write_at(jfd, "cpuset.mems", r->cpuset_mems, e) < 0)
-		return -1;
-	for (size_t i = 0; i < r->nio; i++) {
-		const struct io_limit *l = &r->io[i];
+	for (unsigned id = 0; id < OPT_COUNT; id++) {
+		char v[CPUSET_LEN_MAX + 32];
+
+		if (!runopt_defs[id].cgfile || !runopt_has(&r->opt, id))
+			continue;
+		if (write_at(jfd, runopt_defs[id].cgfile,
+			     runopt_cgroup_value(&r->opt, id, v, sizeof v), e) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < r->opt.nio; i++) {
+		const struct io_limit *l = &r->opt.io[i];
 		char buf[256], v[4][32];
 		const uint64_t vals[4] = { l->rbps, l->wbps, l->riops, l->wiops };
 		for (int k = 0; k < 4; k++) {
@@ -294,13 +258,18 @@ int cg_write_limits(int jfd, const struct start_req *r, struct cerr *e)
 	return 0;
 }
 
+/* A "key value" line's value, at most WIRE_U63_MAX (the wire's and the
+ * store's ceiling; no real counter comes near it). */
 static uint64_t keyed(const char *buf, const char *key)
 {
 	size_t n = strlen(key);
+	uint64_t v;
 
 	for (const char *p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-		if (!strncmp(p, key, n) && p[n] == ' ')
-			return strtoull(p + n + 1, NULL, 10);
+		if (!strncmp(p, key, n) && p[n] == ' ') {
+			v = strtoull(p + n + 1, NULL, 10);
+			return v > WIRE_U63_MAX ? WIRE_U63_MAX : v;
+		}
 	return 0;
 }
 
@@ -313,8 +282,11 @@ void cg_read_stats(int jfd, struct cg_stats *s)
 		s->oom_kills = keyed(buf, "oom_kill");
 	if (read_at(jfd, "cpu.stat", buf, sizeof buf) > 0)
 		s->cpu_usec = keyed(buf, "usage_usec");
-	if (read_at(jfd, "memory.peak", buf, sizeof buf) > 0)
+	if (read_at(jfd, "memory.peak", buf, sizeof buf) > 0) {
 		s->memory_peak = strtoull(buf, NULL, 10);
+		if (s->memory_peak > WIRE_U63_MAX)
+			s->memory_peak = WIRE_U63_MAX;
+	}
 }
 
 int cg_kill(int jfd, struct cerr *e)

@@ -12,7 +12,7 @@
 struct cg_root {
 	int basefd;
 	int jobsfd;
-	unsigned available;	/* CG_* in base's cgroup.controllers */
+	unsigned available;	/* CTRL_* in base's cgroup.controllers */
 	char controllers[256];
 };
 

@@ -1,10 +1,10 @@
 /* corral-helper: the only privileged code in corral.
  *
  * Started setuid root by corrald with a SOCK_SEQPACKET link on fd 3.  It
- * accepts exactly three requests (START, SIGNAL, KILL, see the table at
- * the bottom), checks every field against its own root-owned policy, and
- * reports STARTED, START_FAILED and EXITED.  docs/helper.md is the
- * reviewer's guide. */
+ * accepts exactly three requests (START, SIGNAL, KILL: the request table
+ * at the bottom), checks each with its check in policy.c against its own
+ * root-owned policy, and reports STARTED, START_FAILED and EXITED.
+ * docs/helper.md is the reviewer's guide. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -30,26 +30,26 @@
 #include "proto.h"
 #include "seccomp_filter.h"
 #include "spawn.h"
+#include "wire_io.h"
 
 #ifndef HELPER_CONF
 #error "HELPER_CONF must be set at build time"
 #endif
 
 #define LINK_FD 3
-#define GROUPS_MAX 65536
 
 enum { EV_LINK, EV_PIDFD, EV_REPORT, EV_EVENTS };
 
 struct job {
 	bool used, started, exited;
 	uint32_t gen;		/* tells a reused slot from its last job */
-	char id[37];
+	char id[JOB_ID_LEN + 1];
 	uid_t uid;
 	pid_t pid;
 	int pidfd, cgfd, report_r, status_r, eventsfd;
 	uint32_t wstatus;
 	struct cg_stats stats;
-	struct spawn_report fail;	/* fail.stage[0] set: start failed */
+	struct spawn_report fail;	/* fail.stage set: start failed */
 };
 
 static struct policy pol;
@@ -87,7 +87,7 @@ static void send_error(const char *id, int err, const char *msg)
 {
 	struct wire_out o;
 
-	wire_out_init(&o, &proto_helper, H_ERROR);
+	wire_out_init(&o, &proto_helper_ev, H_ERROR);
 	if (id)
 		wire_put_str(&o, F_JOB_ID, id);
 	wire_put_u32(&o, F_ERRNO, (uint32_t)(err & 4095));
@@ -95,14 +95,14 @@ static void send_error(const char *id, int err, const char *msg)
 	send_msg(&o);
 }
 
-static void send_start_failed(const char *id, const char *stage, int err,
+static void send_start_failed(const char *id, enum start_stage stage, int err,
 			      const char *msg)
 {
 	struct wire_out o;
 
-	wire_out_init(&o, &proto_helper, H_START_FAILED);
+	wire_out_init(&o, &proto_helper_ev, H_START_FAILED);
 	wire_put_str(&o, F_JOB_ID, id);
-	wire_put_str(&o, F_STAGE, stage);
+	wire_put_u32(&o, F_STAGE, stage);
 	wire_put_u32(&o, F_ERRNO, (uint32_t)(err & 4095));
 	wire_put_str(&o, F_MESSAGE, msg);
 	send_msg(&o);
@@ -245,32 +245,22 @@ static void start_failed_cleanup(struct job *j, const struct start_req *r)
 	close_job(j);
 }
 
-static void handle_start(struct wire_msg *m)
+static void handle_start(struct wire_msg *m, union request *u)
 {
 	_cleanup_close_ int outfd = wire_take_fd(m, 0), errfd = wire_take_fd(m, 1);
-	struct start_req r;
-	struct user_ids u = { 0 };
+	struct start_req *r = &u->start;
+	struct user_ids ids = { 0 };
+	enum start_stage stage = STAGE_POLICY;
 	struct job *j;
 	struct cerr e;
-	const char *stage = "policy";
-	const char *id = wire_str(m, F_JOB_ID);
 
-	if (!job_id_valid(id)) {
-		send_error(NULL, EINVAL, "START: job_id is not a lower-case UUID");
+	if (find_job(r->job_id)) {
+		send_start_failed(r->job_id, stage, EEXIST, "job_id is already running");
 		return;
 	}
-	if (start_check(&pol, m, &r, &e) < 0) {
-		send_start_failed(id, stage, e.num, e.msg);
+	if (capacity_check(&pol, njobs, &e) < 0 || !(j = free_slot())) {
+		send_start_failed(r->job_id, stage, EAGAIN, e.msg);
 		return;
-	}
-	if (find_job(r.job_id)) {
-		send_start_failed(id, stage, EEXIST, "job_id is already running");
-		goto out;
-	}
-	if (njobs >= pol.max_jobs || !(j = free_slot())) {
-		cerr_set(&e, EAGAIN, "too many jobs: the policy allows %u at once", pol.max_jobs);
-		send_start_failed(id, stage, e.num, e.msg);
-		goto out;
 	}
 	uint32_t gen = j->gen + 1;
 	memset(j, 0, sizeof *j);
@@ -278,15 +268,15 @@ static void handle_start(struct wire_msg *m)
 	j->used = true;
 	j->pidfd = j->cgfd = j->report_r = j->status_r = j->eventsfd = -1;
 	njobs++;
-	strcpy(j->id, r.job_id);
-	j->uid = r.uid;
-	if ((stage = "user", resolve_user(r.uid, &u, &e) < 0) ||
-	    (stage = "rootfs", r.rootfs_idx >= 0 && check_rootfs(&pol.rootfs[r.rootfs_idx], &e) < 0) ||
-	    (stage = "cgroup", (j->cgfd = cg_create(&cg, &pol, &r, &e)) < 0) ||
-	    (stage = "limits", cg_write_limits(j->cgfd, &r, &e) < 0) ||
-	    (stage = "clone", launch(j, &r, &u, outfd, errfd, &e) < 0)) {
-		send_start_failed(id, stage, e.num, e.msg);
-		start_failed_cleanup(j, &r);
+	strcpy(j->id, r->job_id);
+	j->uid = r->uid;
+	if ((stage = STAGE_USER, resolve_user(r->uid, &ids, &e) < 0) ||
+	    (stage = STAGE_ROOTFS, r->rootfs_idx >= 0 && check_rootfs(&pol.rootfs[r->rootfs_idx], &e) < 0) ||
+	    (stage = STAGE_CGROUP, (j->cgfd = cg_create(&cg, &pol, r, &e)) < 0) ||
+	    (stage = STAGE_LIMITS, cg_write_limits(j->cgfd, r, &e) < 0) ||
+	    (stage = STAGE_CLONE, launch(j, r, &ids, outfd, errfd, &e) < 0)) {
+		send_start_failed(r->job_id, stage, e.num, e.msg);
+		start_failed_cleanup(j, r);
 		goto out;
 	}
 	unsigned slot = (unsigned)(j - jobs);
@@ -294,46 +284,33 @@ static void handle_start(struct wire_msg *m)
 	    watch(j->report_r, EPOLLIN, slot, EV_REPORT) < 0)
 		syslog(LOG_ERR, "epoll: %m");	/* cannot happen with valid fds */
 out:
-	free(u.groups);
-	start_req_free(&r);
+	free(ids.groups);
 }
 
 /* --- SIGNAL and KILL --------------------------------------------------- */
 
-static struct job *request_job(const struct wire_msg *m)
+static struct job *running_job(const char *id)
 {
-	const char *id = wire_str(m, F_JOB_ID);
-	struct job *j;
+	struct job *j = find_job(id);
 
-	if (!job_id_valid(id)) {
-		send_error(NULL, EINVAL, "job_id is not a lower-case UUID");
+	if (!j || j->exited) {
+		send_error(id, ESRCH, "no such running job");
 		return NULL;
 	}
-	j = find_job(id);
-	if (!j || j->exited)
-		send_error(id, ESRCH, "no such running job");
-	return j && !j->exited ? j : NULL;
+	return j;
 }
 
-static void handle_signal(struct wire_msg *m)
+static void handle_signal(struct wire_msg *m, union request *u)
 {
-	uint32_t sig = wire_u32(m, F_SIGNAL, 0);
-	struct job *j;
+	struct job *j = running_job(u->sig.job_id);
 
-	/* The init forwards exactly these; KILL has its own request. */
-	if (sig != SIGTERM && sig != SIGINT && sig != SIGHUP && sig != SIGQUIT) {
-		send_error(wire_str(m, F_JOB_ID), EINVAL,
-			   "signal: only TERM, INT, HUP and QUIT may be sent");
-		return;
-	}
-	j = request_job(m);
-	if (j && syscall(SYS_pidfd_send_signal, j->pidfd, (int)sig, NULL, 0) < 0)
+	if (j && syscall(SYS_pidfd_send_signal, j->pidfd, u->sig.sig, NULL, 0) < 0)
 		send_error(j->id, errno, "signal: pidfd_send_signal failed");
 }
 
-static void handle_kill(struct wire_msg *m)
+static void handle_kill(struct wire_msg *m, union request *u)
 {
-	struct job *j = request_job(m);
+	struct job *j = running_job(u->sig.job_id);
 	struct cerr e;
 
 	if (j && cg_kill(j->cgfd, &e) < 0)
@@ -352,16 +329,18 @@ static void read_report(struct job *j)
 		return;
 	n = read(j->report_r, &j->fail, sizeof j->fail);
 	if (n == (ssize_t)sizeof j->fail) {
-		j->fail.stage[sizeof j->fail.stage - 1] = '\0';
+		/* Written by our own code before exec, but read as data. */
+		if (j->fail.stage <= STAGE_NONE || j->fail.stage >= STAGE_COUNT)
+			j->fail.stage = STAGE_INIT;
 	} else if (n == 0) {
 		struct wire_out o;
 		j->started = true;
-		wire_out_init(&o, &proto_helper, H_STARTED);
+		wire_out_init(&o, &proto_helper_ev, H_STARTED);
 		wire_put_str(&o, F_JOB_ID, j->id);
 		wire_put_u32(&o, F_PID, (uint32_t)j->pid);
 		send_msg(&o);
 	} else {
-		snprintf(j->fail.stage, sizeof j->fail.stage, "init");
+		j->fail.stage = STAGE_INIT;
 		j->fail.err = n < 0 ? errno : EPROTO;
 	}
 	epoll_ctl(epfd, EPOLL_CTL_DEL, j->report_r, NULL);
@@ -375,12 +354,12 @@ static void finish(struct job *j)
 	char msg[128];
 
 	if (j->started) {
-		wire_out_init(&o, &proto_helper, H_EXITED);
+		wire_out_init(&o, &proto_helper_ev, H_EXITED);
 		wire_put_str(&o, F_JOB_ID, j->id);
 		wire_put_u32(&o, F_WSTATUS, j->wstatus);
 		wire_put_u64(&o, F_OOM_KILLS, j->stats.oom_kills);
 		wire_put_u64(&o, F_CPU_USEC, j->stats.cpu_usec);
-		wire_put_u64(&o, F_MEM_PEAK, j->stats.memory_peak);
+		wire_put_u64(&o, F_MEMORY_PEAK, j->stats.memory_peak);
 		send_msg(&o);
 	} else {
 		snprintf(msg, sizeof msg, "%s", strerror(j->fail.err));
@@ -432,17 +411,6 @@ static void init_exited(struct job *j)
 
 /* --- the loop ---------------------------------------------------------- */
 
-/* The request table: the only requests the helper accepts.  The framing
- * layer has already checked every field against proto_helper. */
-static const struct {
-	uint16_t type;
-	void (*handle)(struct wire_msg *m);
-} requests[] = {
-	{ H_START, handle_start },
-	{ H_SIGNAL, handle_signal },
-	{ H_KILL, handle_kill },
-};
-
 static void shutdown_all(void)
 {
 	for (unsigned i = 0; i < pol.max_jobs; i++)
@@ -459,30 +427,72 @@ static void shutdown_all(void)
 	exit(0);
 }
 
+/* The request table: the only requests the helper accepts, each with the
+ * check in policy.c that every field passes before its handler runs, and
+ * why what the handler then does is safe.  The framing layer has already
+ * checked each field's type, count and bounds against proto_helper_req,
+ * and refused any message that does not travel towards the helper. */
+static const struct request_row {
+	uint16_t type;
+	int (*check)(const struct policy *p, const struct wire_msg *m,
+		     union request *r, struct cerr *e);
+	void (*handle)(struct wire_msg *m, union request *r);
+	const char *why;
+} requests[] = {
+	{ H_START, start_check, handle_start,
+	  "the uid, limits, namespaces and rootfs are checked against root's "
+	  "policy; the helper looks the user up itself, and runs nothing but "
+	  "the job's own command, as that user, in a fresh cgroup it made" },
+	{ H_SIGNAL, signal_check, handle_signal,
+	  "only TERM, INT, HUP or QUIT, only to an init this helper started, "
+	  "through the pidfd it kept (never a pid number)" },
+	{ H_KILL, kill_check, handle_kill,
+	  "cgroup.kill of a group this helper made, through the fd it kept" },
+};
+
+static void dispatch_request(struct wire_msg *m)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(requests); i++) {
+		const struct request_row *q = &requests[i];
+		union request r;
+		struct cerr e;
+
+		if (q->type != m->type)
+			continue;
+		if (q->check(&pol, m, &r, &e) < 0) {
+			const char *id = wire_str(m, F_JOB_ID);
+			if (m->type == H_START && job_id_valid(id))
+				send_start_failed(id, STAGE_POLICY, e.num, e.msg);
+			else
+				send_error(job_id_valid(id) ? id : NULL, e.num, e.msg);
+			return;
+		}
+		q->handle(m, &r);
+		if (m->type == H_START)
+			start_req_free(&r.start);
+		return;
+	}
+	send_error(NULL, EBADMSG, "not a request the helper accepts");
+}
+
 static void handle_link(void)
 {
 	struct wire_msg m;
 	struct cerr e;
-	int rc = wire_recv_packet(LINK_FD, &proto_helper, &m, &e);
 
-	if (rc == WIRE_EOF)
-		shutdown_all();
-	if (rc == WIRE_AGAIN)
+	switch (wire_recv_packet(LINK_FD, &proto_helper_req, &m, &e)) {
+	case WIRE_AGAIN:
 		return;
-	if (rc == WIRE_ERR) {
-		if (e.num == ECONNRESET || e.num == EPIPE)
-			shutdown_all();
+	case WIRE_BAD:
 		send_error(NULL, e.num ? e.num : EPROTO, e.msg);
 		return;
+	case WIRE_READY:
+		dispatch_request(&m);
+		wire_msg_free(&m);
+		return;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(requests); i++)
-		if (requests[i].type == m.type) {
-			requests[i].handle(&m);
-			wire_msg_free(&m);
-			return;
-		}
-	send_error(NULL, EBADMSG, "not a request the helper accepts");
-	wire_msg_free(&m);
+	/* EOF, or the link broke: corrald is gone, and so are its jobs. */
+	shutdown_all();
 }
 
 static _Noreturn void loop(void)
@@ -564,7 +574,7 @@ static void send_ready(void)
 {
 	struct wire_out o;
 
-	wire_out_init(&o, &proto_helper, H_READY);
+	wire_out_init(&o, &proto_helper_ev, H_READY);
 	wire_put_u32(&o, F_PID, (uint32_t)getpid());
 	wire_put_str(&o, F_CONTROLLERS, cg.controllers);
 	send_msg(&o);

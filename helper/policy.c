@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,8 +22,9 @@ void policy_defaults(struct policy *p)
 	p->manager_uid = (uid_t)-1;
 	p->min_uid = 1000;
 	p->max_jobs = 64;
-	p->max_memory = p->max_swap = p->max_cpu_quota = UNBOUNDED;
-	p->max_pids = p->max_io_bps = p->max_io_iops = UNBOUNDED;
+	for (unsigned id = 0; id < OPT_COUNT; id++)
+		p->max[id] = UNBOUNDED;
+	p->max_io_bps = p->max_io_iops = UNBOUNDED;
 }
 
 static int set_path(char *dst, size_t cap, const char *v, const char *key,
@@ -99,18 +102,33 @@ static int helper_key(struct policy *p, const char *k, const char *v,
 	return cerr_set(e, EINVAL, "helper.conf:%d: unknown key \"%s\" in [helper]", line, k);
 }
 
-/* [limits] and [user] share value syntax: sizes, cpus, counts. */
-static int limit_value(const char *k, const char *v, uint64_t *out,
-		       int line, struct cerr *e)
+/* A [limits] or [user] key: the run option whose policy key it is,
+ * written as that option is (runopt.def), or one of the io bounds. */
+static int limit_key(uint64_t *dst, bool user, const char *k, const char *v,
+		     int line, struct cerr *e)
 {
-	int r;
+	for (unsigned id = 0; id < OPT_COUNT; id++) {
+		const struct runopt_def *d = &runopt_defs[id];
+		struct runopts tmp = { 0 };
 
-	if (!strcmp(k, "cpus"))
-		r = parse_cpus(v, out, e);
-	else if (!strcmp(k, "pids_max") || !strcmp(k, "io_iops_max"))
-		r = parse_u64(v, out, e);
-	else
-		r = parse_size(v, out, e);
+		if (!d->policy || strcmp(k, d->policy) || runopt_is_str(id) ||
+		    (user && !(d->flags & OF_USER)))
+			continue;
+		if (runopt_parse(&tmp, id, v, e) < 0)
+			return cerr_wrap(e, "helper.conf:%d: %s", line, k);
+		dst[id] = tmp.u[id];
+		return 0;
+	}
+	return cerr_set(e, EINVAL, "helper.conf:%d: unknown key \"%s\" in [%s]",
+			line, k, user ? "user" : "limits");
+}
+
+static int io_key(struct policy *p, const char *k, const char *v, int line,
+		  struct cerr *e)
+{
+	uint64_t *dst = !strcmp(k, "io_bps_max") ? &p->max_io_bps : &p->max_io_iops;
+	int r = dst == &p->max_io_bps ? parse_size(v, dst, e) : parse_u64(v, dst, e);
+
 	return r < 0 ? cerr_wrap(e, "helper.conf:%d: %s", line, k) : 0;
 }
 
@@ -118,27 +136,17 @@ static int conf_cb(void *ctx, const char *section, const char *k,
 		   const char *v, int line, struct cerr *e)
 {
 	struct policy *p = ctx;
-	static const char *lim_keys[] = { "memory_max", "memory_swap_max", "cpus",
-					  "pids_max", "io_bps_max", "io_iops_max" };
-	static const char *user_keys[] = { "memory_max", "pids_max", "cpus" };
 
 	if (!strcmp(section, "helper"))
 		return helper_key(p, k, v, line, e);
 	if (!strcmp(section, "limits")) {
-		uint64_t *dst[] = { &p->max_memory, &p->max_swap, &p->max_cpu_quota,
-				    &p->max_pids, &p->max_io_bps, &p->max_io_iops };
-		for (size_t i = 0; i < ARRAY_SIZE(lim_keys); i++)
-			if (!strcmp(k, lim_keys[i]))
-				return limit_value(k, v, dst[i], line, e);
-	} else if (!strcmp(section, "user")) {
-		uint64_t *dst[] = { &p->user_memory, &p->user_pids, &p->user_cpu_quota };
-		for (size_t i = 0; i < ARRAY_SIZE(user_keys); i++)
-			if (!strcmp(k, user_keys[i]))
-				return limit_value(k, v, dst[i], line, e);
-	} else {
-		return cerr_set(e, EINVAL, "helper.conf:%d: unknown section [%s]", line, section);
+		if (!strcmp(k, "io_bps_max") || !strcmp(k, "io_iops_max"))
+			return io_key(p, k, v, line, e);
+		return limit_key(p->max, false, k, v, line, e);
 	}
-	return cerr_set(e, EINVAL, "helper.conf:%d: unknown key \"%s\" in [%s]", line, k, section);
+	if (!strcmp(section, "user"))
+		return limit_key(p->user, true, k, v, line, e);
+	return cerr_set(e, EINVAL, "helper.conf:%d: unknown section [%s]", line, section);
 }
 
 int policy_parse(const char *buf, size_t len, struct policy *p,
@@ -270,41 +278,10 @@ static int check_bound(const char *field, uint64_t v, uint64_t max,
 	return 0;
 }
 
-static int check_limits(const struct policy *p, const struct wire_msg *m,
-			struct start_req *r, struct cerr *e)
+static int check_io(const struct policy *p, struct start_req *r, struct cerr *e)
 {
-	r->has_mem = wire_has(m, F_MEM_MAX);
-	r->mem_max = wire_u64(m, F_MEM_MAX, 0);
-	r->has_swap = wire_has(m, F_SWAP_MAX);
-	r->swap_max = wire_u64(m, F_SWAP_MAX, 0);
-	r->has_cpu = wire_has(m, F_CPU_QUOTA);
-	r->cpu_quota = wire_u64(m, F_CPU_QUOTA, 0);
-	r->has_pids = wire_has(m, F_PIDS_MAX);
-	r->pids_max = wire_u64(m, F_PIDS_MAX, 0);
-	if ((r->has_mem && check_bound("memory_max", r->mem_max, p->max_memory, e) < 0) ||
-	    (r->has_swap && check_bound("memory_swap_max", r->swap_max, p->max_swap, e) < 0) ||
-	    (r->has_cpu && check_bound("cpu_quota_usec", r->cpu_quota, p->max_cpu_quota, e) < 0) ||
-	    (r->has_pids && check_bound("pids_max", r->pids_max, p->max_pids, e) < 0))
-		return -1;
-	/* Without an explicit limit a job could exceed a policy bound. */
-	if (!r->has_mem && p->max_memory != UNBOUNDED)
-		r->has_mem = true, r->mem_max = p->max_memory;
-	if (!r->has_cpu && p->max_cpu_quota != UNBOUNDED)
-		r->has_cpu = true, r->cpu_quota = p->max_cpu_quota;
-	if (!r->has_pids && p->max_pids != UNBOUNDED)
-		r->has_pids = true, r->pids_max = p->max_pids;
-	if (!r->has_swap && p->max_swap != UNBOUNDED)
-		r->has_swap = true, r->swap_max = p->max_swap;
-	r->cpuset_cpus = wire_str(m, F_CPUSET_CPUS);
-	r->cpuset_mems = wire_str(m, F_CPUSET_MEMS);
-	if (r->cpuset_cpus && !cpuset_valid(r->cpuset_cpus))
-		return cerr_set(e, EINVAL, "cpuset_cpus \"%s\" is not a CPU list", r->cpuset_cpus);
-	if (r->cpuset_mems && !cpuset_valid(r->cpuset_mems))
-		return cerr_set(e, EINVAL, "cpuset_mems \"%s\" is not a node list", r->cpuset_mems);
-	r->nio = wire_count(m, F_IO_LIMIT);
-	for (size_t i = 0; i < r->nio; i++) {
-		struct io_limit *l = &r->io[i];
-		io_limit_decode(wire_nth(m, F_IO_LIMIT, i)->p, l);
+	for (size_t i = 0; i < r->opt.nio; i++) {
+		struct io_limit *l = &r->opt.io[i];
 		if (l->major > 0xfff || l->minor > 0xfffff)
 			return cerr_set(e, EINVAL, "io_limit[%zu] device %u:%u is not valid",
 					i, l->major, l->minor);
@@ -316,11 +293,34 @@ static int check_limits(const struct policy *p, const struct wire_msg *m,
 		    check_bound("io_limit wiops", l->wiops, p->max_io_iops, e) < 0)
 			return -1;
 		for (size_t j = 0; j < i; j++)
-			if (r->io[j].major == l->major && r->io[j].minor == l->minor)
+			if (r->opt.io[j].major == l->major && r->opt.io[j].minor == l->minor)
 				return cerr_set(e, EINVAL, "io_limit: device %u:%u given twice",
 						l->major, l->minor);
 	}
 	return 0;
+}
+
+/* Each option within the table's bounds and its policy bound.  An
+ * option the request leaves unset would be unlimited, so a bounded
+ * OF_FILL option gets its bound. */
+static int check_opts(const struct policy *p, const struct wire_msg *m,
+		      struct start_req *r, struct cerr *e)
+{
+	runopts_get(m, &r->opt);
+	if (runopts_check(&r->opt, e) < 0)
+		return -1;
+	for (unsigned id = 0; id < OPT_COUNT; id++) {
+		if (p->max[id] == UNBOUNDED)
+			continue;
+		if (runopt_has(&r->opt, id)) {
+			if (check_bound(runopt_defs[id].name, r->opt.u[id], p->max[id], e) < 0)
+				return -1;
+		} else if (runopt_defs[id].flags & OF_FILL) {
+			r->opt.set |= 1u << id;
+			r->opt.u[id] = p->max[id];
+		}
+	}
+	return check_io(p, r, e);
 }
 
 static int check_env(const struct start_req *r, struct cerr *e)
@@ -333,12 +333,19 @@ static int check_env(const struct start_req *r, struct cerr *e)
 	return 0;
 }
 
+static int job_ref(const struct wire_msg *m, const char **id, struct cerr *e)
+{
+	*id = wire_str(m, F_JOB_ID);
+	if (!job_id_valid(*id))
+		return cerr_set(e, EINVAL, "job_id is not a lower-case UUID");
+	return 0;
+}
+
 static int check_identity(const struct policy *p, const struct wire_msg *m,
 			  struct start_req *r, struct cerr *e)
 {
-	r->job_id = wire_str(m, F_JOB_ID);
-	if (!job_id_valid(r->job_id))
-		return cerr_set(e, EINVAL, "job_id is not a lower-case UUID");
+	if (job_ref(m, &r->job_id, e) < 0)
+		return -1;
 	r->uid = wire_u32(m, F_UID, 0);
 	if (r->uid == 0 && !p->allow_root_jobs)
 		return cerr_set(e, EPERM, "uid 0: jobs may not run as root");
@@ -350,18 +357,18 @@ static int check_identity(const struct policy *p, const struct wire_msg *m,
 	return 0;
 }
 
-static int check_isolation(const struct policy *p, const struct wire_msg *m,
-			   struct start_req *r, struct cerr *e)
+static int check_isolation(const struct policy *p, struct start_req *r,
+			   uint32_t ns_off, struct cerr *e)
 {
-	const char *rootfs = wire_str(m, F_ROOTFS);
+	const char *rootfs = r->opt.s[OPT_ROOTFS];
 
-	r->ns_off = wire_u32(m, F_NS_OFF, 0);
+	r->ns_off = ns_off;
 	for (size_t i = 0; i < ARRAY_SIZE(ns_keys); i++)
 		if (r->ns_off & ~p->ns_may_off & ns_keys[i].bit)
 			return cerr_set(e, EPERM, "ns_off: the policy does not allow turning off the %s namespace",
 					ns_keys[i].key + strlen("allow_no_"));
 	r->rootfs_idx = -1;
-	if (!rootfs)
+	if (!runopt_has(&r->opt, OPT_ROOTFS))
 		return 0;
 	if (r->ns_off & NS_MNT)
 		return cerr_set(e, EINVAL, "rootfs needs a mount namespace");
@@ -374,12 +381,14 @@ static int check_isolation(const struct policy *p, const struct wire_msg *m,
 }
 
 int start_check(const struct policy *p, const struct wire_msg *m,
-		struct start_req *r, struct cerr *e)
+		union request *u, struct cerr *e)
 {
+	struct start_req *r = &u->start;
+
 	memset(r, 0, sizeof *r);
 	if (m->type != H_START)
 		return cerr_set(e, EINVAL, "not a START");
-	if (check_identity(p, m, r, e) < 0 || check_isolation(p, m, r, e) < 0)
+	if (check_identity(p, m, r, e) < 0)
 		return -1;
 	r->argv = wire_strv(m, F_ARGV, &r->argc);
 	r->envp = wire_strv(m, F_ENV, &r->envc);
@@ -396,38 +405,84 @@ int start_check(const struct policy *p, const struct wire_msg *m,
 		start_req_free(r);
 		return cerr_set(e, EINVAL, "cwd \"%s\" is not absolute", r->cwd);
 	}
-	if (check_env(r, e) < 0 || check_limits(p, m, r, e) < 0) {
+	if (check_env(r, e) < 0 || check_opts(p, m, r, e) < 0 ||
+	    check_isolation(p, r, wire_u32(m, F_NS_OFF, 0), e) < 0) {
 		start_req_free(r);
 		return -1;
 	}
 	return 0;
 }
 
+int signal_check(const struct policy *p, const struct wire_msg *m,
+		 union request *u, struct cerr *e)
+{
+	int sig = (int)wire_u32(m, F_SIGNAL, 0);
+
+	memset(&u->sig, 0, sizeof u->sig);
+	if (job_ref(m, &u->sig.job_id, e) < 0)
+		return -1;
+	/* The init forwards exactly these; KILL has its own request. */
+	if (sig != SIGTERM && sig != SIGINT && sig != SIGHUP && sig != SIGQUIT)
+		return cerr_set(e, EINVAL, "signal: only TERM, INT, HUP and QUIT may be sent");
+	u->sig.sig = sig;
+	return 0;
+}
+
+int kill_check(const struct policy *p, const struct wire_msg *m,
+	       union request *u, struct cerr *e)
+{
+	memset(&u->sig, 0, sizeof u->sig);
+	return job_ref(m, &u->sig.job_id, e);
+}
+
+int capacity_check(const struct policy *p, unsigned running, struct cerr *e)
+{
+	if (running >= p->max_jobs)
+		return cerr_set(e, EAGAIN, "too many jobs: the policy allows %u at once",
+				p->max_jobs);
+	return 0;
+}
+
 unsigned start_controllers(const struct start_req *r)
 {
-	unsigned c = 0;
+	unsigned c = r->opt.nio ? CTRL_IO : 0;
 
-	if (r->has_mem || r->has_swap)
-		c |= CG_MEMORY;
-	if (r->has_cpu)
-		c |= CG_CPU;
-	if (r->has_pids)
-		c |= CG_PIDS;
-	if (r->nio)
-		c |= CG_IO;
-	if (r->cpuset_cpus || r->cpuset_mems)
-		c |= CG_CPUSET;
+	for (unsigned id = 0; id < OPT_COUNT; id++)
+		if (runopt_has(&r->opt, id))
+			c |= runopt_defs[id].ctrl;
 	return c;
 }
 
-const char *controller_name(unsigned bit)
+unsigned user_controllers(const struct policy *p)
 {
-	switch (bit) {
-	case CG_CPU: return "cpu";
-	case CG_MEMORY: return "memory";
-	case CG_IO: return "io";
-	case CG_PIDS: return "pids";
-	case CG_CPUSET: return "cpuset";
-	}
-	return "?";
+	unsigned c = 0;
+
+	for (unsigned id = 0; id < OPT_COUNT; id++)
+		if (p->user[id])
+			c |= runopt_defs[id].ctrl;
+	return c;
+}
+
+int controllers_check(unsigned available, unsigned need,
+		      const char *avail_text, struct cerr *e)
+{
+	for (unsigned b = 1; b <= CTRL_ALL; b <<= 1)
+		if ((need & b) && !(available & b))
+			return cerr_set(e, EOPNOTSUPP,
+					"the %s controller is not available in the job cgroup base (available: \"%s\")",
+					ctrl_name(b), avail_text);
+	return 0;
+}
+
+unsigned controllers_parse(const char *line)
+{
+	char buf[256], *save = NULL;
+	unsigned bits = 0;
+
+	snprintf(buf, sizeof buf, "%s", line);
+	for (char *t = strtok_r(buf, " \n", &save); t; t = strtok_r(NULL, " \n", &save))
+		for (unsigned b = 1; b <= CTRL_ALL; b <<= 1)
+			if (!strcmp(t, ctrl_name(b)))
+				bits |= b;
+	return bits;
 }

@@ -1,6 +1,8 @@
-/* The helper's own policy (root-owned helper.conf) and the checks every
- * START request must pass.  Everything here is pure: no syscalls but the
- * ones in policy_load, so the checks can be fuzzed. */
+/* The helper's own policy (root-owned helper.conf) and every decision the
+ * helper makes about a request.  Everything here but policy_load and
+ * open_nofollow is pure (no syscalls), so the decisions can be fuzzed and
+ * read in one place; main.c's request table names which check guards
+ * which request. */
 #ifndef CORRAL_HELPER_POLICY_H
 #define CORRAL_HELPER_POLICY_H
 
@@ -10,6 +12,7 @@
 
 #include "err.h"
 #include "proto.h"
+#include "runopt.h"
 #include "wire.h"
 
 #define POLICY_ROOTFS_MAX 16
@@ -25,7 +28,7 @@ struct policy_rootfs {
 };
 
 struct policy {
-	char manager_user[64];
+	char manager_user[USER_LEN_MAX];
 	uid_t manager_uid;
 	char cgroup_base[PATH_LEN_MAX];	/* "/..." or "self" */
 	uid_t min_uid;
@@ -34,11 +37,12 @@ struct policy {
 	uint32_t ns_may_off;		/* NS_* bits a request may turn off */
 	struct policy_rootfs rootfs[POLICY_ROOTFS_MAX];
 	unsigned nrootfs;
-	/* upper bounds on one job; UNBOUNDED if not set */
-	uint64_t max_memory, max_swap, max_cpu_quota, max_pids;
+	/* [limits]: the bound on one job of each run option that has a
+	 * policy key; UNBOUNDED if not set */
+	uint64_t max[OPT_COUNT];
 	uint64_t max_io_bps, max_io_iops;
-	/* per-user totals on base/jobs/<uid>; 0 if not set */
-	uint64_t user_memory, user_pids, user_cpu_quota;
+	/* [user]: totals on base/jobs/<uid> (OF_USER options); 0 if not set */
+	uint64_t user[OPT_COUNT];
 };
 
 /* A START request after every check, pointing into the decoded message. */
@@ -50,17 +54,21 @@ struct start_req {
 	const char **envp;	/* NULL-terminated, malloc'd array */
 	size_t envc;
 	const char *cwd;
-	bool has_mem, has_swap, has_cpu, has_pids;
-	uint64_t mem_max, swap_max, cpu_quota, pids_max;
-	const char *cpuset_cpus, *cpuset_mems;
-	struct io_limit io[IO_LIMIT_MAX];
-	size_t nio;
+	struct runopts opt;	/* with the policy's bounds filled in */
 	uint32_t ns_off;
 	int rootfs_idx;		/* -1: none */
 };
 
-/* Controllers a request needs, as bits. */
-enum { CG_CPU = 1, CG_MEMORY = 2, CG_IO = 4, CG_PIDS = 8, CG_CPUSET = 16 };
+struct signal_req {
+	const char *job_id;
+	int sig;
+};
+
+/* What a checked request holds, whichever it is. */
+union request {
+	struct start_req start;
+	struct signal_req sig;	/* SIGNAL; KILL uses job_id only */
+};
 
 /* Open a path from the real root without following any symlink
  * (openat2 RESOLVE_NO_SYMLINKS); flags gain O_CLOEXEC | O_NOFOLLOW. */
@@ -75,12 +83,33 @@ int policy_parse(const char *buf, size_t len, struct policy *p,
  * each allowed rootfs's device and inode. */
 int policy_load(const char *path, struct policy *p, struct cerr *e);
 
-/* Check a decoded START against the policy.  Fills r (free r->argv and
- * r->envp with start_req_free).  Errors name the offending field. */
+/* --- the checks of main.c's request table ---------------------------- */
+
+/* START: every field against the policy.  Fills r->start (free it with
+ * start_req_free).  Errors name the offending field. */
 int start_check(const struct policy *p, const struct wire_msg *m,
-		struct start_req *r, struct cerr *e);
+		union request *r, struct cerr *e);
 void start_req_free(struct start_req *r);
+/* SIGNAL: a job id and one of the signals the job's init forwards. */
+int signal_check(const struct policy *p, const struct wire_msg *m,
+		 union request *r, struct cerr *e);
+/* KILL: a job id. */
+int kill_check(const struct policy *p, const struct wire_msg *m,
+	       union request *r, struct cerr *e);
+
+/* --- decisions while starting ---------------------------------------- */
+
+/* Room for one more job beside running ones. */
+int capacity_check(const struct policy *p, unsigned running, struct cerr *e);
+/* The controllers a request needs (CTRL_* bits) on its own group, and
+ * on the way down (with the per-user totals). */
 unsigned start_controllers(const struct start_req *r);
-const char *controller_name(unsigned bit);
+unsigned user_controllers(const struct policy *p);
+/* Every controller in need is among those available (CTRL_* bits;
+ * avail_text is the kernel's list, for the message). */
+int controllers_check(unsigned available, unsigned need,
+		      const char *avail_text, struct cerr *e);
+/* CTRL_* bits of a cgroup.controllers line. */
+unsigned controllers_parse(const char *line);
 
 #endif

@@ -33,12 +33,11 @@ enum { FD_OUT = 3, FD_ERR, FD_REPORT, FD_STATUS, FD_NULL, FD_NKEEP = 5 };
 
 extern char **environ;
 
-static _Noreturn void fail(const char *stage, int err)
+static _Noreturn void fail(enum start_stage stage, int err)
 {
-	struct spawn_report rep = { .err = err };
+	struct spawn_report rep = { .stage = stage, .err = err };
 	ssize_t n;
 
-	snprintf(rep.stage, sizeof rep.stage, "%s", stage);
 	n = write(FD_REPORT, &rep, sizeof rep);
 	(void)n;
 	_exit(127);
@@ -60,7 +59,7 @@ static void compact_fds(const struct spawn_args *a)
 		if (dup3(high[i], FD_OUT + i, O_CLOEXEC) < 0)
 			_exit(127);
 	if (syscall(SYS_close_range, FD_OUT + FD_NKEEP, ~0U, 0) < 0)
-		fail("init-fds", errno);
+		fail(STAGE_INIT_FDS, errno);
 }
 
 /* Check from the kernel itself that nothing is left: effective,
@@ -87,20 +86,20 @@ static bool caps_all_empty(void)
 
 /* Empty every capability set, bounding and ambient included, then
  * become the user.  Changing to non-zero uids clears the rest. */
-static int drop_privileges(const struct spawn_args *a, const char **stage)
+static int drop_privileges(const struct spawn_args *a, enum start_stage *stage)
 {
-	*stage = "job-caps";
+	*stage = STAGE_JOB_CAPS;
 	capng_clear(CAPNG_SELECT_BOUNDS);
 	if (capng_apply(CAPNG_SELECT_BOUNDS) < 0)
 		return -1;
-	*stage = "job-groups";
+	*stage = STAGE_JOB_GROUPS;
 	if (setgroups((size_t)a->ngroups, a->groups) < 0 ||
 	    setresgid(a->gid, a->gid, a->gid) < 0)
 		return -1;
-	*stage = "job-uid";
+	*stage = STAGE_JOB_UID;
 	if (setresuid(a->uid, a->uid, a->uid) < 0)
 		return -1;
-	*stage = "job-caps";
+	*stage = STAGE_JOB_CAPS;
 	capng_clear(CAPNG_SELECT_ALL);
 	if (capng_apply(CAPNG_SELECT_BOTH) < 0 ||
 	    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
@@ -117,19 +116,19 @@ static _Noreturn void job_main(const struct spawn_args *a)
 	const struct start_req *r = a->r;
 	struct rlimit nofile;
 	sigset_t none;
-	const char *stage;
+	enum start_stage stage;
 	char cwd[PATH_LEN_MAX];
 
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-		fail("job-fds", errno);
+		fail(STAGE_JOB_FDS, errno);
 	/* A session of its own: no controlling terminal (TIOCSTI). */
 	if (setsid() < 0 || dup2(FD_NULL, 0) < 0 || dup2(FD_OUT, 1) < 0 ||
 	    dup2(FD_ERR, 2) < 0)
-		fail("job-fds", errno);
+		fail(STAGE_JOB_FDS, errno);
 	if (syscall(SYS_close_range, FD_OUT, FD_ERR, 0) < 0 ||
 	    syscall(SYS_close_range, FD_STATUS, ~0U, 0) < 0)
-		fail("job-fds", errno);
+		fail(STAGE_JOB_FDS, errno);
 	/* corrald raises its own fd limit for followers; jobs get the
 	 * usual soft limit back. */
 	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur > 1024) {
@@ -139,21 +138,21 @@ static _Noreturn void job_main(const struct spawn_args *a)
 	if (drop_privileges(a, &stage) < 0)
 		fail(stage, errno);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		fail("job-nnp", errno);
+		fail(STAGE_JOB_NNP, errno);
 	/* As the user, so the user's own permissions decide; getcwd then
 	 * proves the directory is reachable from our root. */
 	if (chdir(r->cwd) < 0 || !getcwd(cwd, sizeof cwd))
-		fail("job-cwd", errno);
+		fail(STAGE_JOB_CWD, errno);
 	int rc = seccomp_load_job_filter();
 	if (rc < 0)
-		fail("job-seccomp", -rc);
+		fail(STAGE_JOB_SECCOMP, -rc);
 	/* exec takes char *const[]; the strings are never written. */
 	char **argv, **envp;
 	memcpy(&argv, &r->argv, sizeof argv);
 	memcpy(&envp, &r->envp, sizeof envp);
 	environ = envp;
 	execvp(argv[0], argv);
-	fail("job-exec", errno);
+	fail(STAGE_JOB_EXEC, errno);
 }
 
 /* The rootfs is looked up again inside our own mount namespace (the
@@ -222,15 +221,15 @@ static void setup_namespaces(const struct spawn_args *a)
 
 	if (!(off & NS_MNT) &&
 	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		fail("init-mount", errno);
+		fail(STAGE_INIT_MOUNT, errno);
 	if (a->rootfs && enter_rootfs(a->rootfs) < 0)
-		fail("init-rootfs", errno);
+		fail(STAGE_INIT_ROOTFS, errno);
 	if (!(off & NS_MNT) && !(off & NS_PID) && mount_proc() < 0)
-		fail("init-proc", errno);
+		fail(STAGE_INIT_PROC, errno);
 	if (!(off & NS_UTS) && sethostname(a->hostname, strlen(a->hostname)) < 0)
-		fail("init-hostname", errno);
+		fail(STAGE_INIT_HOSTNAME, errno);
 	if (!(off & NS_NET) && loopback_up() < 0)
-		fail("init-net", errno);
+		fail(STAGE_INIT_NET, errno);
 }
 
 /* pid 1 of the job: forward the stop signals, reap everything, and hand
@@ -270,13 +269,13 @@ static _Noreturn void init_loop(pid_t job)
 static _Noreturn void init_main(const struct spawn_args *a)
 {
 	sigset_t set;
-	const char *stage;
+	enum start_stage stage;
 	pid_t job;
 
 	compact_fds(a);
 	setup_namespaces(a);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
-		fail("init-fork", errno);
+		fail(STAGE_INIT_FORK, errno);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
@@ -284,10 +283,10 @@ static _Noreturn void init_main(const struct spawn_args *a)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGQUIT);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		fail("init-fork", errno);
+		fail(STAGE_INIT_FORK, errno);
 	job = fork();
 	if (job < 0)
-		fail("init-fork", errno);
+		fail(STAGE_INIT_FORK, errno);
 	if (job == 0)
 		job_main(a);
 	/* The init keeps no privilege either while job code runs. */
@@ -295,7 +294,7 @@ static _Noreturn void init_main(const struct spawn_args *a)
 	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
 	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
 		kill(job, SIGKILL);
-		fail("init-drop", errno);
+		fail(STAGE_INIT_DROP, errno);
 	}
 	close(FD_OUT);
 	close(FD_ERR);

@@ -12,7 +12,7 @@
 /* What the init or the job writes on the report pipe when a stage fails
  * before execve.  Fits in PIPE_BUF, so it arrives whole. */
 struct spawn_report {
-	char stage[32];
+	uint32_t stage;		/* enum start_stage */
 	int32_t err;
 };
 

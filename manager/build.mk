@@ -1,11 +1,13 @@
 # corrald: the manager daemon.
 MANAGER_SRC := manager/main.c manager/config.c manager/client.c \
-	manager/req.c manager/job.c manager/follow.c manager/helper.c \
+	manager/req.c manager/job.c manager/follow.c manager/helper_link.c \
+	manager/logfile.c manager/env.c \
 	manager/store.c manager/outq.c manager/util.c
 MANAGER_GEN := $(BUILD)/manager/schema_sql.c
 MANAGER_OBJ := $(MANAGER_SRC:%.c=$(BUILD)/%.o) $(MANAGER_GEN:.c=.o)
 # What the request layer needs without sockets (unit tests, fuzzing).
 MANAGER_CORE_OBJ := $(BUILD)/manager/req.o $(BUILD)/manager/store.o \
+	$(BUILD)/manager/env.o \
 	$(BUILD)/manager/outq.o $(BUILD)/manager/util.o $(MANAGER_GEN:.c=.o)
 MANAGER_LIBS := $(shell $(PKG_CONFIG) --libs sqlite3 uuid 2>/dev/null || echo -lsqlite3 -luuid)
 SCHEMA_SQL := $(sort $(wildcard schema/[0-9][0-9][0-9]_*.sql))
@@ -39,6 +41,6 @@ $(BUILD)/tests/unit/test_store: $(BUILD)/tests/unit/test_store.o \
 # libFuzzer target tests/fuzz/fuzz_manager_request.c: the request layer
 # against an in-memory store.  The generated schema table lives in the
 # build tree of whichever build makes it.
-FUZZ_EXTRA_fuzz_manager_request := manager/req.c manager/store.c \
+FUZZ_EXTRA_fuzz_manager_request := manager/req.c manager/store.c manager/env.c \
 	manager/outq.c manager/util.c $(MANAGER_GEN)
 FUZZ_LIBS_fuzz_manager_request := $(MANAGER_LIBS)

@@ -17,8 +17,6 @@
 #include "job.h"
 #include "proto.h"
 
-#define GROUPS_MAX 65536
-
 int listen_open(struct mgr *m, struct cerr *e)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -118,7 +116,7 @@ static void refuse_now(int fd, int num, const char *msg)
 	struct wire_out o;
 	struct cerr e;
 
-	wire_out_init(&o, &proto_client, C_ERROR);
+	wire_out_init(&o, &proto_client_rep, C_ERROR);
 	wire_put_u32(&o, F_ERRNO, (uint32_t)num);
 	wire_put_str(&o, F_MESSAGE, msg);
 	if (wire_out_finish(&o, &e) == 0 &&
@@ -282,16 +280,18 @@ static void client_read(struct mgr *m, struct client *c)
 {
 	struct wire_msg msg;
 	struct cerr e;
-	int r = wire_reader_read(c->fd, &c->rd, &proto_client, &msg, &e);
+	int r = wire_reader_read(c->fd, &c->rd, &proto_client_req, &msg, &e);
 
 	if (r == WIRE_AGAIN)
 		return;
 	if (r == WIRE_EOF)
 		return client_close(m, c);
-	if (r == WIRE_ERR) {
-		/* The stream has lost its framing: say why, then close. */
+	if (r == WIRE_ERR || r == WIRE_BAD) {
+		/* Say why, then close: a client that sends what it should
+		 * not is not to be trusted with more (even when, after a
+		 * bad body, the stream is still framed). */
 		audit(m, &c->who, "invalid", NULL, "error", e.msg, false);
-		reply_error(c, e.num ? e.num : EPROTO, "%s", e.msg);
+		reply_error(c, e.num ? e.num : EPROTO, STAGE_NONE, "%s", e.msg);
 		c->closing = true;
 		return client_kick(m, c);
 	}

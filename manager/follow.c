@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "job.h"
+#include "le.h"
 #include "proto.h"
 
 #define SEND_CHUNK (1u << 20)
@@ -63,34 +64,6 @@ void logf_wake(struct mgr *m, struct logf *l)
 	logf_put(l);
 }
 
-static struct logf *open_finished(struct mgr *m, const char *id,
-				  struct cerr *e)
-{
-	char path[PATH_MAX];
-	struct stat st;
-	struct logf *l;
-	int fd;
-
-	snprintf(path, sizeof path, "%s/logs/%s.log", m->conf.state_dir, id);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0 && errno != ENOENT) {
-		cerr_sys(e, "open log of job %s", id);
-		return NULL;
-	}
-	if (fd >= 0 && fstat(fd, &st) < 0) {
-		cerr_sys(e, "log of job %s", id);
-		close(fd);
-		return NULL;
-	}
-	l = logf_new(fd, fd >= 0 ? (uint64_t)st.st_size : 0, true, id);
-	if (!l) {
-		cerr_sys(e, "log of job %s", id);
-		if (fd >= 0)
-			close(fd);
-	}
-	return l;
-}
-
 int follow_start(struct mgr *m, struct client *c, const char *id,
 		 uint32_t streams, bool live, struct cerr *e)
 {
@@ -100,7 +73,7 @@ int follow_start(struct mgr *m, struct client *c, const char *id,
 	if (j) {
 		l = j->log;
 		l->refs++;
-	} else if (!(l = open_finished(m, id, e))) {
+	} else if (!(l = logf_open_finished(m, id, e))) {
 		return -1;
 	}
 	memset(&c->f, 0, sizeof c->f);
@@ -127,15 +100,16 @@ static int peek_record(struct logf *l, uint64_t off, uint32_t *stream,
 
 	if (n < (ssize_t)sizeof b)
 		return 0;
-	if (wire_check_header(&proto_client, b, &type, &blen, e) < 0 ||
+	if (wire_check_header(&proto_client_rep, b, &type, &blen, e) < 0 ||
 	    type != C_LOG_DATA)
 		return cerr_set(e, EBADMSG, "log of job %s is corrupt at offset %llu",
 				l->job_id, (unsigned long long)off);
 	/* corrald writes the stream field first in every record. */
-	if ((b[12] | b[13] << 8) != F_STREAM || b[16] != 4)
+	if (le16_get(b + WIRE_HDR_LEN) != F_STREAM ||
+	    le32_get(b + WIRE_HDR_LEN + 4) != 4)
 		return cerr_set(e, EBADMSG, "log of job %s: record at %llu has no leading stream",
 				l->job_id, (unsigned long long)off);
-	*stream = (uint32_t)b[20] | (uint32_t)b[21] << 8;
+	*stream = le32_get(b + WIRE_HDR_LEN + WIRE_FIELD_HDR_LEN);
 	*end = off + WIRE_HDR_LEN + blen;
 	return 1;
 }

@@ -1,9 +1,9 @@
-/* The run-time side of jobs: pipes, log files, helper messages, stops,
- * timeouts and the recording of each job's end. */
+/* The run-time side of jobs: the table of active jobs, their output
+ * pipes, the helper's events, stops, timeouts and the recording of each
+ * job's end.  Log files are logfile.c's, the helper link helper_link.c's. */
 #include "job.h"
 
 #include <errno.h>
-#include <pwd.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -20,32 +20,6 @@
 #define PIPE_SIZE (1 << 20)
 #define READS_PER_EVENT 16	/* 1 MiB per wake-up, then let others run */
 #define DRAIN_AFTER_EXIT_MS 5000
-
-/* --- log files ------------------------------------------------------- */
-
-struct logf *logf_new(int fd, uint64_t size, bool done, const char *id)
-{
-	struct logf *l = calloc(1, sizeof *l);
-
-	if (!l)
-		return NULL;
-	l->refs = 1;
-	l->fd = fd;
-	l->size = size;
-	l->done = done;
-	snprintf(l->job_id, sizeof l->job_id, "%s", id);
-	return l;
-}
-
-void logf_put(struct logf *l)
-{
-	if (!l || --l->refs > 0)
-		return;
-	if (l->fd >= 0)
-		close(l->fd);
-	obuf_put(l->final);
-	free(l);
-}
 
 /* --- the table of active jobs ---------------------------------------- */
 
@@ -139,10 +113,10 @@ static void waiter_done(struct mgr *m, struct job *j)
 }
 
 static void waiter_error(struct mgr *m, struct job *j, int num,
-			 const char *msg)
+			 unsigned stage, const char *msg)
 {
 	if (j->waiter)
-		reply_error(j->waiter, num, "%s", msg);
+		reply_error(j->waiter, num, stage, "%s", msg);
 	waiter_done(m, j);
 }
 
@@ -151,68 +125,6 @@ void job_client_gone(struct mgr *m, struct client *c)
 	if (c->run_job)
 		c->run_job->waiter = NULL;
 	c->run_job = NULL;
-}
-
-/* --- output ---------------------------------------------------------- */
-
-static void log_record(struct mgr *m, struct job *j, uint32_t stream,
-		       const void *data, size_t n)
-{
-	struct logf *l = j->log;
-	struct wire_out o;
-	struct cerr e;
-	ssize_t w;
-
-	wire_out_init(&o, &proto_client, C_LOG_DATA);
-	wire_put_u32(&o, F_STREAM, stream);
-	wire_put_u64(&o, F_TIME_MS, (uint64_t)now_ms());
-	wire_put_bytes(&o, F_DATA, data, n);
-	if (wire_out_finish(&o, &e) < 0) {
-		logmsg("job %s: log record: %s", j->id, e.msg);
-		goto out;
-	}
-	/* One pwrite per record: followers only ever see whole records,
-	 * because l->size moves after the write. */
-	w = pwrite(l->fd, o.buf, o.len, (off_t)l->size);
-	if (w != (ssize_t)o.len) {
-		if (w >= 0 || errno != ENOSPC)
-			logmsg("job %s: log write failed: %s", j->id,
-			       w < 0 ? strerror(errno) : "short write");
-		if (ftruncate(l->fd, (off_t)l->size) < 0)
-			logmsg("job %s: log truncate: %m", j->id);
-		if (stream != STREAM_META)
-			j->dropped += n, j->stored -= n;
-		goto out;
-	}
-	l->size += o.len;
-	logf_wake(m, l);
-out:
-	wire_out_free(&o);
-}
-
-static void job_output(struct mgr *m, struct job *j, uint32_t stream,
-		       const uint8_t *data, size_t n)
-{
-	uint64_t cap = m->conf.log_max_bytes, keep;
-	char note[128];
-
-	keep = j->stored >= cap ? 0 : cap - j->stored;
-	if (keep > n)
-		keep = n;
-	if (keep) {
-		j->stored += keep;
-		log_record(m, j, stream, data, keep);
-	}
-	if (keep == n)
-		return;
-	j->dropped += n - keep;
-	if (j->truncated)
-		return;
-	j->truncated = true;
-	snprintf(note, sizeof note,
-		 "corral: output truncated after %llu bytes (log_max_bytes); the rest is dropped",
-		 (unsigned long long)cap);
-	log_record(m, j, STREAM_META, note, strlen(note));
 }
 
 static void job_maybe_end(struct mgr *m, struct job *j);
@@ -228,7 +140,7 @@ void job_pipe_event(struct mgr *m, struct ev *ev, uint32_t events)
 	for (int i = 0; i < READS_PER_EVENT; i++) {
 		ssize_t n = read(p->fd, buf, sizeof buf);
 		if (n > 0) {
-			job_output(m, j, p->stream, buf, (size_t)n);
+			logf_output(m, j->log, p->stream, buf, (size_t)n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -244,19 +156,6 @@ void job_pipe_event(struct mgr *m, struct ev *ev, uint32_t events)
 }
 
 /* --- launching ------------------------------------------------------- */
-
-static int open_log(struct mgr *m, const char *id, struct cerr *e)
-{
-	char path[PATH_MAX];
-	int fd;
-
-	snprintf(path, sizeof path, "%s/logs/%s.log", m->conf.state_dir, id);
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-		  0640);
-	if (fd < 0)
-		return cerr_sys(e, "create log %s", path);
-	return fd;
-}
 
 static int add_pipe(struct mgr *m, struct job *j, struct pipe_src *p, int fd,
 		    uint32_t stream, struct cerr *e)
@@ -275,71 +174,12 @@ static int add_pipe(struct mgr *m, struct job *j, struct pipe_src *p, int fd,
 	return 0;
 }
 
-static bool env_has(const struct wire_msg *run, const char *key)
-{
-	size_t n = strlen(key);
-
-	for (uint32_t i = 0; i < run->nvals; i++)
-		if (run->vals[i].id == F_ENV &&
-		    !strncmp((const char *)run->vals[i].p, key, n) &&
-		    run->vals[i].p[n] == '=')
-			return true;
-	return false;
-}
-
-/* What a login gives, as systemd does for User=: USER, LOGNAME, HOME and
- * SHELL from the user's passwd entry, unless the client set them. */
-static void put_identity_env(struct wire_out *o, const struct wire_msg *run,
-			     uint32_t uid)
-{
-	struct passwd pw, *res = NULL;
-	char buf[4096], var[ENV_LEN_MAX];
-
-	if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) != 0 || !res)
-		return;
-	const char *vals[][2] = { { "USER", pw.pw_name }, { "LOGNAME", pw.pw_name },
-				  { "HOME", pw.pw_dir }, { "SHELL", pw.pw_shell } };
-	for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
-		if (!vals[i][1] || !vals[i][1][0] || env_has(run, vals[i][0]))
-			continue;
-		if (snprintf(var, sizeof var, "%s=%s", vals[i][0], vals[i][1]) < (int)sizeof var)
-			wire_put_str(o, F_ENV, var);
-	}
-}
-
-/* START = job_id, uid and every limit/isolation field of the RUN. */
-static int build_start(struct wire_out *o, const char *id, uint32_t uid,
-		       const struct wire_msg *run, const int wr[2],
-		       struct cerr *e)
-{
-	wire_out_init(o, &proto_helper, H_START);
-	wire_put_str(o, F_JOB_ID, id);
-	wire_put_u32(o, F_UID, uid);
-	for (uint32_t i = 0; i < run->nvals; i++) {
-		const struct wire_val *v = &run->vals[i];
-		if (v->id == F_NAME || v->id == F_TIMEOUT_MS)
-			continue;
-		if (v->type == WT_U32)
-			wire_put_u32(o, v->id, (uint32_t)v->u);
-		else if (v->type == WT_U64)
-			wire_put_u64(o, v->id, v->u);
-		else if (v->type == WT_STR)
-			wire_put_str(o, v->id, (const char *)v->p);
-		else
-			wire_put_bytes(o, v->id, v->p, v->len);
-	}
-	put_identity_env(o, run, uid);
-	wire_put_fd(o, wr[0]);
-	wire_put_fd(o, wr[1]);
-	return wire_out_finish(o, e);
-}
-
 static int send_start(struct mgr *m, struct job *j, uint32_t uid,
-		      const struct wire_msg *run, struct cerr *e)
+		      const struct wire_msg *run, const struct job_env *env,
+		      struct cerr *e)
 {
 	_cleanup_close_ int o0 = -1, o1 = -1, e0 = -1, e1 = -1;
-	int po[2], pe[2], wr[2], r;
-	struct wire_out o;
+	int po[2], pe[2], wr[2];
 
 	j->uid = uid;
 	if (pipe2(po, O_CLOEXEC) < 0)
@@ -349,11 +189,7 @@ static int send_start(struct mgr *m, struct job *j, uint32_t uid,
 		return cerr_sys(e, "stderr pipe");
 	e0 = pe[0], e1 = pe[1];
 	wr[0] = o1, wr[1] = e1;
-	r = build_start(&o, j->id, uid, run, wr, e);
-	if (r == 0)
-		r = helper_send(m, &o, e);
-	wire_out_free(&o);
-	if (r < 0)
+	if (hlink_start(m, j->id, uid, run, env, wr, e) < 0)
 		return -1;
 	/* Our copies of the write ends close here, so EOF means the job
 	 * (and the helper) let go of them. */
@@ -364,27 +200,22 @@ static int send_start(struct mgr *m, struct job *j, uint32_t uid,
 }
 
 static int job_launch(struct mgr *m, struct client *c, const char *id,
-		      const struct wire_msg *run, struct cerr *e)
+		      const struct wire_msg *run, const struct job_env *env,
+		      struct cerr *e)
 {
 	struct job *j = calloc(1, sizeof *j);
-	int fd;
 
 	if (!j)
 		return cerr_sys(e, "job");
 	snprintf(j->id, sizeof j->id, "%s", id);
 	j->out.fd = j->err.fd = -1;
 	j->timeout_ms = wire_u64(run, F_TIMEOUT_MS, 0);
-	fd = open_log(m, id, e);
-	if (fd < 0 || !(j->log = logf_new(fd, 0, false, id))) {
-		if (fd >= 0) {
-			close(fd);
-			cerr_sys(e, "log");
-		}
+	if (!(j->log = logf_create(m, id, e))) {
 		free(j);
 		return -1;
 	}
 	job_link(m, j);
-	if (send_start(m, j, c->who.uid, run, e) < 0) {
+	if (send_start(m, j, c->who.uid, run, env, e) < 0) {
 		job_free_later(m, j);
 		return -1;
 	}
@@ -397,18 +228,7 @@ static int job_launch(struct mgr *m, struct client *c, const char *id,
 
 static int send_signal(struct mgr *m, struct job *j, int sig, struct cerr *e)
 {
-	struct wire_out o;
-	int r;
-
-	wire_out_init(&o, &proto_helper, sig == SIGKILL ? H_KILL : H_SIGNAL);
-	wire_put_str(&o, F_JOB_ID, j->id);
-	if (sig != SIGKILL)
-		wire_put_u32(&o, F_SIGNAL, (uint32_t)sig);
-	r = wire_out_finish(&o, e);
-	if (r == 0)
-		r = helper_send(m, &o, e);
-	wire_out_free(&o);
-	return r;
+	return hlink_signal(m, j->id, sig, e);
 }
 
 static void arm_kill(struct mgr *m, struct job *j, uint64_t grace_ms)
@@ -459,36 +279,36 @@ static int job_stop(struct mgr *m, const char *id, bool kill,
 
 /* --- the end --------------------------------------------------------- */
 
-static const char *end_state(const struct job *j)
+static enum job_state end_state(const struct job *j)
 {
 	if (j->oom_kills > 0)
-		return "oom";
+		return JS_OOM;
 	switch (j->reason) {
 	case END_TIMED_OUT:
-		return "timed_out";
+		return JS_TIMED_OUT;
 	case END_STOPPED:
-		return "stopped";
+		return JS_STOPPED;
 	case END_KILLED:
-		return "killed";
+		return JS_KILLED;
 	default:
-		return "exited";
+		return JS_EXITED;
 	}
 }
 
 static void record_end(struct mgr *m, struct job *j)
 {
 	struct job_end je = {
-		.state = end_state(j), .ended_ms = now_ms(),
+		.state = state_name(end_state(j)), .ended_ms = now_ms(),
 		.has_status = true, .wstatus = j->wstatus,
 		.oom_kills = j->oom_kills, .cpu_usec = j->cpu_usec,
 		.memory_peak = j->memory_peak,
-		.log_bytes = j->stored, .log_dropped = j->dropped,
+		.log_bytes = j->log->stored, .log_dropped = j->log->dropped,
 	};
 	struct cerr e;
 	int r;
 
 	if (j->failed || j->lost)
-		r = store_set_log(m->store, j->id, j->stored, j->dropped, &e);
+		r = store_set_log(m->store, j->id, j->log->stored, j->log->dropped, &e);
 	else
 		r = store_set_ended(m->store, j->id, &je, &e);
 	if (r < 0)
@@ -519,7 +339,7 @@ static void job_maybe_end(struct mgr *m, struct job *j)
 		return;
 	record_end(m, j);
 	publish_final(m, j);
-	waiter_error(m, j, EIO, "job ended before it was reported started");
+	waiter_error(m, j, EIO, STAGE_NONE, "job ended before it was reported started");
 	job_free_later(m, j);
 }
 
@@ -535,7 +355,7 @@ static void job_lose(struct mgr *m, struct job *j, const char *why)
 	if (store_set_lost(m->store, j->id, why, now_ms(), &e) < 0)
 		logmsg("job %s: lost state not recorded: %s", j->id, e.msg);
 	snprintf(msg, sizeof msg, "job %s lost: %s", j->id, why);
-	waiter_error(m, j, EIO, msg);
+	waiter_error(m, j, EIO, STAGE_NONE, msg);
 	/* Whatever still holds the pipes dies with the helper's jobs. */
 	j->drain_at = mono_ms() + DRAIN_AFTER_EXIT_MS;
 	job_maybe_end(m, j);
@@ -565,7 +385,7 @@ static void on_started(struct mgr *m, struct job *j, uint32_t pid)
 		logmsg("job %s: %s; killing it", j->id, e.msg);
 		j->started = true;
 		job_signal(m, j, true, 0, END_KILLED, &e);
-		waiter_error(m, j, EIO, "job store failed; the job was killed");
+		waiter_error(m, j, EIO, STAGE_NONE, "job store failed; the job was killed");
 		return;
 	}
 	j->started = true;
@@ -574,7 +394,7 @@ static void on_started(struct mgr *m, struct job *j, uint32_t pid)
 	if (j->pending && send_signal(m, j, j->pending, &e) < 0)
 		logmsg("job %s: deferred stop: %s", j->id, e.msg);
 	if (j->waiter) {
-		wire_out_init(&o, &proto_client, C_STARTED);
+		wire_out_init(&o, &proto_client_rep, C_STARTED);
 		wire_put_str(&o, F_JOB_ID, j->id);
 		if (outq_push(&j->waiter->q, &o, &e) < 0)
 			j->waiter->closing = true;
@@ -583,7 +403,7 @@ static void on_started(struct mgr *m, struct job *j, uint32_t pid)
 	waiter_done(m, j);
 }
 
-static void on_failed(struct mgr *m, struct job *j, const char *stage,
+static void on_failed(struct mgr *m, struct job *j, unsigned stage,
 		      int num, const char *message)
 {
 	char msg[1024];
@@ -591,9 +411,9 @@ static void on_failed(struct mgr *m, struct job *j, const char *stage,
 
 	if (j->started || j->exited)
 		return;
-	snprintf(msg, sizeof msg, "start failed at stage %s: %s", stage,
-		 message);
-	if (store_set_failed(m->store, j->id, stage, message, now_ms(), &e) < 0)
+	snprintf(msg, sizeof msg, "start failed at stage %s: %s",
+		 stage_name(stage), message);
+	if (store_set_failed(m->store, j->id, stage, num, message, now_ms(), &e) < 0)
 		logmsg("job %s: failure not recorded: %s", j->id, e.msg);
 	/* The RUN was audited "ok" when it was accepted; its failure to
 	 * start is an outcome of its own. */
@@ -601,20 +421,20 @@ static void on_failed(struct mgr *m, struct job *j, const char *stage,
 	audit(m, &who, "start", j->id, "failed", msg, true);
 	j->failed = j->exited = true;
 	j->kill_at = 0;
-	waiter_error(m, j, num ? num : EIO, msg);
+	waiter_error(m, j, num ? num : EIO, stage, msg);
 	j->drain_at = mono_ms() + DRAIN_AFTER_EXIT_MS;
 	job_maybe_end(m, j);
 }
 
-static void on_exited(struct mgr *m, struct job *j, const struct wire_msg *msg)
+static void on_exited(struct mgr *m, struct job *j, const struct helper_event *ev)
 {
 	if (j->exited)
 		return;
 	j->exited = true;
-	j->wstatus = wire_u32(msg, F_WSTATUS, 0);
-	j->oom_kills = wire_u64(msg, F_OOM_KILLS, 0);
-	j->cpu_usec = wire_u64(msg, F_CPU_USEC, 0);
-	j->memory_peak = wire_u64(msg, F_MEM_PEAK, 0);
+	j->wstatus = ev->wstatus;
+	j->oom_kills = ev->oom_kills;
+	j->cpu_usec = ev->cpu_usec;
+	j->memory_peak = ev->memory_peak;
 	j->timeout_at = j->kill_at = 0;
 	j->drain_at = mono_ms() + DRAIN_AFTER_EXIT_MS;
 	if (!j->started) {
@@ -622,48 +442,42 @@ static void on_exited(struct mgr *m, struct job *j, const struct wire_msg *msg)
 		j->started = true;
 		if (store_set_running(m->store, j->id, 0, now_ms(), &e) < 0)
 			logmsg("job %s: %s", j->id, e.msg);
-		waiter_error(m, j, EIO, "job exited before it was reported started");
+		waiter_error(m, j, EIO, STAGE_NONE, "job exited before it was reported started");
 	}
 	job_maybe_end(m, j);
 }
 
-static void on_error(struct mgr *m, struct job *j, const struct wire_msg *msg)
+static void on_error(struct mgr *m, struct job *j, const struct helper_event *ev)
 {
-	const char *text = wire_str(msg, F_MESSAGE);
-	int num = (int)wire_u32(msg, F_ERRNO, EIO);
-
 	if (!j) {
-		logmsg("helper refused a request: %s", text);
+		logmsg("helper refused a request: %s", ev->message);
 		return;
 	}
 	if (!j->started && !j->exited)
-		return on_failed(m, j, "helper", num, text);
-	logmsg("job %s: helper refused a request: %s", j->id, text);
+		return on_failed(m, j, STAGE_HELPER, ev->err, ev->message);
+	logmsg("job %s: helper refused a request: %s", j->id, ev->message);
 }
 
-void job_helper_msg(struct mgr *m, struct wire_msg *msg)
+void job_helper_event(struct mgr *m, const struct helper_event *ev)
 {
-	const char *id = wire_str(msg, F_JOB_ID);
-	struct job *j = id ? job_find(m, id) : NULL;
+	struct job *j = ev->job_id ? job_find(m, ev->job_id) : NULL;
 
-	if (msg->type == H_ERROR)
-		return on_error(m, j, msg);
+	if (ev->type == H_ERROR)
+		return on_error(m, j, ev);
 	if (!j) {
-		logmsg("helper sent %s for unknown job %s", msg->spec->name,
-		       id ? id : "-");
+		logmsg("helper sent %s for unknown job %s", ev->name,
+		       ev->job_id ? ev->job_id : "-");
 		return;
 	}
-	switch (msg->type) {
+	switch (ev->type) {
 	case H_STARTED:
-		return on_started(m, j, wire_u32(msg, F_PID, 0));
+		return on_started(m, j, ev->pid);
 	case H_START_FAILED:
-		return on_failed(m, j, wire_str(msg, F_STAGE),
-				 (int)wire_u32(msg, F_ERRNO, EIO),
-				 wire_str(msg, F_MESSAGE));
+		return on_failed(m, j, ev->stage, ev->err, ev->message);
 	case H_EXITED:
-		return on_exited(m, j, msg);
+		return on_exited(m, j, ev);
 	default:
-		logmsg("helper sent unexpected %s", msg->spec->name);
+		logmsg("helper sent unexpected %s", ev->name);
 	}
 }
 

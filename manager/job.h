@@ -1,23 +1,51 @@
-/* Jobs corrald is running right now, and their log files.  A struct job
- * lives from RUN until the end is recorded; a struct logf lives while the
- * job or any follower needs it. */
+/* Jobs corrald is running right now, their log files and their helper
+ * events.  A struct job lives from RUN until the end is recorded; a struct
+ * logf lives while the job or any follower needs it. */
 #ifndef CORRAL_JOB_H
 #define CORRAL_JOB_H
 
 #include "mgr.h"
 
+/* --- logfile.c ------------------------------------------------------- */
+
 struct logf {
 	int refs;
 	int fd;			/* -1: no log file (nothing was written) */
 	uint64_t size;		/* bytes of complete records */
+	uint64_t stored, dropped;	/* output bytes kept, and past the cap */
+	bool truncated;		/* the cap's note is written */
 	bool done;		/* the job's end is recorded */
 	struct obuf *final;	/* its last JOB record, once done */
 	struct client *followers;
 	char job_id[JOB_ID_LEN + 1];
 };
 
-struct logf *logf_new(int fd, uint64_t size, bool done, const char *id);
+/* Create state_dir/logs/<id>.log for a new job. */
+struct logf *logf_create(struct mgr *m, const char *id, struct cerr *e);
+/* Open a finished job's log for reading (an empty one if it has none). */
+struct logf *logf_open_finished(struct mgr *m, const char *id,
+				struct cerr *e);
 void logf_put(struct logf *l);
+/* Store a chunk of the job's output as records, within log_max_bytes:
+ * past the cap the rest is counted as dropped, with one note. */
+void logf_output(struct mgr *m, struct logf *l, uint32_t stream,
+		 const uint8_t *data, size_t n);
+
+/* --- env.c ----------------------------------------------------------- */
+
+/* A job's environment, composed here and nowhere else: the client's
+ * variables, PATH unless given, and USER, LOGNAME, HOME and SHELL from
+ * the user's passwd entry unless given. */
+struct job_env {
+	const char *v[ENV_MAX];
+	size_t n;
+	char *own;		/* the composed strings' storage */
+};
+int job_env_compose(const struct wire_msg *run, uint32_t uid,
+		    struct job_env *env, struct cerr *e);
+void job_env_free(struct job_env *env);
+
+/* --- job.c ----------------------------------------------------------- */
 
 struct pipe_src {
 	struct ev ev;
@@ -41,14 +69,31 @@ struct job {
 	int pending;			/* stop asked before STARTED: 0, SIGTERM, SIGKILL */
 	uint64_t timeout_ms;
 	int64_t timeout_at, kill_at, drain_at;	/* monotonic ms, 0: none */
-	uint64_t stored, dropped;
-	bool truncated;
 	uint32_t uid;			/* who asked, for the audit of a failed start */
 	uint32_t wstatus;
 	uint64_t oom_kills, cpu_usec, memory_peak;
 };
 
-/* A message from the helper (helper.c passes everything but READY). */
-void job_helper_msg(struct mgr *m, struct wire_msg *msg);
+/* An event from the helper, decoded by helper_link.c. */
+struct helper_event {
+	uint16_t type;		/* H_STARTED, H_START_FAILED, H_EXITED, H_ERROR */
+	const char *name;	/* the message's name, for logs */
+	const char *job_id;	/* NULL: an ERROR about no job */
+	uint32_t pid;
+	unsigned stage;
+	int err;
+	const char *message;
+	uint32_t wstatus;
+	uint64_t oom_kills, cpu_usec, memory_peak;
+};
+void job_helper_event(struct mgr *m, const struct helper_event *ev);
+
+/* --- helper_link.c --------------------------------------------------- */
+
+int hlink_start(struct mgr *m, const char *id, uint32_t uid,
+		const struct wire_msg *run, const struct job_env *env,
+		const int wr[2], struct cerr *e);
+/* SIGTERM and the like through SIGNAL; SIGKILL through KILL. */
+int hlink_signal(struct mgr *m, const char *id, int sig, struct cerr *e);
 
 #endif

@@ -7,12 +7,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "bounds.h"
 #include "err.h"
 #include "outq.h"
 #include "store.h"
 #include "wire.h"
-
-#define USER_LEN_MAX 64
+#include "wire_io.h"
 
 struct mgr_conf {
 	char *path;		/* the file it came from, for messages */
@@ -81,14 +81,16 @@ struct client {
 };
 
 struct mgr;
+struct job_env;
 
 /* The side effects of requests, so the request layer runs without
  * sockets or a helper (unit tests, fuzzing). */
 struct mgr_ops {
-	/* Create the job's pipes and log and send START; the reply to c
-	 * comes later (STARTED or ERROR). */
+	/* Create the job's pipes and log and send START with env; the
+	 * reply to c comes later (STARTED or ERROR). */
 	int (*launch)(struct mgr *m, struct client *c, const char *id,
-		      const struct wire_msg *run, struct cerr *e);
+		      const struct wire_msg *run, const struct job_env *env,
+		      struct cerr *e);
 	int (*stop)(struct mgr *m, const char *id, bool kill,
 		    uint64_t grace_ms, struct cerr *e);
 	/* Turn c into a follower of job id (c->state = SS_FOLLOW). */
@@ -136,9 +138,9 @@ int64_t mono_ms(void);
 void req_handle(struct mgr *m, struct client *c, const struct wire_msg *msg);
 /* Continue a LIST/AUDIT sequence while c->q is short. */
 void req_more(struct mgr *m, struct client *c);
-/* Queue an ERROR reply. */
-void reply_error(struct client *c, int num, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* Queue an ERROR reply; stage is the start stage it names, if any. */
+void reply_error(struct client *c, int num, unsigned stage, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 /* Record one request in the audit table (errors are logged). */
 void audit(struct mgr *m, const struct ident *who, const char *action,
 	   const char *job_id, const char *outcome, const char *detail,
@@ -177,7 +179,6 @@ int helper_spawn(struct mgr *m, struct cerr *e);
 void helper_event(struct mgr *m, uint32_t events);
 void helper_reaped(struct mgr *m, pid_t pid);
 void helper_down(struct mgr *m, const char *why);
-int helper_send(struct mgr *m, struct wire_out *o, struct cerr *e);
 void helper_close(struct mgr *m);
 
 /* logging to stderr (journald adds the time) */

@@ -10,7 +10,7 @@
 #include <uuid/uuid.h>
 
 #include "cleanup.h"
-#include "mgr.h"
+#include "job.h"
 #include "parse.h"
 #include "proto.h"
 
@@ -47,18 +47,20 @@ static void push(struct client *c, struct wire_out *o)
 	wire_out_free(o);
 }
 
-void reply_error(struct client *c, int num, const char *fmt, ...)
+void reply_error(struct client *c, int num, unsigned stage, const char *fmt, ...)
 {
-	char msg[1024];
+	char msg[MESSAGE_LEN_MAX];
 	struct wire_out o;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	wire_out_init(&o, &proto_client, C_ERROR);
+	wire_out_init(&o, &proto_client_rep, C_ERROR);
 	wire_put_u32(&o, F_ERRNO, num > 0 && num < 4096 ? (uint32_t)num : EIO);
 	wire_put_str(&o, F_MESSAGE, msg);
+	if (stage != STAGE_NONE)
+		wire_put_u32(&o, F_STAGE, stage);
 	push(c, &o);
 }
 
@@ -66,7 +68,7 @@ static void reply_ok(struct client *c, const char *job_id)
 {
 	struct wire_out o;
 
-	wire_out_init(&o, &proto_client, C_OK);
+	wire_out_init(&o, &proto_client_rep, C_OK);
 	if (job_id)
 		wire_put_str(&o, F_JOB_ID, job_id);
 	push(c, &o);
@@ -79,7 +81,7 @@ static void refuse(struct mgr *m, struct client *c, const char *action,
 	audit(m, &c->who, action, job_id,
 	      e->num == EACCES ? "denied" : "error", e->msg,
 	      e->num == EACCES);
-	reply_error(c, e->num, "%s", e->msg);
+	reply_error(c, e->num, STAGE_NONE, "%s", e->msg);
 }
 
 /* --- RUN ------------------------------------------------------------- */
@@ -91,17 +93,6 @@ static size_t body_size(const struct wire_msg *msg)
 	for (uint32_t i = 0; i < msg->nvals; i++)
 		n += WIRE_FIELD_HDR_LEN + msg->vals[i].len;
 	return n;
-}
-
-static bool name_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		      "0123456789._-+@") != n || s[0] == '-' || s[0] == '.')
-		return false;
-	/* A name that could be an id prefix would make refs ambiguous. */
-	return strspn(s, "0123456789abcdef-") != n;
 }
 
 static int check_env(const struct wire_msg *msg, struct cerr *e)
@@ -118,54 +109,31 @@ static int check_env(const struct wire_msg *msg, struct cerr *e)
 	return 0;
 }
 
-static int check_limits(const struct wire_msg *msg, struct cerr *e)
-{
-	static const uint16_t u64s[] = { F_MEM_MAX, F_SWAP_MAX, F_CPU_QUOTA,
-					 F_PIDS_MAX, F_TIMEOUT_MS };
-	const char *s;
-
-	for (size_t i = 0; i < ARRAY_SIZE(u64s); i++)
-		if (wire_u64(msg, u64s[i], 0) > INT64_MAX)
-			return cerr_set(e, ERANGE, "limit field %u is too large",
-					u64s[i]);
-	if ((s = wire_str(msg, F_CPUSET_CPUS)) && !cpuset_valid(s))
-		return cerr_set(e, EINVAL, "cpuset_cpus \"%s\" is not a CPU list", s);
-	if ((s = wire_str(msg, F_CPUSET_MEMS)) && !cpuset_valid(s))
-		return cerr_set(e, EINVAL, "cpuset_mems \"%s\" is not a node list", s);
-	return 0;
-}
-
 static int check_run(const struct wire_msg *msg, struct cerr *e)
 {
 	const char *argv0 = wire_str(msg, F_ARGV);
 	const char *cwd = wire_str(msg, F_CWD);
-	const char *rootfs = wire_str(msg, F_ROOTFS);
-	const char *name = wire_str(msg, F_NAME);
+	struct runopts opt;
 
 	if (!argv0 || !argv0[0])
 		return cerr_set(e, EINVAL, "argv[0] is empty");
 	if (!cwd || cwd[0] != '/')
 		return cerr_set(e, EINVAL, "cwd \"%s\" is not an absolute path",
 				cwd ? cwd : "");
-	if (rootfs && rootfs[0] != '/')
-		return cerr_set(e, EINVAL, "rootfs \"%s\" is not an absolute path",
-				rootfs);
-	if (name && !name_valid(name))
-		return cerr_set(e, EINVAL,
-				"job name \"%s\": use letters, digits and ._-+@, not only hex digits",
-				name);
+	runopts_get(msg, &opt);
+	if (runopts_check(&opt, e) < 0)
+		return -1;
 	if (body_size(msg) > WIRE_MAX_BODY - JOB_RECORD_EXTRA)
 		return cerr_set(e, E2BIG,
 				"request of %zu bytes is too large to record (limit %u)",
 				body_size(msg), WIRE_MAX_BODY - JOB_RECORD_EXTRA);
-	if (check_env(msg, e) < 0 || check_limits(msg, e) < 0)
-		return -1;
-	return 0;
+	return check_env(msg, e);
 }
 
 static void do_run(struct mgr *m, struct client *c, const struct wire_msg *msg)
 {
 	char id[JOB_ID_LEN + 1], detail[256];
+	struct job_env env;
 	struct cerr e;
 	uuid_t u;
 
@@ -186,19 +154,26 @@ static void do_run(struct mgr *m, struct client *c, const struct wire_msg *msg)
 			       .pid = c->who.pid, .action = "run",
 			       .job_id = id, .outcome = "ok",
 			       .detail = detail };
-	if (store_insert_run(m->store, id, c->who.uid, c->who.user, a.time_ms,
-			     msg, &a, &e) < 0)
+	if (job_env_compose(msg, c->who.uid, &env, &e) < 0) {
+		job_env_free(&env);
 		return refuse(m, c, "run", NULL, &e);
-	if (m->ops->launch(m, c, id, msg, &e) < 0) {
-		struct cerr e2;
-		if (store_set_failed(m->store, id, "manager", e.msg, now_ms(),
-				     &e2) < 0)
-			logmsg("job %s: %s", id, e2.msg);
-		reply_error(c, e.num, "start failed at stage manager: %s",
-			    e.msg);
-		return;
 	}
-	c->state = SS_RUN;
+	if (store_insert_run(m->store, id, c->who.uid, c->who.user, a.time_ms,
+			     msg, env.v, env.n, &a, &e) < 0) {
+		job_env_free(&env);
+		return refuse(m, c, "run", NULL, &e);
+	}
+	if (m->ops->launch(m, c, id, msg, &env, &e) < 0) {
+		struct cerr e2;
+		if (store_set_failed(m->store, id, STAGE_MANAGER, e.num, e.msg,
+				     now_ms(), &e2) < 0)
+			logmsg("job %s: %s", id, e2.msg);
+		reply_error(c, e.num, STAGE_MANAGER,
+			    "start failed at stage manager: %s", e.msg);
+	} else {
+		c->state = SS_RUN;
+	}
+	job_env_free(&env);
 }
 
 /* --- job references -------------------------------------------------- */
@@ -291,7 +266,7 @@ static int list_query_init(struct client *c, const struct wire_msg *msg,
 	if (wire_has(msg, F_UID) && wire_u32(msg, F_UID, 0) != c->who.uid &&
 	    !c->who.admin)
 		return cerr_set(e, EACCES, "listing another user's jobs needs admin rights");
-	if (state && !state_valid(state))
+	if (state && state_from_name(state) < 0)
 		return cerr_set(e, EINVAL, "unknown job state \"%s\"", state);
 	c->lq.by_uid = !all;
 	c->lq.uid = wire_u32(msg, F_UID, c->who.uid);
@@ -346,13 +321,13 @@ void req_more(struct mgr *m, struct client *c)
 					   list_row, c, &n, &e);
 		if (r < 0) {
 			c->state = SS_IDLE;
-			reply_error(c, e.num, "%s", e.msg);
+			reply_error(c, e.num, STAGE_NONE, "%s", e.msg);
 			return;
 		}
 		c->left -= n;
 		if (n < page || c->left == 0) {
 			c->state = SS_IDLE;
-			wire_out_init(&o, &proto_client, C_DONE);
+			wire_out_init(&o, &proto_client_rep, C_DONE);
 			push(c, &o);
 		}
 	}
@@ -363,7 +338,7 @@ static void do_whoami(struct mgr *m, struct client *c)
 	struct wire_out o;
 
 	audit(m, &c->who, "whoami", NULL, "ok", NULL, false);
-	wire_out_init(&o, &proto_client, C_OK);
+	wire_out_init(&o, &proto_client_rep, C_OK);
 	wire_put_u32(&o, F_UID, c->who.uid);
 	wire_put_u32(&o, F_ADMIN, c->who.admin);
 	push(c, &o);
@@ -371,8 +346,6 @@ static void do_whoami(struct mgr *m, struct client *c)
 
 void req_handle(struct mgr *m, struct client *c, const struct wire_msg *msg)
 {
-	struct cerr e;
-
 	switch (msg->type) {
 	case C_RUN:
 		return do_run(m, c, msg);
@@ -391,9 +364,6 @@ void req_handle(struct mgr *m, struct client *c, const struct wire_msg *msg)
 	case C_WHOAMI:
 		return do_whoami(m, c);
 	}
-	/* A reply type sent as a request: well-framed, so keep the link. */
-	cerr_set(&e, EBADMSG, "%s is not a request",
-		 msg->spec ? msg->spec->name : "message");
-	audit(m, &c->who, "invalid", NULL, "error", e.msg, false);
-	reply_error(c, e.num, "%s", e.msg);
+	/* Nothing else gets here: the decoder refuses every type that does
+	 * not travel towards corrald. */
 }

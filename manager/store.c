@@ -14,8 +14,9 @@
 #include "proto.h"
 #include "schema.h"
 
-/* How a column maps to a field of the JOB record (and of RUN). */
-enum kind { K_TEXT, K_U32, K_U64, K_STRV, K_IOV };
+/* How a column maps to a field of the JOB record (and of RUN).  K_STAGE
+ * is a stage's name in the store and its number on the wire. */
+enum kind { K_TEXT, K_U32, K_U64, K_STRV, K_IOV, K_STAGE };
 
 struct col {
 	const char *name;
@@ -33,17 +34,19 @@ static const struct col job_cols[] = {
 	{ "argv", F_ARGV, K_STRV, true },
 	{ "env", F_ENV, K_STRV, true },
 	{ "cwd", F_CWD, K_TEXT, true },
-	{ "memory_max", F_MEM_MAX, K_U64, true },
-	{ "memory_swap_max", F_SWAP_MAX, K_U64, true },
-	{ "cpu_quota_usec", F_CPU_QUOTA, K_U64, true },
-	{ "pids_max", F_PIDS_MAX, K_U64, true },
-	{ "cpuset_cpus", F_CPUSET_CPUS, K_TEXT, true },
-	{ "cpuset_mems", F_CPUSET_MEMS, K_TEXT, true },
 	{ "io_limit", F_IO_LIMIT, K_IOV, true },
 	{ "ns_off", F_NS_OFF, K_U32, true },
-	{ "rootfs", F_ROOTFS, K_TEXT, true },
-	{ "name", F_NAME, K_TEXT, true },
-	{ "timeout_ms", F_TIMEOUT_MS, K_U64, true },
+	/* one column per run option, named as the option */
+#define K_OF_SIZE K_U64
+#define K_OF_CPUS K_U64
+#define K_OF_COUNT K_U64
+#define K_OF_DURATION K_U64
+#define K_OF_CPUSET K_TEXT
+#define K_OF_NAME K_TEXT
+#define K_OF_PATH K_TEXT
+#define OPT(ID, field, name, type, ...) { name, F_##ID, K_OF_##type, true },
+#include "runopt.def"
+#undef OPT
 	{ "pid", F_PID, K_U32, false },
 	{ "started_ms", F_STARTED_MS, K_U64, false },
 	{ "ended_ms", F_ENDED_MS, K_U64, false },
@@ -52,9 +55,10 @@ static const struct col job_cols[] = {
 	{ "wstatus", F_WSTATUS, K_U32, false },
 	{ "oom_kills", F_OOM_KILLS, K_U64, false },
 	{ "cpu_usec", F_CPU_USEC, K_U64, false },
-	{ "memory_peak", F_MEM_PEAK, K_U64, false },
+	{ "memory_peak", F_MEMORY_PEAK, K_U64, false },
 	{ "error", F_ERROR, K_TEXT, false },
-	{ "stage", F_STAGE, K_TEXT, false },
+	{ "stage", F_STAGE, K_STAGE, false },
+	{ "errno", F_ERRNO, K_U32, false },
 	{ "log_bytes", F_LOG_BYTES, K_U64, false },
 	{ "log_dropped", F_LOG_DROPPED, K_U64, false },
 };
@@ -92,7 +96,7 @@ static const char *const fixed_sql[] = {
 	[ST_RUNNING] = "UPDATE jobs SET state = 'running', pid = ?2, "
 		       "started_ms = ?3 WHERE id = ?1 AND state = 'starting'",
 	[ST_FAILED] = "UPDATE jobs SET state = 'failed', stage = ?2, "
-		      "error = ?3, ended_ms = ?4 WHERE id = ?1",
+		      "error = ?3, ended_ms = ?4, errno = ?5 WHERE id = ?1",
 	[ST_LOST] = "UPDATE jobs SET state = 'lost', error = ?2, ended_ms = ?3 "
 		    "WHERE id = ?1 AND state IN ('starting', 'running')",
 	[ST_ENDED] = "UPDATE jobs SET state = ?2, ended_ms = ?3, "
@@ -119,25 +123,6 @@ struct store {
 	sqlite3_stmt *st[ST_COUNT];
 	bool sync_full;
 };
-
-static const char *const states[] = {
-	"starting", "running", "exited", "killed", "stopped", "oom",
-	"timed_out", "failed", "lost",
-};
-
-bool state_valid(const char *state)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(states); i++)
-		if (!strcmp(state, states[i]))
-			return true;
-	return false;
-}
-
-bool state_final(const char *state)
-{
-	return state_valid(state) && strcmp(state, "starting") &&
-	       strcmp(state, "running");
-}
 
 static int db_err(struct store *s, struct cerr *e, const char *what)
 {
@@ -182,10 +167,11 @@ static int exec_sql(struct store *s, const char *sql, const char *what,
 	return 0;
 }
 
-/* SQLite integers are signed; corral never stores a value past 2^63. */
-static sqlite3_int64 clamp64(uint64_t v)
+/* SQLite integers are signed.  Every U64 field's bound is WIRE_U63_MAX
+ * (proto.c) and corrald's own counters stay far below it. */
+static sqlite3_int64 i64(uint64_t v)
 {
-	return v > INT64_MAX ? INT64_MAX : (sqlite3_int64)v;
+	return (sqlite3_int64)v;
 }
 
 static int set_sync(struct store *s, bool full, struct cerr *e)
@@ -467,6 +453,26 @@ static int bind_iov(sqlite3_stmt *st, int i, const struct wire_msg *m)
 	return sqlite3_bind_blob(st, i, blob, (int)(n * IO_LIMIT_LEN), free);
 }
 
+/* The composed environment as a blob of NUL-terminated strings. */
+static int bind_env(sqlite3_stmt *st, int i, const char *const *env, size_t n)
+{
+	size_t len = 0, k = 0;
+	char *blob;
+
+	for (size_t j = 0; j < n; j++)
+		len += strlen(env[j]) + 1;
+	if (!len)
+		return sqlite3_bind_null(st, i);
+	blob = malloc(len);
+	if (!blob)
+		return SQLITE_NOMEM;
+	for (size_t j = 0; j < n; j++) {
+		memcpy(blob + k, env[j], strlen(env[j]) + 1);
+		k += strlen(env[j]) + 1;
+	}
+	return sqlite3_bind_blob(st, i, blob, (int)len, free);
+}
+
 static int bind_run_col(sqlite3_stmt *st, int i, const struct col *c,
 			const struct wire_msg *m)
 {
@@ -484,17 +490,17 @@ static int bind_run_col(sqlite3_stmt *st, int i, const struct col *c,
 	default:
 		if (c->field == F_NS_OFF && !v)
 			return sqlite3_bind_int64(st, i, 0);
-		return v ? sqlite3_bind_int64(st, i, clamp64(v->u))
+		return v ? sqlite3_bind_int64(st, i, i64(v->u))
 			 : sqlite3_bind_null(st, i);
 	}
 }
 
 static int insert_job(struct store *s, const char *id, uint32_t uid,
 		      const char *user, int64_t now, const struct wire_msg *run,
-		      struct cerr *e)
+		      const char *const *env, size_t nenv, struct cerr *e)
 {
 	sqlite3_stmt *st = s->st[ST_INSERT];
-	int i = 5;
+	int i = 5, rc;
 
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 2, uid);
@@ -503,7 +509,10 @@ static int insert_job(struct store *s, const char *id, uint32_t uid,
 	for (size_t c = FIRST_RUN_COL; c < NCOLS; c++) {
 		if (!job_cols[c].from_run)
 			continue;
-		if (bind_run_col(st, i++, &job_cols[c], run) != SQLITE_OK) {
+		rc = job_cols[c].field == F_ENV
+			? bind_env(st, i++, env, nenv)
+			: bind_run_col(st, i++, &job_cols[c], run);
+		if (rc != SQLITE_OK) {
 			sqlite3_reset(st);
 			sqlite3_clear_bindings(st);
 			return db_err(s, e, "bind job");
@@ -514,14 +523,15 @@ static int insert_job(struct store *s, const char *id, uint32_t uid,
 
 int store_insert_run(struct store *s, const char *id, uint32_t uid,
 		     const char *user, int64_t now, const struct wire_msg *run,
-		     const struct audit_rec *a, struct cerr *e)
+		     const char *const *env, size_t n, const struct audit_rec *a,
+		     struct cerr *e)
 {
 	/* Not acknowledged to anyone yet: the durable commit that marks the
 	 * job running (or failed) syncs the WAL before any reply, and a WAL
 	 * sync makes every earlier commit durable with it. */
 	if (begin_sync(s, false, e) < 0)
 		return -1;
-	if (insert_job(s, id, uid, user, now, run, e) < 0 ||
+	if (insert_job(s, id, uid, user, now, run, env, n, e) < 0 ||
 	    audit_row(s, a, e) < 0) {
 		rollback(s);
 		return -1;
@@ -565,15 +575,16 @@ int store_set_running(struct store *s, const char *id, uint32_t pid,
 	return update(s, ST_RUNNING, "set running", e) < 0 ? -1 : 0;
 }
 
-int store_set_failed(struct store *s, const char *id, const char *stage,
-		     const char *error, int64_t now, struct cerr *e)
+int store_set_failed(struct store *s, const char *id, unsigned stage,
+		     int num, const char *error, int64_t now, struct cerr *e)
 {
 	sqlite3_stmt *st = s->st[ST_FAILED];
 
 	bind_text(st, 1, id);
-	bind_text(st, 2, stage);
+	bind_text(st, 2, stage_name(stage));
 	bind_text(st, 3, error);
 	sqlite3_bind_int64(st, 4, now);
+	sqlite3_bind_int64(st, 5, num);
 	return update(s, ST_FAILED, "set failed", e) < 0 ? -1 : 0;
 }
 
@@ -603,12 +614,12 @@ int store_set_ended(struct store *s, const char *id, const struct job_end *je,
 		else if (WIFSIGNALED(w))
 			sqlite3_bind_int64(st, 5, WTERMSIG(w));
 		sqlite3_bind_int64(st, 6, w);
-		sqlite3_bind_int64(st, 7, clamp64(je->oom_kills));
-		sqlite3_bind_int64(st, 8, clamp64(je->cpu_usec));
-		sqlite3_bind_int64(st, 9, clamp64(je->memory_peak));
+		sqlite3_bind_int64(st, 7, i64(je->oom_kills));
+		sqlite3_bind_int64(st, 8, i64(je->cpu_usec));
+		sqlite3_bind_int64(st, 9, i64(je->memory_peak));
 	}
-	sqlite3_bind_int64(st, 10, clamp64(je->log_bytes));
-	sqlite3_bind_int64(st, 11, clamp64(je->log_dropped));
+	sqlite3_bind_int64(st, 10, i64(je->log_bytes));
+	sqlite3_bind_int64(st, 11, i64(je->log_dropped));
 	return update(s, ST_ENDED, "set ended", e) < 0 ? -1 : 0;
 }
 
@@ -618,8 +629,8 @@ int store_set_log(struct store *s, const char *id, uint64_t bytes,
 	sqlite3_stmt *st = s->st[ST_LOG];
 
 	bind_text(st, 1, id);
-	sqlite3_bind_int64(st, 2, clamp64(bytes));
-	sqlite3_bind_int64(st, 3, clamp64(dropped));
+	sqlite3_bind_int64(st, 2, i64(bytes));
+	sqlite3_bind_int64(st, 3, i64(dropped));
 	return update(s, ST_LOG, "set log size", e) < 0 ? -1 : 0;
 }
 
@@ -795,6 +806,11 @@ static void put_col(struct wire_out *o, sqlite3_stmt *st, int i,
 	case K_U64:
 		wire_put_u64(o, c->field, (uint64_t)sqlite3_column_int64(st, i));
 		break;
+	case K_STAGE:
+		if (stage_from_name((const char *)sqlite3_column_text(st, i)))
+			wire_put_u32(o, c->field,
+				     stage_from_name((const char *)sqlite3_column_text(st, i)));
+		break;
 	case K_STRV:
 		b = sqlite3_column_blob(st, i);
 		n = sqlite3_column_bytes(st, i);
@@ -812,7 +828,7 @@ static void put_col(struct wire_out *o, sqlite3_stmt *st, int i,
 
 static int row_to_job(sqlite3_stmt *st, struct wire_out *o, struct cerr *e)
 {
-	wire_out_init(o, &proto_client, C_JOB);
+	wire_out_init(o, &proto_client_rep, C_JOB);
 	for (size_t i = 0; i < NCOLS; i++)
 		put_col(o, st, (int)i, &job_cols[i]);
 	if (wire_out_finish(o, e) < 0)
@@ -894,7 +910,7 @@ static int audit_to_msg(sqlite3_stmt *st, struct wire_out *o, struct cerr *e)
 		{ "detail", F_DETAIL, K_TEXT, false },
 	};
 
-	wire_out_init(o, &proto_client, C_AUDIT_ROW);
+	wire_out_init(o, &proto_client_rep, C_AUDIT_ROW);
 	for (size_t i = 0; i < ARRAY_SIZE(acols); i++)
 		put_col(o, st, (int)i, &acols[i]);
 	return wire_out_finish(o, e);

@@ -6,12 +6,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bounds.h"
 #include "err.h"
+#include "state.h"
 #include "wire.h"
-
-#define JOB_ID_LEN 36
-#define STATE_LEN_MAX 16
-#define REF_PREFIX_MIN 4
 
 struct store;
 
@@ -53,18 +51,16 @@ int store_open(struct store **out, const char *path, struct cerr *e);
 void store_close(struct store *s);
 int store_user_version(struct store *s);
 
-bool state_valid(const char *state);
-bool state_final(const char *state);
-
 /* Start-up sweep: starting/running -> lost with error why. */
 int store_mark_all_lost(struct store *s, const char *why, int64_t now,
 			int *count, struct cerr *e);
 
-/* Insert the row of a RUN request (state starting) and its audit row in
- * one durable transaction. */
+/* Insert the row of a RUN request (state starting) with the environment
+ * the job gets (env, n entries) and its audit row in one transaction. */
 int store_insert_run(struct store *s, const char *id, uint32_t uid,
 		     const char *user, int64_t now, const struct wire_msg *run,
-		     const struct audit_rec *a, struct cerr *e);
+		     const char *const *env, size_t n, const struct audit_rec *a,
+		     struct cerr *e);
 
 /* One audit row.  durable=false lets the row ride on the next durable
  * commit (read-only requests; see docs/manager.md). */
@@ -87,8 +83,8 @@ int store_job_msg(struct store *s, const char *id, struct wire_out *o,
 
 int store_set_running(struct store *s, const char *id, uint32_t pid,
 		      int64_t now, struct cerr *e);
-int store_set_failed(struct store *s, const char *id, const char *stage,
-		     const char *error, int64_t now, struct cerr *e);
+int store_set_failed(struct store *s, const char *id, unsigned stage,
+		     int num, const char *error, int64_t now, struct cerr *e);
 /* starting/running -> lost; a no-op for a job already ended. */
 int store_set_lost(struct store *s, const char *id, const char *error,
 		   int64_t now, struct cerr *e);

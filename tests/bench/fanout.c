@@ -153,7 +153,7 @@ static void open_follower(struct follower *f, int ep, uint32_t idx, const char *
 	if (corral_connect(&c, corral_socket_path(NULL), &e) < 0)
 		die("connect", &e);
 	f->fd = c.fd;
-	wire_out_init(&o, &proto_client, C_FOLLOW);
+	wire_out_init(&o, &proto_client_req, C_FOLLOW);
 	wire_put_str(&o, F_JOB_REF, job);
 	wire_put_u32(&o, F_FOLLOW, 1);
 	if (wire_out_finish(&o, &e) < 0 || wire_send_stream(f->fd, &o, &e) < 0)
@@ -215,7 +215,7 @@ static size_t serve(struct follower *f, uint8_t *buf, uint64_t bytes)
 			struct wire_msg m;
 			struct cerr e = { 0 };
 			size_t used;
-			int rc = wire_reader_feed(&f->rd, &proto_client, buf + pos,
+			int rc = wire_reader_feed(&f->rd, &proto_client_rep, buf + pos,
 						  (size_t)n - pos, &used, &m, &e);
 			pos += used;
 			if (rc == WIRE_ERR) {

@@ -66,7 +66,7 @@ static int corral_one(struct corral_conn *c, struct worker *w)
 	static const char *const argv[] = { "true" };
 	struct corral_run_req req = { .argv = argv, .argc = 1, .cwd = "/" };
 	struct corral_job job;
-	char id[CORRAL_ID_LEN + 1];
+	char id[JOB_ID_LEN + 1];
 	long long t0 = now_ns(), t1;
 	int ok;
 

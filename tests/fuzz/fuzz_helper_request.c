@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct policy pol;
 	static int ready;
 	struct wire_msg m;
-	struct start_req r;
+	union request u;
 	struct cerr e;
 
 	if (!ready) {
@@ -35,18 +35,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		policy_parse((const char *)data + 1, size - 1, &p, &e);
 		return 0;
 	}
-	if (wire_decode(&proto_helper, data, size, &m, &e) < 0)
+	if (wire_decode(&proto_helper_req, data, size, &m, &e) < 0)
 		return 0;
-	if (m.type == H_START && start_check(&pol, &m, &r, &e) == 0) {
-		/* Whatever passes must honour the bounds. */
-		if ((r.has_mem && r.mem_max > pol.max_memory) ||
-		    (r.has_pids && r.pids_max > pol.max_pids) ||
-		    (r.ns_off & ~pol.ns_may_off) || r.uid < pol.min_uid ||
-		    r.argc < 1 || r.cwd[0] != '/')
+	if (m.type == H_START && start_check(&pol, &m, &u, &e) == 0) {
+		const struct start_req *r = &u.start;
+		/* Whatever passes must honour every bound of the policy. */
+		for (unsigned id = 0; id < OPT_COUNT; id++)
+			if (pol.max[id] != UNBOUNDED &&
+			    (runopt_defs[id].flags & OF_FILL) &&
+			    (!runopt_has(&r->opt, id) || r->opt.u[id] > pol.max[id]))
+				__builtin_trap();
+		if ((r->ns_off & ~pol.ns_may_off) || r->uid < pol.min_uid ||
+		    r->argc < 1 || r->cwd[0] != '/')
 			__builtin_trap();
-		(void)start_controllers(&r);
-		start_req_free(&r);
+		(void)start_controllers(r);
+		start_req_free(&u.start);
 	}
+	if (m.type == H_SIGNAL && signal_check(&pol, &m, &u, &e) == 0 &&
+	    u.sig.sig != 15 && u.sig.sig != 2 && u.sig.sig != 1 && u.sig.sig != 3)
+		__builtin_trap();
 	wire_msg_free(&m);
 	return 0;
 }

@@ -11,7 +11,8 @@
 #include "proto.h"
 
 static int stub_launch(struct mgr *m, struct client *c, const char *id,
-		       const struct wire_msg *run, struct cerr *e)
+		       const struct wire_msg *run, const struct job_env *env,
+		       struct cerr *e)
 {
 	(void)m, (void)c, (void)id;
 	/* Exercise both the pending path and the "start failed" path. */
@@ -58,18 +59,18 @@ static void seed_jobs(struct store *s)
 	struct wire_msg run;
 	struct cerr e;
 
-	wire_out_init(&o, &proto_client, C_RUN);
+	wire_out_init(&o, &proto_client_req, C_RUN);
 	wire_put_str(&o, F_ARGV, "/bin/true");
 	wire_put_str(&o, F_CWD, "/");
 	wire_put_str(&o, F_NAME, "web");
 	if (wire_out_finish(&o, &e) < 0 ||
-	    wire_decode(&proto_client, o.buf, o.len, &run, &e) < 0)
+	    wire_decode(&proto_client_req, o.buf, o.len, &run, &e) < 0)
 		abort();
 	for (unsigned i = 0; i < 3; i++) {
 		struct audit_rec a = { .time_ms = i, .uid = 1000 + i % 2,
 				       .action = "run", .job_id = ids[i],
 				       .outcome = "ok" };
-		if (store_insert_run(s, ids[i], a.uid, "u", i, &run, &a, &e) < 0)
+		if (store_insert_run(s, ids[i], a.uid, "u", i, &run, NULL, 0, &a, &e) < 0)
 			abort();
 	}
 	wire_msg_free(&run);
@@ -83,7 +84,7 @@ static void check_replies(struct outq *q)
 	struct cerr e;
 
 	for (struct oent *p = q->head; p; p = p->next) {
-		if (wire_decode(&proto_client, p->b->data, p->b->len, &m, &e) < 0)
+		if (wire_decode(&proto_client_rep, p->b->data, p->b->len, &m, &e) < 0)
 			abort();
 		if (m.type < C_STARTED)
 			abort();	/* corrald never sends a request */
@@ -141,11 +142,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (size > 0) {
 		struct wire_msg msg;
 		size_t used = 0;
-		int r = wire_reader_feed(&c.rd, &proto_client, data, size, &used,
+		int r = wire_reader_feed(&c.rd, &proto_client_req, data, size, &used,
 					 &msg, &e);
 		data += used;
 		size -= used;
-		if (r == WIRE_ERR)
+		if (r == WIRE_ERR || r == WIRE_BAD)
 			break;		/* corrald answers ERROR and closes */
 		if (r != WIRE_READY)
 			continue;

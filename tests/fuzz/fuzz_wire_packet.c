@@ -60,7 +60,6 @@ static void reencode(const struct wire_proto *p, const struct wire_msg *m,
 		switch (v->type) {
 		case WT_U32: wire_put_u32(&o, v->id, (uint32_t)v->u); break;
 		case WT_U64: wire_put_u64(&o, v->id, v->u); break;
-		case WT_I64: wire_put_i64(&o, v->id, (int64_t)v->u); break;
 		case WT_STR: wire_put_str(&o, v->id, (const char *)v->p); break;
 		case WT_BYTES: wire_put_bytes(&o, v->id, v->p, v->len); break;
 		default: die("decoded an unknown field type", m);
@@ -80,9 +79,10 @@ static void reencode(const struct wire_proto *p, const struct wire_msg *m,
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct wire_proto *ps[] = { &proto_helper, &proto_client };
+	const struct wire_proto *ps[] = { &proto_helper_req, &proto_helper_ev,
+					  &proto_client_req, &proto_client_rep };
 
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		struct wire_msg m;
 		struct cerr e = { 0 };
 

@@ -11,6 +11,7 @@
 
 #include "proto.h"
 #include "wire.h"
+#include "wire_io.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -109,10 +110,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 5)
 		return 0;
-	p = data[0] & 1 ? &proto_client : &proto_helper;
+	p = (const struct wire_proto *[]){ &proto_helper_req, &proto_helper_ev,
+					   &proto_client_req, &proto_client_rep }[data[0] & 3];
 	memcpy(&seed, data + 1, sizeof seed);
 	run(p, data + 5, size - 5, seed, 0, &whole);
-	run(p, data + 5, size - 5, seed, 1 + (data[0] >> 1) % 3, &cut);
+	run(p, data + 5, size - 5, seed, 1 + (data[0] >> 2) % 3, &cut);
 	if (whole.n != cut.n ||
 	    memcmp(whole.ev, cut.ev, sizeof(int32_t) * (whole.n < MAX_EVENTS ? whole.n : MAX_EVENTS)))
 		die("splitting the stream changed what was read");

@@ -24,8 +24,8 @@ static void put_limits(struct wire_out *o)
 	wire_put_str(o, F_ARGV, "echo hi");
 	wire_put_str(o, F_ENV, "PATH=/usr/bin:/bin");
 	wire_put_str(o, F_CWD, "/tmp");
-	wire_put_u64(o, F_MEM_MAX, 64 << 20);
-	wire_put_u64(o, F_CPU_QUOTA, 50000);
+	wire_put_u64(o, F_MEMORY_MAX, 64 << 20);
+	wire_put_u64(o, F_CPU_QUOTA_USEC, 50000);
 	wire_put_u64(o, F_PIDS_MAX, 64);
 	wire_put_str(o, F_CPUSET_CPUS, "0-1");
 	io_limit_encode(&io, b);
@@ -36,7 +36,7 @@ static void put_limits(struct wire_out *o)
 /* Fill o with a typical message of its type. */
 static void fill(struct wire_out *o, const struct wire_proto *p, uint16_t t)
 {
-	bool h = p == &proto_helper;
+	bool h = p == &proto_helper_req || p == &proto_helper_ev;
 
 	if (h && t == H_START) {
 		wire_put_str(o, F_JOB_ID, JOB);
@@ -55,7 +55,7 @@ static void fill(struct wire_out *o, const struct wire_proto *p, uint16_t t)
 		wire_put_str(o, F_CONTROLLERS, "cpu memory pids io cpuset");
 	} else if (h && t == H_START_FAILED) {
 		wire_put_str(o, F_JOB_ID, JOB);
-		wire_put_str(o, F_STAGE, "job-exec");
+		wire_put_u32(o, F_STAGE, STAGE_JOB_EXEC);
 		wire_put_u32(o, F_ERRNO, ENOENT);
 		wire_put_str(o, F_MESSAGE, "execve /bin/nope: No such file");
 	} else if (h && t == H_EXITED) {
@@ -63,7 +63,7 @@ static void fill(struct wire_out *o, const struct wire_proto *p, uint16_t t)
 		wire_put_u32(o, F_WSTATUS, 0x100);
 		wire_put_u64(o, F_OOM_KILLS, 0);
 		wire_put_u64(o, F_CPU_USEC, 12345);
-		wire_put_u64(o, F_MEM_PEAK, 1 << 22);
+		wire_put_u64(o, F_MEMORY_PEAK, 1 << 22);
 	} else if ((h && t == H_ERROR) || (!h && t == C_ERROR)) {
 		wire_put_u32(o, F_ERRNO, EPERM);
 		wire_put_str(o, F_MESSAGE, "not allowed");
@@ -135,18 +135,20 @@ static int gen_link(const char *root, const struct wire_proto *p, int link)
 	for (size_t i = 0; i < p->nmsgs; i++) {
 		struct wire_out o;
 		struct cerr e;
+		if (p->msgs[i].dir != p->dir)
+			continue;
 		wire_out_init(&o, p, p->msgs[i].type);
 		fill(&o, p, p->msgs[i].type);
 		if (wire_out_finish(&o, &e) < 0) {
 			fprintf(stderr, "gen_seeds: %s\n", e.msg);
 			return -1;
 		}
-		snprintf(name, sizeof name, "%s-%s", link ? "client" : "helper",
+		snprintf(name, sizeof name, "%s-%s", link & 2 ? "client" : "helper",
 			 p->msgs[i].name);
 		if (write_file(dir, name, o.buf, o.len, NULL, 0) < 0)
 			return -1;
 		/* the helper's request fuzzer reads the same datagrams */
-		if (!link && write_file(hdir, name, o.buf, o.len, NULL, 0) < 0)
+		if (link == 0 && write_file(hdir, name, o.buf, o.len, NULL, 0) < 0)
 			return -1;
 		all = realloc(all, alen + o.len);
 		if (!all)
@@ -157,8 +159,9 @@ static int gen_link(const char *root, const struct wire_proto *p, int link)
 	}
 	snprintf(dir, sizeof dir, "%s/fuzz_wire_stream", root);
 	for (uint8_t style = 0; style < 3; style++) {
-		uint8_t pre[5] = { (uint8_t)(link | style << 1), 0x5a, 0x17, 0x3c, 0x01 };
-		snprintf(name, sizeof name, "%s-all-%u", link ? "client" : "helper", style);
+		uint8_t pre[5] = { (uint8_t)(link | style << 2), 0x5a, 0x17, 0x3c, 0x01 };
+		snprintf(name, sizeof name, "%s-%s-all-%u", link & 2 ? "client" : "helper",
+			 link & 1 ? "rep" : "req", style);
 		if (write_file(dir, name, pre, sizeof pre, all, alen) < 0)
 			return -1;
 	}
@@ -181,8 +184,12 @@ int main(int argc, char **argv)
 	mkdir(dir, 0755);
 	snprintf(dir, sizeof dir, "%s/fuzz_helper_request", argv[1]);
 	mkdir(dir, 0755);
-	if (gen_link(argv[1], &proto_helper, 0) < 0 ||
-	    gen_link(argv[1], &proto_client, 1) < 0)
+	/* link: bit 1 the client link, bit 0 the reply direction; the
+	 * stream target reads the same bits */
+	if (gen_link(argv[1], &proto_helper_req, 0) < 0 ||
+	    gen_link(argv[1], &proto_helper_ev, 1) < 0 ||
+	    gen_link(argv[1], &proto_client_req, 2) < 0 ||
+	    gen_link(argv[1], &proto_client_rep, 3) < 0)
 		return 1;
 	return 0;
 }

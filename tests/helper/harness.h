@@ -12,6 +12,7 @@
 
 #include "proto.h"
 #include "wire.h"
+#include "wire_io.h"
 
 #define WAIT_MS 10000		/* every wait on the helper is bounded */
 #ifndef POLICY_DIR

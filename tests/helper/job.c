@@ -25,7 +25,7 @@ int job_build(const struct jobreq *r, const char *id, struct wire_out *o)
 {
 	const char *const *env = r->env ? r->env : default_env;
 
-	wire_out_init(o, &proto_helper, H_START);
+	wire_out_init(o, &proto_helper_req, H_START);
 	wire_put_str(o, F_JOB_ID, id);
 	wire_put_u32(o, F_UID, r->uid);
 	for (int i = 0; i < JOB_ARGV_MAX && r->argv[i]; i++)
@@ -34,7 +34,7 @@ int job_build(const struct jobreq *r, const char *id, struct wire_out *o)
 		wire_put_str(o, F_ENV, *env);
 	wire_put_str(o, F_CWD, r->cwd);
 	if (r->memory_max)
-		wire_put_u64(o, F_MEM_MAX, r->memory_max);
+		wire_put_u64(o, F_MEMORY_MAX, r->memory_max);
 	if (r->pids_max)
 		wire_put_u64(o, F_PIDS_MAX, r->pids_max);
 	if (r->has_ns_off)
@@ -129,7 +129,8 @@ int job_await_reply(struct helper *h, struct job *j, int timeout_ms)
 	j->reply = m.type;
 	j->pid = wire_u32(&m, F_PID, 0);
 	j->errnum = (int)wire_u32(&m, F_ERRNO, 0);
-	copy_str(j->stage, sizeof j->stage, &m, F_STAGE);
+	snprintf(j->stage, sizeof j->stage, "%s",
+		 wire_has(&m, F_STAGE) ? stage_name(wire_u32(&m, F_STAGE, 0)) : "");
 	copy_str(j->msg, sizeof j->msg, &m, F_MESSAGE);
 	wire_msg_free(&m);
 	return 1;

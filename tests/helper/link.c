@@ -283,7 +283,7 @@ static int recv_one(struct helper *h)
 {
 	struct wire_msg m;
 	struct cerr e;
-	int rc = wire_recv_packet(h->sock, &proto_helper, &m, &e);
+	int rc = wire_recv_packet(h->sock, &proto_helper_ev, &m, &e);
 
 	if (rc == WIRE_EOF) {
 		h->eof = true;

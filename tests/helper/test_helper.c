@@ -309,7 +309,7 @@ static void kill_and_reap(struct helper *h, struct job *j)
 	struct wire_out o;
 	struct cerr e;
 
-	wire_out_init(&o, &proto_helper, H_KILL);
+	wire_out_init(&o, &proto_helper_req, H_KILL);
 	wire_put_str(&o, F_JOB_ID, j->id);
 	assert_int_equal(wire_out_finish(&o, &e), 0);
 	assert_int_equal(wire_send_packet(h->sock, &o, &e), 0);
@@ -497,7 +497,7 @@ static void send_signal(struct helper *h, const char *id, uint32_t sig)
 	struct wire_out o;
 	struct cerr e;
 
-	wire_out_init(&o, &proto_helper, H_SIGNAL);
+	wire_out_init(&o, &proto_helper_req, H_SIGNAL);
 	wire_put_str(&o, F_JOB_ID, id);
 	wire_put_u32(&o, F_SIGNAL, sig);
 	assert_int_equal(wire_out_finish(&o, &e), 0);
@@ -837,7 +837,7 @@ static void test_unknown_job_signal_kill(void **state)
 	send_signal(&f->h, id, SIGTERM);
 	assert_int_equal(helper_next(&f->h, TBIT(H_ERROR), NULL, NULL, WAIT_MS, &m), 1);
 	wire_msg_free(&m);
-	wire_out_init(&o, &proto_helper, H_KILL);
+	wire_out_init(&o, &proto_helper_req, H_KILL);
 	wire_put_str(&o, F_JOB_ID, id);
 	assert_int_equal(wire_out_finish(&o, &e), 0);
 	assert_int_equal(wire_send_packet(f->h.sock, &o, &e), 0);
@@ -854,7 +854,7 @@ enum { SKIP_ID = 1, SKIP_UID = 2, SKIP_ARGV = 4, SKIP_ENV = 8, SKIP_CWD = 16 };
 /* A valid START body minus the fields in skip. */
 static void put_base(struct wire_out *o, const char *id, unsigned skip)
 {
-	wire_out_init(o, &proto_helper, H_START);
+	wire_out_init(o, &proto_helper_req, H_START);
 	if (!(skip & SKIP_ID))
 		wire_put_str(o, F_JOB_ID, id);
 	if (!(skip & SKIP_UID))

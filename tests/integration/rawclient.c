@@ -27,6 +27,7 @@
 #include "err.h"
 #include "proto.h"
 #include "wire.h"
+#include "wire_io.h"
 
 #define REPLY_TIMEOUT_S 10
 #define BIG_BODY (10u * 1024u * 1024u)
@@ -98,7 +99,7 @@ static int expect_error(struct ctx *c, const char *want, struct cerr *e)
 	struct wire_reader rd = { 0 };
 	struct wire_msg m = { 0 };
 	const char *msg;
-	int r = wire_reader_read(c->fd, &rd, &proto_client, &m, e);
+	int r = wire_reader_read(c->fd, &rd, &proto_client_rep, &m, e);
 
 	wire_reader_reset(&rd);
 	if (r == WIRE_EOF)
@@ -152,7 +153,7 @@ static int case_bigbody(struct ctx *c, struct cerr *e)
 	struct wire_out o;
 	int r;
 
-	wire_out_init(&o, &proto_client, C_RUN);
+	wire_out_init(&o, &proto_client_req, C_RUN);
 	wire_put_str(&o, F_ARGV, "true");
 	wire_put_str(&o, F_CWD, "/");
 	r = finish(&o, e);
@@ -174,7 +175,7 @@ static int case_badtype(struct ctx *c, struct cerr *e)
 	struct wire_out o;
 	int r;
 
-	wire_out_init(&o, &proto_client, C_WHOAMI);
+	wire_out_init(&o, &proto_client_req, C_WHOAMI);
 	r = finish(&o, e);
 	if (r == 0) {
 		put_le16(o.buf + 6, 999);	/* the header's type */
@@ -200,7 +201,7 @@ static int case_longarg(struct ctx *c, struct cerr *e)
 		return cerr_sys(e, "malloc");
 	memset(arg, 'a', ARG_LEN_MAX);
 	arg[ARG_LEN_MAX] = '\0';
-	wire_out_init(&o, &proto_client, C_RUN);
+	wire_out_init(&o, &proto_client_req, C_RUN);
 	wire_put_str(&o, F_CWD, "/");
 	wire_put_str(&o, F_ARGV, arg);
 	r = finish(&o, e);
@@ -222,35 +223,21 @@ static int case_longarg(struct ctx *c, struct cerr *e)
 }
 
 /* A well-framed message that is no request: refused, link kept. */
+/* A reply type sent as a request is refused while decoding (it travels
+ * the other way) and the connection closed. */
 static int case_notreq(struct ctx *c, struct cerr *e)
 {
-	struct wire_reader rd = { 0 };
-	struct wire_msg m = { 0 };
 	struct wire_out o;
 	int r;
 
-	wire_out_init(&o, &proto_client, C_DONE);
+	wire_out_init(&o, &proto_client_rep, C_DONE);
 	r = finish(&o, e);
 	if (r == 0)
 		r = send_all(c->fd, o.buf, o.len, e);
 	wire_out_free(&o);
-	if (r < 0 || expect_error(c, "not a request", e) < 0)
+	if (r < 0 || expect_error(c, "DONE travels the other way", e) < 0)
 		return -1;
-	wire_out_init(&o, &proto_client, C_WHOAMI);
-	r = finish(&o, e);
-	if (r == 0)
-		r = send_all(c->fd, o.buf, o.len, e);
-	wire_out_free(&o);
-	if (r < 0)
-		return -1;
-	r = wire_reader_read(c->fd, &rd, &proto_client, &m, e);
-	wire_reader_reset(&rd);
-	if (r != WIRE_READY)
-		return cerr_set(e, EPROTO, "WHOAMI after the refusal got no reply");
-	r = m.type == C_OK ? 0 : cerr_set(e, EPROTO, "WHOAMI answered with type %u",
-					  m.type);
-	wire_msg_free(&m);
-	return r;
+	return expect_closed(c, e);
 }
 
 /* Half a header, then nothing: corrald must neither answer nor block. */
@@ -262,7 +249,7 @@ static int case_stall(struct ctx *c, struct cerr *e)
 	struct pollfd p = { .fd = c->fd, .events = POLLIN };
 	int r;
 
-	wire_out_init(&o, &proto_client, C_WHOAMI);
+	wire_out_init(&o, &proto_client_req, C_WHOAMI);
 	r = finish(&o, e);
 	if (r == 0)
 		r = send_all(c->fd, o.buf, WIRE_HDR_LEN / 2, e);

@@ -256,7 +256,18 @@ audit_one() {
 t_audit_each() {
 	audit_one audit_row_run "run/ok follow/ok" "$uA" run -- true
 	audit_one audit_row_run_detached "run/ok" "$uA" run -d -- true
-	audit_one audit_row_run_refused "run/error" "$uA" run --name abcd -- true
+	# refused by corrald itself (the CLI checks names and limits first):
+	# 129 KB of arguments fit a message but not a job record
+	local big more before got
+	big=$(head -c 8000 /dev/zero | tr '\0' x)
+	more=$(head -c 1200 /dev/zero | tr '\0' y)
+	before=$(sql "SELECT COALESCE(MAX(id), 0) FROM audit")
+	cr "$uA" run -- true "$big" "$big" "$big" "$big" "$big" "$big" "$big" \
+		"$big" "$big" "$big" "$big" "$big" "$big" "$big" "$big" "$big" \
+		"$more" >/dev/null 2>"$work/big.err"
+	got=$(sql "SELECT action || '/' || outcome FROM audit WHERE id > $before ORDER BY id" | tr '\n' ' ')
+	expect audit_row_run_refused "a 129 KB run added audit rows '${got% }' ($(head -c 200 "$work/big.err")), want 'run/error'" \
+		test "${got% }" = "run/error"
 	audit_one audit_row_status "status/ok" "$uA" status ident
 	audit_one audit_row_status_unknown "status/error" "$uA" status no-such-job
 	audit_one audit_row_list "list/ok" "$uA" ps

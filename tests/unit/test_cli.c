@@ -35,7 +35,7 @@ static int fake_resolve(const char *dev, uint32_t *major, uint32_t *minor,
 
 static void test_io_name_and_size(void **state)
 {
-	struct corral_limits l = { 0 };
+	struct runopts l = { 0 };
 	struct cerr e = { 0 };
 
 	assert_int_equal(io_spec_merge(&l, "--io-read-bps", IO_RBPS, "vda=1M",
@@ -50,7 +50,7 @@ static void test_io_name_and_size(void **state)
 
 static void test_io_majmin(void **state)
 {
-	struct corral_limits l = { 0 };
+	struct runopts l = { 0 };
 	struct cerr e = { 0 };
 
 	/* MAJ:MIN never reaches the resolver (fake would refuse "8:0") */
@@ -65,7 +65,7 @@ static void test_io_majmin(void **state)
 
 static void test_io_merge(void **state)
 {
-	struct corral_limits l = { 0 };
+	struct runopts l = { 0 };
 	struct cerr e = { 0 };
 
 	assert_int_equal(io_spec_merge(&l, "--io-read-bps", IO_RBPS, "vda=1M", fake_resolve, &e), 0);
@@ -87,7 +87,7 @@ static void test_io_merge(void **state)
 
 static void test_io_too_many_devices(void **state)
 {
-	struct corral_limits l = { 0 };
+	struct runopts l = { 0 };
 	struct cerr e = { 0 };
 	char spec[32];
 
@@ -106,7 +106,7 @@ static void test_io_too_many_devices(void **state)
 static void expect_io_error(const char *spec, enum io_kind kind,
 			    const char *needle)
 {
-	struct corral_limits l = { 0 };
+	struct runopts l = { 0 };
 	struct cerr e = { 0 };
 
 	assert_int_equal(io_spec_merge(&l, "--io-read-bps", kind, spec, fake_resolve, &e), -1);
@@ -193,16 +193,15 @@ static void test_json_job(void **state)
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
-	j.lim.has_memory = true;
-	j.lim.memory_max = 536870912;
-	j.lim.has_cpu = true;
-	j.lim.cpu_quota_usec = 150000;
+	struct cerr e;
+	assert_int_equal(runopt_parse(&j.opt, OPT_MEMORY_MAX, "512M", &e), 0);
+	assert_int_equal(runopt_parse(&j.opt, OPT_CPU_QUOTA_USEC, "1.5", &e), 0);
 	json_job(f, &j);
 	fclose(f);
 	assert_non_null(strstr(buf, "\"id\":\"0123abcd-0000-4000-8000-000000000000\""));
 	assert_non_null(strstr(buf, "\"argv\":[\"sh\",\"-c\",\"echo \\\"hi\\\"\"]"));
 	assert_non_null(strstr(buf, "\"memory_max\":536870912"));
-	assert_non_null(strstr(buf, "\"cpus\":1.5"));
+	assert_non_null(strstr(buf, "\"cpu_quota_usec\":150000"));
 	assert_non_null(strstr(buf, "\"signal\":9,\"signal_name\":\"SIGKILL\""));
 	assert_non_null(strstr(buf, "\"namespaces\":{\"net\":false,\"pid\":true,\"mount\":true,\"uts\":true,\"ipc\":false}"));
 	/* absent fields are omitted, not null or zero */
@@ -216,10 +215,11 @@ static void test_json_job(void **state)
 
 /* --- exit status ----------------------------------------------------------- */
 
-static int status_of(const char *st, int code, int sig, const char *stage,
-		     const char *error)
+static int status_of(const char *st, int code, int sig, unsigned stage,
+		     int err)
 {
-	struct corral_job j = { .state = st, .stage = stage, .error = error };
+	struct corral_job j = { .state = st, .stage = stage, .err = (uint32_t)err,
+				.has_errno = err != 0 };
 
 	if (code >= 0) {
 		j.has_exit_code = true;
@@ -234,24 +234,23 @@ static int status_of(const char *st, int code, int sig, const char *stage,
 
 static void test_exit_mapping(void **state)
 {
-	assert_int_equal(status_of("exited", 0, 0, NULL, NULL), 0);
-	assert_int_equal(status_of("exited", 3, 0, NULL, NULL), 3);
-	assert_int_equal(status_of("exited", 255, 0, NULL, NULL), 255);
-	assert_int_equal(status_of("killed", -1, 9, NULL, NULL), 137);
-	assert_int_equal(status_of("oom", -1, 9, NULL, NULL), 137);
-	assert_int_equal(status_of("stopped", -1, 15, NULL, NULL), 143);
+	assert_int_equal(status_of("exited", 0, 0, STAGE_NONE, 0), 0);
+	assert_int_equal(status_of("exited", 3, 0, STAGE_NONE, 0), 3);
+	assert_int_equal(status_of("exited", 255, 0, STAGE_NONE, 0), 255);
+	assert_int_equal(status_of("killed", -1, 9, STAGE_NONE, 0), 137);
+	assert_int_equal(status_of("oom", -1, 9, STAGE_NONE, 0), 137);
+	assert_int_equal(status_of("stopped", -1, 15, STAGE_NONE, 0), 143);
 	/* a job that caught SIGTERM and exited by itself */
-	assert_int_equal(status_of("stopped", 4, 0, NULL, NULL), 4);
-	assert_int_equal(status_of("timed_out", -1, 15, NULL, NULL), 143);
-	assert_int_equal(status_of("failed", -1, 0, "job-exec",
-				   "execve: No such file or directory"), EXIT_NOTFOUND);
-	assert_int_equal(status_of("failed", -1, 0, "job-exec",
-				   "execve: Permission denied"), EXIT_NOSTART);
-	assert_int_equal(status_of("failed", -1, 0, "cgroup",
-				   "No such file or directory"), EXIT_NOSTART);
-	assert_int_equal(status_of("lost", -1, 0, NULL, NULL), EXIT_CORRAL);
-	assert_int_equal(status_of("running", -1, 0, NULL, NULL), EXIT_CORRAL);
-	assert_int_equal(status_of("exited", -1, 0, NULL, NULL), EXIT_CORRAL);
+	assert_int_equal(status_of("stopped", 4, 0, STAGE_NONE, 0), 4);
+	assert_int_equal(status_of("timed_out", -1, 15, STAGE_NONE, 0), 143);
+	assert_int_equal(status_of("failed", -1, 0, STAGE_JOB_EXEC, ENOENT), EXIT_NOTFOUND);
+	assert_int_equal(status_of("failed", -1, 0, STAGE_JOB_EXEC, EACCES), EXIT_NOSTART);
+	assert_int_equal(status_of("failed", -1, 0, STAGE_CGROUP, ENOENT), EXIT_NOSTART);
+	/* the decision is the fields', never the message's */
+	assert_int_equal(status_of("failed", -1, 0, STAGE_JOB_EXEC, 0), EXIT_NOSTART);
+	assert_int_equal(status_of("lost", -1, 0, STAGE_NONE, 0), EXIT_CORRAL);
+	assert_int_equal(status_of("running", -1, 0, STAGE_NONE, 0), EXIT_CORRAL);
+	assert_int_equal(status_of("exited", -1, 0, STAGE_NONE, 0), EXIT_CORRAL);
 }
 
 static void test_run_error_mapping(void **state)
@@ -259,15 +258,16 @@ static void test_run_error_mapping(void **state)
 	struct cerr e = { 0 };
 
 	cerr_set(&e, ENOENT, "start failed at stage job-exec: nosuchcmd: No such file or directory");
-	assert_int_equal(run_error_status(&e), 127);
+	assert_int_equal(run_error_status(STAGE_JOB_EXEC, &e), 127);
 	cerr_set(&e, EACCES, "start failed at stage job-exec: Permission denied");
-	assert_int_equal(run_error_status(&e), 126);
+	assert_int_equal(run_error_status(STAGE_JOB_EXEC, &e), 126);
 	cerr_set(&e, EPERM, "start failed at stage policy: rootfs not allowed");
-	assert_int_equal(run_error_status(&e), 126);
+	assert_int_equal(run_error_status(STAGE_POLICY, &e), 126);
 	cerr_set(&e, EACCES, "not in group corral");
-	assert_int_equal(run_error_status(&e), 125);
-	cerr_set(&e, ENOENT, "no such job");
-	assert_int_equal(run_error_status(&e), 125);
+	assert_int_equal(run_error_status(STAGE_NONE, &e), 125);
+	/* text that looks like a stage does not make one */
+	cerr_set(&e, ENOENT, "no such job: stage job-exec");
+	assert_int_equal(run_error_status(STAGE_NONE, &e), 125);
 }
 
 /* --- humanizing -------------------------------------------------------------- */

@@ -27,22 +27,24 @@ static void make_run(struct wire_msg *m, const char *name, const char *arg0)
 	struct wire_out o;
 	struct cerr e;
 
-	wire_out_init(&o, &proto_client, C_RUN);
+	wire_out_init(&o, &proto_client_req, C_RUN);
 	wire_put_str(&o, F_ARGV, arg0);
 	wire_put_str(&o, F_ARGV, "");
 	wire_put_str(&o, F_ARGV, "two words");
 	wire_put_str(&o, F_ENV, "A=1");
 	wire_put_str(&o, F_ENV, "B=x=y");
 	wire_put_str(&o, F_CWD, "/srv");
-	wire_put_u64(&o, F_MEM_MAX, 1 << 30);
-	wire_put_u64(&o, F_SWAP_MAX, 0);
+	wire_put_u64(&o, F_MEMORY_MAX, 1 << 30);
+	wire_put_u64(&o, F_MEMORY_SWAP_MAX, 0);
 	wire_put_u32(&o, F_NS_OFF, NS_NET);
 	if (name)
 		wire_put_str(&o, F_NAME, name);
 	assert_int_equal(wire_out_finish(&o, &e), 0);
-	assert_int_equal(wire_decode(&proto_client, o.buf, o.len, m, &e), 0);
+	assert_int_equal(wire_decode(&proto_client_req, o.buf, o.len, m, &e), 0);
 	wire_out_free(&o);
 }
+
+static const char *const run_env[] = { "A=1", "B=x=y" };
 
 static void insert(struct store *s, const char *id, uint32_t uid,
 		   const char *name, int64_t t)
@@ -54,7 +56,7 @@ static void insert(struct store *s, const char *id, uint32_t uid,
 	struct cerr e;
 
 	make_run(&m, name, "/bin/echo");
-	assert_int_equal(store_insert_run(s, id, uid, "someone", t, &m, &a, &e), 0);
+	assert_int_equal(store_insert_run(s, id, uid, "someone", t, &m, run_env, 2, &a, &e), 0);
 	wire_msg_free(&m);
 }
 
@@ -73,7 +75,7 @@ static void job_msg(struct store *s, const char *id, struct wire_msg *m)
 	struct cerr e;
 
 	assert_int_equal(store_job_msg(s, id, &o, &e), 0);
-	assert_int_equal(wire_decode(&proto_client, o.buf, o.len, m, &e), 0);
+	assert_int_equal(wire_decode(&proto_client_rep, o.buf, o.len, m, &e), 0);
 	wire_out_free(&o);
 }
 
@@ -82,7 +84,7 @@ static int count_row(void *ctx, struct wire_out *o, struct cerr *e)
 	struct wire_msg m;
 
 	(*(int *)ctx)++;
-	assert_int_equal(wire_decode(&proto_client, o->buf, o->len, &m, e), 0);
+	assert_int_equal(wire_decode(&proto_client_rep, o->buf, o->len, &m, e), 0);
 	wire_msg_free(&m);
 	return 0;
 }
@@ -140,9 +142,9 @@ static void test_insert_roundtrip(void **state)
 	assert_string_equal(wire_nth(&m, F_ARGV, 2)->p, "two words");
 	assert_string_equal(wire_nth(&m, F_ENV, 1)->p, "B=x=y");
 	assert_string_equal(wire_str(&m, F_CWD), "/srv");
-	assert_int_equal(wire_u64(&m, F_MEM_MAX, 0), 1 << 30);
-	assert_true(wire_has(&m, F_SWAP_MAX));
-	assert_false(wire_has(&m, F_CPU_QUOTA));
+	assert_int_equal(wire_u64(&m, F_MEMORY_MAX, 0), 1 << 30);
+	assert_true(wire_has(&m, F_MEMORY_SWAP_MAX));
+	assert_false(wire_has(&m, F_CPU_QUOTA_USEC));
 	assert_int_equal(wire_u32(&m, F_NS_OFF, 99), NS_NET);
 	assert_false(wire_has(&m, F_PID));
 	wire_msg_free(&m);
@@ -163,7 +165,7 @@ static void test_duplicate_id_rolls_back(void **state)
 	(void)state;
 	insert(s, ID_A1, 1000, NULL, 1);
 	make_run(&m, NULL, "/bin/true");
-	assert_int_equal(store_insert_run(s, ID_A1, 7, "x", 5, &m, &a, &e), -1);
+	assert_int_equal(store_insert_run(s, ID_A1, 7, "x", 5, &m, run_env, 2, &a, &e), -1);
 	assert_int_equal(e.num, EEXIST);
 	wire_msg_free(&m);
 	/* The failed transaction left no audit row behind: only the first
@@ -294,6 +296,49 @@ static void test_list_and_audit(void **state)
 	store_close(s);
 }
 
+/* The schema's CHECK lists the states too: every state of state.def must
+ * pass it, and a name that is not a state must not. */
+static void test_every_state_stored(void **state)
+{
+	struct store *s = open_mem();
+	struct job_end je = { .ended_ms = 9 };
+	struct cerr e;
+
+	(void)state;
+	insert(s, ID_A1, 1000, NULL, 1);
+	for (int st = 0; st < JS_COUNT; st++) {
+		char got[STATE_LEN_MAX + 1];
+		je.state = state_name((enum job_state)st);
+		if (store_set_ended(s, ID_A1, &je, &e) < 0)
+			fail_msg("state %s refused by the store: %s", je.state, e.msg);
+		assert_int_equal(store_state(s, ID_A1, got, &e), 0);
+		assert_string_equal(got, je.state);
+	}
+	je.state = "paused";
+	assert_int_equal(store_set_ended(s, ID_A1, &je, &e), -1);
+	store_close(s);
+}
+
+/* A failed start keeps its stage (a name in the store, a number on the
+ * wire) and its errno. */
+static void test_failed_stage_and_errno(void **state)
+{
+	struct store *s = open_mem();
+	struct wire_msg m;
+	struct cerr e;
+
+	(void)state;
+	insert(s, ID_A1, 1000, NULL, 1);
+	assert_int_equal(store_set_failed(s, ID_A1, STAGE_JOB_EXEC, ENOENT,
+					  "No such file or directory", 5, &e), 0);
+	job_msg(s, ID_A1, &m);
+	assert_string_equal(wire_str(&m, F_STATE), "failed");
+	assert_int_equal(wire_u32(&m, F_STAGE, 0), STAGE_JOB_EXEC);
+	assert_int_equal(wire_u32(&m, F_ERRNO, 0), ENOENT);
+	wire_msg_free(&m);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -303,6 +348,8 @@ int main(void)
 		cmocka_unit_test(test_resolve),
 		cmocka_unit_test(test_mark_lost),
 		cmocka_unit_test(test_list_and_audit),
+		cmocka_unit_test(test_every_state_stored),
+		cmocka_unit_test(test_failed_stage_and_errno),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,8 @@
-/* The helper link: start corral-helper on a SOCK_SEQPACKET socketpair
- * (its end becomes fd 3), read its messages, and restart it with backoff
- * when it dies.  Policy in docs/manager.md. */
+/* corrald's side of the helper link, the whole of it (the counterpart of
+ * OpenSSH's monitor_wrap.c): start corral-helper on a SOCK_SEQPACKET
+ * socketpair (its end becomes fd 3) and restart it with backoff when it
+ * dies; encode START, SIGNAL and KILL; decode the helper's events into
+ * struct helper_event for job.c.  Policy in docs/manager.md. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -12,6 +14,7 @@
 
 #include "job.h"
 #include "proto.h"
+#include "wire_io.h"
 
 #define HELPER_FD 3
 #define BACKOFF_MIN_MS 100
@@ -77,7 +80,7 @@ int helper_spawn(struct mgr *m, struct cerr *e)
 	return 0;
 }
 
-int helper_send(struct mgr *m, struct wire_out *o, struct cerr *e)
+static int helper_send(struct mgr *m, struct wire_out *o, struct cerr *e)
 {
 	if (m->helper_fd < 0 || !m->helper_ready)
 		return cerr_set(e, EAGAIN, "the helper is not running");
@@ -145,6 +148,58 @@ void helper_reaped(struct mgr *m, pid_t pid)
 	helper_down(m, "helper process exited");
 }
 
+/* --- requests --------------------------------------------------------- */
+
+/* START: the job id, the user, the command with its composed environment
+ * and every run option of the RUN that reaches the helper. */
+int hlink_start(struct mgr *m, const char *id, uint32_t uid,
+		const struct wire_msg *run, const struct job_env *env,
+		const int wr[2], struct cerr *e)
+{
+	struct runopts opt;
+	struct wire_out o;
+	const struct wire_val *v;
+	int r;
+
+	wire_out_init(&o, &proto_helper_req, H_START);
+	wire_put_str(&o, F_JOB_ID, id);
+	wire_put_u32(&o, F_UID, uid);
+	for (size_t i = 0; (v = wire_nth(run, F_ARGV, i)); i++)
+		wire_put_str(&o, F_ARGV, (const char *)v->p);
+	for (size_t i = 0; i < env->n; i++)
+		wire_put_str(&o, F_ENV, env->v[i]);
+	wire_put_str(&o, F_CWD, wire_str(run, F_CWD));
+	wire_put_u32(&o, F_NS_OFF, wire_u32(run, F_NS_OFF, 0));
+	runopts_get(run, &opt);
+	runopts_put(&o, &opt, SC_JOB);
+	wire_put_fd(&o, wr[0]);
+	wire_put_fd(&o, wr[1]);
+	r = wire_out_finish(&o, e);
+	if (r == 0)
+		r = helper_send(m, &o, e);
+	wire_out_free(&o);
+	return r;
+}
+
+/* SIGKILL is the KILL request (the whole cgroup); the others SIGNAL. */
+int hlink_signal(struct mgr *m, const char *id, int sig, struct cerr *e)
+{
+	struct wire_out o;
+	int r;
+
+	wire_out_init(&o, &proto_helper_req, sig == SIGKILL ? H_KILL : H_SIGNAL);
+	wire_put_str(&o, F_JOB_ID, id);
+	if (sig != SIGKILL)
+		wire_put_u32(&o, F_SIGNAL, (uint32_t)sig);
+	r = wire_out_finish(&o, e);
+	if (r == 0)
+		r = helper_send(m, &o, e);
+	wire_out_free(&o);
+	return r;
+}
+
+/* --- events ------------------------------------------------------------ */
+
 static void on_ready(struct mgr *m, const struct wire_msg *msg)
 {
 	m->helper_ready = true;
@@ -152,31 +207,48 @@ static void on_ready(struct mgr *m, const struct wire_msg *msg)
 	       wire_u32(msg, F_PID, 0), wire_str(msg, F_CONTROLLERS));
 }
 
+/* The decoder has checked every field's presence and bounds. */
+static void decode_event(const struct wire_msg *msg, struct helper_event *ev)
+{
+	memset(ev, 0, sizeof *ev);
+	ev->type = msg->type;
+	ev->name = msg->spec->name;
+	ev->job_id = wire_str(msg, F_JOB_ID);
+	ev->pid = wire_u32(msg, F_PID, 0);
+	ev->stage = wire_u32(msg, F_STAGE, STAGE_HELPER);
+	ev->err = (int)wire_u32(msg, F_ERRNO, EIO);
+	ev->message = wire_str(msg, F_MESSAGE);
+	ev->wstatus = wire_u32(msg, F_WSTATUS, 0);
+	ev->oom_kills = wire_u64(msg, F_OOM_KILLS, 0);
+	ev->cpu_usec = wire_u64(msg, F_CPU_USEC, 0);
+	ev->memory_peak = wire_u64(msg, F_MEMORY_PEAK, 0);
+}
+
 void helper_event(struct mgr *m, uint32_t events)
 {
 	for (int i = 0; i < MSGS_PER_EVENT && m->helper_fd >= 0; i++) {
+		struct helper_event ev;
 		struct wire_msg msg;
 		struct cerr e;
-		int r = wire_recv_packet(m->helper_fd, &proto_helper, &msg, &e);
 
-		if (r == WIRE_AGAIN)
+		switch (wire_recv_packet(m->helper_fd, &proto_helper_ev, &msg, &e)) {
+		case WIRE_AGAIN:
 			return;
-		if (r == WIRE_EOF)
+		case WIRE_EOF:
 			return helper_down(m, "EOF on the helper link");
-		if (r == WIRE_ERR) {
-			/* A bad datagram is consumed; the link stays. */
-			if (e.num == EBADMSG || e.num == EMSGSIZE ||
-			    e.num == ERANGE || e.num == E2BIG ||
-			    e.num == EPROTO)
-				logmsg("bad message from the helper: %s", e.msg);
-			else
-				helper_down(m, e.msg);
+		case WIRE_ERR:
+			return helper_down(m, e.msg);
+		case WIRE_BAD:
+			/* Consumed whole; the link stays. */
+			logmsg("bad message from the helper: %s", e.msg);
 			continue;
 		}
-		if (msg.type == H_READY)
+		if (msg.type == H_READY) {
 			on_ready(m, &msg);
-		else
-			job_helper_msg(m, &msg);
+		} else {
+			decode_event(&msg, &ev);
+			job_helper_event(m, &ev);
+		}
 		wire_msg_free(&msg);
 	}
 }

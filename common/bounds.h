@@ -1,0 +1,20 @@
+/* Bounds and sizes every corral process shares, each defined once. */
+#ifndef CORRAL_BOUNDS_H
+#define CORRAL_BOUNDS_H
+
+#define JOB_ID_LEN 36		/* a lower-case UUID */
+#define REF_PREFIX_MIN 4	/* shortest id prefix a job reference may be */
+#define ARGV_MAX 1024		/* argv entries */
+#define ARG_LEN_MAX 8192	/* one argv entry */
+#define ENV_MAX 1024		/* env entries */
+#define ENV_LEN_MAX 8192	/* one env entry */
+#define PATH_LEN_MAX 4096
+#define NAME_LEN_MAX 64		/* a job name, and a job reference */
+#define USER_LEN_MAX 64		/* a user name */
+#define CPUSET_LEN_MAX 256
+#define LOG_CHUNK_MAX 65536	/* bytes in one LOG_DATA */
+#define CPU_PERIOD_USEC 100000	/* the cpu.max period corral writes */
+#define GROUPS_MAX 65536	/* supplementary groups of one user */
+#define MESSAGE_LEN_MAX 1024	/* an error message on the wire */
+
+#endif

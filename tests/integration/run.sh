@@ -426,6 +426,28 @@ t_exit_codes() {
 		test $rc = 127 -a $wrc = 127 -a "$(field "$id" stage)" = job-exec
 }
 
+# The soft controls: on this host no controller is usable, so a start
+# that needs one fails naming it (126), yet what was asked is stored and
+# shown by status and --json under the table's names.
+t_soft_limits() {
+	local out rc id js
+	out=$(cr "$uA" run --name soft --cpu-weight 300 --io-weight 50 --memory-high 64M -- true 2>&1); rc=$?
+	expect soft_refused_names_controller "rc=$rc: $out" \
+		sh -c '[ "$1" = 126 ] && echo "$2" | grep -q "controller is not available"' _ "$rc" "$out"
+	js=$(cr "$uA" status --json soft 2>&1)
+	expect soft_json "$js" sh -c 'echo "$1" | grep -q "\"cpu_weight\":300" &&
+		echo "$1" | grep -q "\"io_weight\":50" &&
+		echo "$1" | grep -q "\"memory_high\":67108864"' _ "$js"
+	out=$(cr "$uA" status soft 2>&1)
+	expect soft_status_text "$out" sh -c 'echo "$1" | grep -q "memory-high 64 MiB, cpu-weight 300, io-weight 50"' _ "$out"
+	out=$(cr "$uA" run --cpu-weight 0 -- true 2>&1); rc=$?
+	expect soft_bad_weight_names_flag "rc=$rc: $out" \
+		sh -c '[ "$1" = 125 ] && echo "$2" | grep -q -- "--cpu-weight: \"0\" is below the minimum of 1"' _ "$rc" "$out"
+	id=$(sql "SELECT id FROM jobs WHERE name='soft'")
+	expect soft_stored "row: $(field "$id" "cpu_weight || '/' || io_weight || '/' || memory_high")" \
+		test "$(field "$id" "cpu_weight || '/' || io_weight || '/' || memory_high")" = 300/50/67108864
+}
+
 t_cli() {
 	local out rc
 	out=$(cr "$uA" --help 2>&1); rc=$?
@@ -562,6 +584,7 @@ t_interleave
 t_timeout
 t_stop
 t_exit_codes
+t_soft_limits
 t_cli
 t_rawclient
 m_latency

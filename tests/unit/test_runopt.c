@@ -86,6 +86,12 @@ static void test_parse_bounds(void **state)
 	parse_err(OPT_ROOTFS, "srv/x", "not an absolute path");
 	assert_int_equal(runopt_parse(&r, OPT_CPUSET_CPUS, "0-1,3", &e), 0);
 	assert_string_equal(runopt_format(&r, OPT_CPUSET_CPUS, b, sizeof b), "0-1,3");
+	/* the soft controls */
+	parse_err(OPT_CPU_WEIGHT, "0", "\"0\" is below the minimum of 1");
+	parse_err(OPT_CPU_WEIGHT, "10001", "\"10001\" is above the maximum of 10000");
+	parse_err(OPT_IO_WEIGHT, "10001", "\"10001\" is above the maximum of 10000");
+	parse_err(OPT_MEMORY_HIGH, "1K", "\"1K\" is below the minimum of 4 KiB");
+	assert_int_equal(runopt_parse(&r, OPT_CPU_WEIGHT, "300", &e), 0);
 	assert_int_equal(runopt_parse(&r, OPT_NAME, "build-7", &e), 0);
 	assert_true(runopt_has(&r, OPT_NAME));
 }
@@ -104,6 +110,13 @@ static void test_cgroup_values(void **state)
 	assert_string_equal(runopt_cgroup_value(&r, OPT_MEMORY_MAX, b, sizeof b),
 			    "536870912");
 	assert_string_equal(runopt_format(&r, OPT_MEMORY_MAX, b, sizeof b), "512 MiB");
+	assert_int_equal(runopt_parse(&r, OPT_MEMORY_HIGH, "256M", &e), 0);
+	assert_string_equal(runopt_cgroup_value(&r, OPT_MEMORY_HIGH, b, sizeof b),
+			    "268435456");
+	assert_int_equal(runopt_parse(&r, OPT_IO_WEIGHT, "50", &e), 0);
+	assert_string_equal(runopt_cgroup_value(&r, OPT_IO_WEIGHT, b, sizeof b), "50");
+	assert_string_equal(runopt_defs[OPT_IO_WEIGHT].cgfile, "io.weight");
+	assert_int_equal(runopt_defs[OPT_CPU_WEIGHT].ctrl, CTRL_CPU);
 }
 
 /* What one side puts, the other takes back, scope by scope. */

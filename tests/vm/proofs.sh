@@ -11,7 +11,7 @@
 #        proofs.sh --one NAME run one proof (used by the loop below)
 
 SANITY="cgroup2 disk swap"
-CORRAL="memory memory-swap cpu pids cpuset io user-totals refusals"
+CORRAL="memory memory-swap memory-high cpu cpu-weight pids cpuset io user-totals refusals"
 PROOFS="$SANITY $CORRAL"
 CG=/sys/fs/cgroup
 BASE=$CG/corral		# cgroup_base = /corral, delegated to corrald
@@ -126,6 +126,7 @@ cpus = 1.5
 pids_max = 1024
 io_bps_max = 1G
 io_iops_max = 100000
+cpu_weight = 1000
 
 [user]
 memory_max = 48M
@@ -271,6 +272,33 @@ proof_memory_swap() {
 		"swap64M: rc=$rc64 state=$st64 swap_max_mib=$(mib "$sw64")"
 }
 
+# A job allocating twice its --memory-high is throttled and reclaimed
+# (memory.events counts "high"), is not killed, and ends by itself.
+proof_memory_high() {
+	swapon /dev/zram0 || { result memory-high FAIL reason=swapon; return; }
+	id=$(alice corral run -d --name mhigh --memory-high 16M -- cgt hog 32 2)
+	high=0
+	end=$(($(cgt ms) + 60000))
+	while [ "$(cgt ms)" -lt $end ] && [ -f "$UJOBS/$id/memory.events" ]; do
+		v=$(awk '$1 == "high" { print $2 }' "$UJOBS/$id/memory.events" 2>/dev/null)
+		[ -n "$v" ] && [ "$v" -gt "$high" ] && high=$v
+		sleep 0.05
+	done
+	alice corral wait "$id" >/dev/null 2>&1
+	rc=$?
+	swapoff /dev/zram0
+	st=$(status_of "$id")
+	state=$(echo "$st" | js state)
+	kills=$(echo "$st" | jn oom_kills)
+	set=$(echo "$st" | jn memory_high)
+	bad=0
+	[ $rc = 0 ] && [ "$state" = exited ] && [ "${kills:-0}" = 0 ] || bad=1
+	[ "$high" -gt 0 ] && [ "$set" = $((16 << 20)) ] || bad=1
+	[ $bad = 0 ] || echo "$st"
+	ok_if memory-high $bad "rc=$rc state=$state high_events=$high" \
+		"oom_kills=${kills:-none} memory_high=${set:-none}"
+}
+
 # --cpus 0.2 holds a busy loop to a fifth of a CPU, and corral's cpu time
 # matches what the job measured itself.
 proof_cpu() {
@@ -293,6 +321,36 @@ proof_cpu() {
 	[ $diff -ge -20000 ] && [ $diff -le $slack ] || bad=1
 	ok_if cpu $bad "ratio=$ratio cpu_usec=$cpu self_cpu_usec=$self" \
 		"wall_usec=$wall diff_usec=$diff"
+}
+
+cpu_usage() { awk '$1 == "usage_usec" { print $2 }' "$UJOBS/$1/cpu.stat" 2>/dev/null; }
+
+# Two busy jobs pinned to one CPU with --cpu-weight 100 and 300 share it
+# about 1:3 (within 15%).  Judged from each job cgroup's cpu.stat over a
+# window in which both run, so neither start-up skew nor a busy host can
+# decide it.
+proof_cpu_weight() {
+	a=$(alice corral run -d --name w100 --cpuset 1 --cpu-weight 100 -- cgt burn 10)
+	b=$(alice corral run -d --name w300 --cpuset 1 --cpu-weight 300 -- cgt burn 10)
+	wa=$(cat "$UJOBS/$a/cpu.weight" 2>/dev/null)
+	wb=$(cat "$UJOBS/$b/cpu.weight" 2>/dev/null)
+	sleep 1
+	a0=$(cpu_usage "$a") b0=$(cpu_usage "$b")
+	sleep 4
+	a1=$(cpu_usage "$a") b1=$(cpu_usage "$b")
+	alice corral kill "$a" >/dev/null 2>&1
+	alice corral kill "$b" >/dev/null 2>&1
+	if [ -z "$a0" ] || [ -z "$a1" ] || [ -z "$b0" ] || [ -z "$b1" ]; then
+		result cpu-weight FAIL "weights=${wa:-none}/${wb:-none} usage missing"
+		return
+	fi
+	da=$((a1 - a0)) db=$((b1 - b0))
+	ratio=$(calc "$db / ($da > 0 ? $da : 1)")
+	bad=0
+	[ "$wa" = 100 ] && [ "$wb" = 300 ] || bad=1
+	[ "$(calc "$ratio >= 2.55 && $ratio <= 3.45")" = 1 ] || bad=1
+	ok_if cpu-weight $bad "ratio=$ratio usec_w100=$da usec_w300=$db" \
+		"cpu.weight=$wa/$wb"
 }
 
 # A fork bomb under --pids 16 never holds more than 16 tasks, the VM
@@ -376,6 +434,7 @@ proof_refusals() {
 	refused memory corral run --memory 1G -- true && got="$got,memory" || bad=1
 	refused pids corral run --pids 5000 -- true && got="$got,pids" || bad=1
 	refused cpu corral run --cpus 2 -- true && got="$got,cpus" || bad=1
+	refused cpu_weight corral run --cpu-weight 5000 -- true && got="$got,cpu-weight" || bad=1
 	# a refused start leaves no job cgroup behind
 	left=$(find $UJOBS -mindepth 1 -type d 2>/dev/null | wc -l)
 	[ "$left" = 0 ] || bad=1
@@ -391,6 +450,8 @@ proof_refusals() {
 		alice corral run -- true && got="$got,noio-plain-job-runs" || bad=1
 		refused '(^|[^a-z])io([^a-z]|$)' corral run --io-write-bps vda=1M -- true &&
 			got="$got,io-absent" || bad=1
+		refused '(^|[^a-z])io([^a-z]|$)' corral run --io-weight 200 -- true &&
+			got="$got,io-weight-absent" || bad=1
 	else
 		bad=1
 	fi

@@ -1,6 +1,7 @@
 #include "seccomp_filter.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <stddef.h>
 #include <sys/ioctl.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 
 #include "cleanup.h"
 
@@ -32,7 +34,15 @@ static const char *const denied[] = {
 	"settimeofday", "clock_settime", "clock_adjtime",
 	"iopl", "ioperm", "lookup_dcookie", "uselib", "_sysctl", "sysfs",
 	"ustat", "vhangup", "nfsservctl", "fanotify_init",
+	"modify_ldt", "memfd_secret",
 };
+
+/* The only socket families a job may create: local IPC, IP in its own
+ * network namespace, and netlink (ip(8), getaddrinfo's AI_ADDRCONFIG).
+ * Everything else (AF_VSOCK, which no network namespace isolates,
+ * AF_ALG, AF_KEY, old protocol modules the kernel would autoload) is
+ * answered as if the kernel lacked it. */
+static const int socket_families[] = { AF_UNIX, AF_INET, AF_INET6, AF_NETLINK };
 
 static void cleanup_ctx(scmp_filter_ctx *c)
 {
@@ -49,6 +59,39 @@ static int deny_flag(scmp_filter_ctx c, const char *name, unsigned arg,
 		return 0;
 	return seccomp_rule_add(c, SCMP_ACT_ERRNO(EPERM), nr, 1,
 				SCMP_CMP(arg, SCMP_CMP_MASKED_EQ, flag, flag));
+}
+
+static bool family_allowed(unsigned long long f)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(socket_families); i++)
+		if ((unsigned long long)socket_families[i] == f)
+			return true;
+	return false;
+}
+
+/* Refuse every domain of socket(2)/socketpair(2) outside the allowed
+ * families.  One comparison per rule, so: each refused value up to the
+ * largest allowed one, then everything above it.  The comparisons see
+ * all 64 bits while the kernel reads an int, so a domain with junk in
+ * the upper half is above the largest allowed value and refused too. */
+static int deny_families(scmp_filter_ctx c, int nr)
+{
+	unsigned long long max = 0;
+	int r;
+
+	for (size_t i = 0; i < ARRAY_SIZE(socket_families); i++)
+		if ((unsigned long long)socket_families[i] > max)
+			max = (unsigned long long)socket_families[i];
+	for (unsigned long long f = 0; f < max; f++) {
+		if (family_allowed(f))
+			continue;
+		r = seccomp_rule_add(c, SCMP_ACT_ERRNO(EAFNOSUPPORT), nr, 1,
+				     SCMP_A0(SCMP_CMP_EQ, f));
+		if (r < 0)
+			return r;
+	}
+	return seccomp_rule_add(c, SCMP_ACT_ERRNO(EAFNOSUPPORT), nr, 1,
+				SCMP_A0(SCMP_CMP_GT, max));
 }
 
 static int build(scmp_filter_ctx *out)
@@ -87,6 +130,9 @@ static int build(scmp_filter_ctx *out)
 				  SCMP_A0(SCMP_CMP_EQ, PTRACE_ATTACH))) < 0 ||
 	    (r = seccomp_rule_add(c, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ptrace), 1,
 				  SCMP_A0(SCMP_CMP_EQ, PTRACE_SEIZE))) < 0)
+		return r;
+	if ((r = deny_families(c, SCMP_SYS(socket))) < 0 ||
+	    (r = deny_families(c, SCMP_SYS(socketpair))) < 0)
 		return r;
 	/* Faking terminal input (CVE-2017-5226 class). */
 	if ((r = seccomp_rule_add(c, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,

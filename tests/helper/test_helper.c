@@ -376,7 +376,8 @@ static void test_seccomp_denies(void **state)
 {
 	static const char *const calls[] = { "unshare", "keyctl", "add_key", "bpf",
 					     "perf_event_open", "userfaultfd",
-					     "mount", "ptrace" };
+					     "mount", "ptrace", "modify_ldt",
+					     "memfd_secret" };
 	struct fx *f = *state;
 	struct job j;
 	const char *out = probe_out(&f->h, &j, "syscalls", NULL);
@@ -385,6 +386,29 @@ static void test_seccomp_denies(void **state)
 	for (size_t i = 0; i < ARRAY_SIZE(calls); i++)
 		if (atoi(field(out, calls[i], v, sizeof v)) != EPERM)
 			fail_msg("%s got errno %s, want EPERM", calls[i], v);
+	job_close(&j);
+}
+
+/* Socket families outside the allowed few are refused as if the kernel
+ * did not have them; the ones jobs need still work. */
+static void test_seccomp_socket_families(void **state)
+{
+	static const char *const denied[] = { "vsock", "vsock_high", "alg", "key",
+					      "vsock_pair" };
+	static const char *const allowed[] = { "inet", "inet6", "netlink",
+					       "unix_pair" };
+	struct fx *f = *state;
+	struct job j;
+	const char *out = probe_out(&f->h, &j, "sockets", NULL);
+	char v[32];
+
+	for (size_t i = 0; i < ARRAY_SIZE(denied); i++)
+		if (atoi(field(out, denied[i], v, sizeof v)) != EAFNOSUPPORT)
+			fail_msg("%s got errno %s, want EAFNOSUPPORT (%d): %s",
+				 denied[i], v, EAFNOSUPPORT, out);
+	for (size_t i = 0; i < ARRAY_SIZE(allowed); i++)
+		if (atoi(field(out, allowed[i], v, sizeof v)) != 0)
+			fail_msg("%s got errno %s, want success: %s", allowed[i], v, out);
 	job_close(&j);
 }
 
@@ -1444,6 +1468,7 @@ int main(void)
 		T(test_cgroup_outside),
 		T(test_cgroup_inside),
 		T(test_seccomp_denies),
+		T(test_seccomp_socket_families),
 		T(test_fds),
 		T(test_env_exact),
 		T(test_cwd),

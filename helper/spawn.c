@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -232,6 +233,21 @@ static void setup_namespaces(const struct spawn_args *a)
 		fail(STAGE_INIT_NET, errno);
 }
 
+/* Without WUNTRACED, waitpid reports a stop only for a process we trace,
+ * and we trace only a child that asked with PTRACE_TRACEME (the job, or
+ * an orphan handed to us).  The init is no debugger: it detaches at the
+ * first stop, so the process runs on untraced.  The SIGSTOP of the
+ * TRACEME idiom and the SIGTRAP the kernel sends a traced execve are
+ * messages to the tracer and are swallowed, as a debugger does; any other
+ * signal is delivered on detach.  A detach that fails leaves nothing to
+ * do: the process is gone or no longer ours. */
+static void release_tracee(pid_t p, int sig)
+{
+	if (sig == SIGSTOP || sig == SIGTRAP)
+		sig = 0;
+	ptrace(PTRACE_DETACH, p, NULL, (void *)(uintptr_t)sig);
+}
+
 /* pid 1 of the job: forward the stop signals, reap everything, and hand
  * the command's exact wait status to the helper.  The kernel ignores
  * default-action signals a pid namespace's init sends itself, so it
@@ -257,6 +273,10 @@ static _Noreturn void init_loop(pid_t job)
 			continue;
 		}
 		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (WIFSTOPPED(st)) {
+				release_tracee(p, WSTOPSIG(st));
+				continue;
+			}
 			if (p != job)
 				continue;
 			if (write(FD_STATUS, &st, sizeof st) != sizeof st)

@@ -302,6 +302,30 @@ static int cmd_signal(int sig)
 	return 100;
 }
 
+/* The debugger idiom: make the parent (here the job's init) our tracer
+ * and stop for it, then go on and exit with code. */
+static int cmd_traceme(const char *code)
+{
+	if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) < 0) {
+		printf("traceme_errno=%d\n", errno);
+		return 100;
+	}
+	raise(SIGSTOP);
+	printf("resumed\n");
+	return atoi(code);
+}
+
+/* A traced process that execs gets a SIGTRAP stop from the kernel. */
+static int cmd_traceme_exec(const char *self, const char *code)
+{
+	if (ptrace(PTRACE_TRACEME, 0, NULL, NULL) < 0) {
+		printf("traceme_errno=%d\n", errno);
+		return 100;
+	}
+	execl(self, self, "exit", code, (char *)NULL);
+	return 101;
+}
+
 static int cmd_spin(long ms)
 {
 	struct timespec a, b;
@@ -352,6 +376,10 @@ int main(int argc, char **argv)
 		return cmd_trap_term(a);
 	if (!strcmp(c, "ignore-term"))
 		return cmd_ignore_term();
+	if (!strcmp(c, "traceme"))
+		return cmd_traceme(a);
+	if (!strcmp(c, "traceme-exec"))
+		return cmd_traceme_exec(argv[0], a);
 	if (!strcmp(c, "spin"))
 		return cmd_spin(atol(a));
 	fprintf(stderr, "probe: unknown command '%s'\n", c);

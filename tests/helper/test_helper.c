@@ -496,6 +496,27 @@ static void test_exit_codes(void **state)
 	}
 }
 
+/* A job that makes its init its tracer (PTRACE_TRACEME) and stops, or
+ * execs while traced, still ends with its own exit code: a ptrace stop
+ * is not the end of the command. */
+static void test_traceme_stop(void **state)
+{
+	static const char *const cmds[] = { "traceme", "traceme-exec" };
+	struct fx *f = *state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++) {
+		struct jobreq r;
+		struct job j;
+		jobreq_init(&r, cmds[i], "7");
+		RUN_OK(&f->h, &r, &j);
+		if (!WIFEXITED(j.wstatus) || WEXITSTATUS(j.wstatus) != 7) {
+			job_dump(&j);
+			fail_msg("probe %s: wstatus 0x%x, want exit 7", cmds[i], j.wstatus);
+		}
+		job_close(&j);
+	}
+}
+
 static void test_signal_status(void **state)
 {
 	static const int sigs[] = { SIGSEGV, SIGUSR1 };
@@ -1474,6 +1495,7 @@ int main(void)
 		T(test_cwd),
 		TN(test_no_tty),
 		T(test_exit_codes),
+		T(test_traceme_stop),
 		T(test_signal_status),
 		T(test_sigterm_forwarded),
 		T(test_kill_ignores_term),

@@ -7,10 +7,14 @@
 #                                 was killed), with the same state
 #   tests/instance.sh stop DIR    stops it and removes everything it made
 #
-# Needs root: it makes a throw-away manager user and two groups, installs a
+# Needs root: it makes a throw-away manager user with a group of its own,
+# the members' and the admins' groups, installs a
 # setuid copy of the test helper (whose policy path is compiled in as
 # $CORRAL_TEST_DIR/helper.conf, default /run/corral-test: one instance per
 # such directory at a time) and a cgroup base under the cgroup2 mount.
+# Permissions are the Debian package's: the helper is root:<manager's
+# group> 4750 and the state directory the manager's alone, so members
+# reach corrald through the socket only.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,11 +28,12 @@ cgroup2_mount() {
 		/proc/self/mountinfo | head -n 1
 }
 
-# Run corrald as the manager user and wait for its socket.
+# Run corrald as the manager user (its own group first, the members'
+# group as a supplementary one for the socket) and wait for its socket.
 launch() {
-	dir=$1 mgr=$2 ugrp=$3
+	dir=$1 mgr=$2 mgrp=$3
 	rm -f "$dir/run/corral.sock"
-	setpriv --reuid="$mgr" --regid="$ugrp" --init-groups --inh-caps=-all \
+	setpriv --reuid="$mgr" --regid="$mgrp" --init-groups --inh-caps=-all \
 		"$build/corrald" -c "$dir/corrald.conf" >>"$dir/corrald.log" 2>&1 </dev/null &
 	echo $! >"$dir/corrald.pid"
 	i=0
@@ -58,7 +63,7 @@ restart() {
 		[ $i -lt 100 ] || die "corrald still runs (pid $pid)"
 		sleep 0.05
 	done
-	launch "$dir" "$mgr" "$ugrp" || die "corrald did not start"
+	launch "$dir" "$mgr" "$mgrp" || die "corrald did not start"
 	echo "CORRALD_PID=$(cat "$dir/corrald.pid")"
 }
 
@@ -74,15 +79,17 @@ start() {
 	mnt=$(cgroup2_mount)
 	[ -n "$mnt" ] || die "no cgroup2 mount"
 	sfx=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
-	mgr=crl-m-$sfx ugrp=crl-u-$sfx agrp=crl-a-$sfx
+	mgr=crl-m-$sfx mgrp=crl-g-$sfx ugrp=crl-u-$sfx agrp=crl-a-$sfx
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
 	chmod 755 "$dir"
+	groupadd "$mgrp"
 	groupadd "$ugrp"
 	groupadd "$agrp"
-	useradd -r -M -N -g "$ugrp" -d /nonexistent -s /usr/sbin/nologin "$mgr"
+	useradd -r -M -N -g "$mgrp" -G "$ugrp" -d /nonexistent -s /usr/sbin/nologin "$mgr"
 	cat >"$dir/instance.env" <<ENV
 mgr=$mgr
+mgrp=$mgrp
 ugrp=$ugrp
 agrp=$agrp
 cgbase=/corral-$sfx
@@ -99,9 +106,9 @@ max_jobs = ${CORRAL_MAX_JOBS:-256}
 CONF
 	chmod 0644 "$policy_dir/helper.conf"
 	mkdir "$mnt/corral-$sfx"
-	install -o root -g "$ugrp" -m 4750 "$build/corral-helper-test" "$dir/corral-helper"
-	install -d -o "$mgr" -g "$ugrp" -m 0750 "$dir/state"
-	install -d -o "$mgr" -g "$ugrp" -m 0755 "$dir/run"
+	install -o root -g "$mgrp" -m 4750 "$build/corral-helper-test" "$dir/corral-helper"
+	install -d -o "$mgr" -g "$mgrp" -m 0750 "$dir/state"
+	install -d -o "$mgr" -g "$mgrp" -m 0755 "$dir/run"
 	cat >"$dir/corrald.conf" <<CONF
 [corrald]
 socket = $dir/run/corral.sock
@@ -112,7 +119,7 @@ helper = $dir/corral-helper
 log_max_bytes = ${CORRAL_LOG_MAX:-64M}
 stop_grace = ${CORRAL_STOP_GRACE:-5s}
 CONF
-	if ! launch "$dir" "$mgr" "$ugrp"; then
+	if ! launch "$dir" "$mgr" "$mgrp"; then
 		stop "$dir"
 		die "corrald did not start"
 	fi
@@ -144,6 +151,7 @@ stop() {
 		rmdir "$base" 2>/dev/null || true
 	fi
 	userdel "$mgr" 2>/dev/null || true
+	groupdel "$mgrp" 2>/dev/null || true
 	groupdel "$ugrp" 2>/dev/null || true
 	groupdel "$agrp" 2>/dev/null || true
 	if [ "$(cat "$policy_dir/owner" 2>/dev/null)" = "$dir" ]; then

@@ -62,7 +62,7 @@ export CORRAL_LOG_MAX=$((log_bytes + 64 * MiB))
 export CORRAL_MAX_JOBS=$((running + 64))
 eval "$("$inst" start "$dir")"
 export CORRAL_SOCKET
-. "$dir/instance.env"	# mgr, ugrp: the manager user and socket group
+. "$dir/instance.env"	# mgr, mgrp, ugrp: the manager user, its group, the socket group
 useradd -M -N -g "$CORRAL_GROUP" -d /tmp -s /bin/sh "$user"
 uid=$(id -u "$user")
 gid=$(getent group "$CORRAL_GROUP" | cut -d: -f3)
@@ -277,7 +277,7 @@ COMMIT;
 SELECT id FROM jobs WHERE uid = $uid ORDER BY created_ms LIMIT 1 OFFSET $((fill_jobs / 4));
 SQL
 t0=$(now)
-qid=$(setpriv --reuid="$mgr" --regid="$ugrp" --init-groups sqlite3 -batch \
+qid=$(setpriv --reuid="$mgr" --regid="$mgrp" --init-groups sqlite3 -batch \
 	"$dir/state/corral.db" <"$dir/fill.sql" | tail -n 1)
 t1=$(now)
 note ""

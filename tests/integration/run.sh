@@ -102,7 +102,7 @@ cr() {
 # The store, read as the manager user so that root never creates files
 # in the state directory.
 sql() {
-	setpriv --reuid="$mgr" --regid="$ugrp" --init-groups \
+	setpriv --reuid="$mgr" --regid="$mgrp" --init-groups \
 		sqlite3 -cmd '.timeout 5000' "$db" "$1"
 }
 field() { sql "SELECT $2 FROM jobs WHERE id = '$1'"; }
@@ -163,6 +163,24 @@ t_identity() {
 	out=$(cr "$uA" status ident); rc=$?
 	[ $rc = 0 ] && has "$out" "^id: *$idA" && has "$out" "uid $uidA" && has "$out" 'state: *exited'
 	result $? status_own_job "rc=$rc: $out"
+}
+
+# A member reaches corrald through the socket only: the state (database,
+# every user's logs) and the setuid helper are the manager's alone, as
+# the Debian package installs them.
+t_private_state() {
+	local out rc
+	out=$(as "$uA" ls "$dir/state" 2>&1); rc=$?
+	[ $rc != 0 ] && has "$out" 'Permission denied'
+	result $? member_cannot_list_state "rc=$rc: $out"
+	out=$(as "$uA" head -c 16 "$db" 2>&1); rc=$?
+	[ $rc != 0 ] && has "$out" 'Permission denied'
+	result $? member_cannot_read_db "rc=$rc: $out"
+	out=$(as "$uA" "$dir/corral-helper" 2>&1); rc=$?
+	[ $rc = 126 ] && has "$out" 'Permission denied'
+	result $? member_cannot_exec_helper "rc=$rc: $out"
+	out=$(cr "$uA" whoami 2>&1); rc=$?
+	expect member_still_uses_socket "rc=$rc: $out" test $rc = 0
 }
 
 t_isolation() {
@@ -575,6 +593,7 @@ m_throughput() {
 
 MEASURE_RSS=? MEASURE_LAT=? MEASURE_TPUT=?
 t_identity
+t_private_state
 t_isolation
 t_nonmember
 t_audit

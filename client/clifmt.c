@@ -188,55 +188,20 @@ const char *fmt_signal(uint32_t sig, char *buf, size_t len)
 	return buf;
 }
 
-const char *fmt_command(const char *const *argv, size_t argc, size_t width,
-			char *buf, size_t len)
-{
-	size_t n = 0, cap = len ? len - 1 : 0;
-	bool cut = false;
+/* --- showing strings from users ------------------------------------- */
 
-	if (width < cap)
-		cap = width;
-	for (size_t i = 0; i < argc && !cut; i++) {
-		for (const char *p = i ? " " : "", *q = argv[i]; ; ) {
-			char ch = *p ? *p++ : *q ? *q++ : '\0';
-			if (!ch)
-				break;
-			if (n >= cap) {
-				cut = true;
-				break;
-			}
-			buf[n++] = ((unsigned char)ch < 0x20 || ch == 0x7f) ? '?' : ch;
-		}
-	}
-	if (cut && cap >= 3)
-		memcpy(buf + cap - 3, "...", 3);
-	if (len)
-		buf[n] = '\0';
-	return buf;
-}
-
-const char *fmt_exit(const struct corral_job *j, char *buf, size_t len)
-{
-	if (j->has_signal)
-		return fmt_signal(j->signal, buf, len);
-	if (j->has_exit_code)
-		snprintf(buf, len, "%u", j->exit_code);
-	else
-		snprintf(buf, len, "-");
-	return buf;
-}
-
-/* --- JSON ------------------------------------------------------------ */
-
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *p)
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 if invalid; the
+ * code point in *cpp. */
+static size_t utf8_decode(const unsigned char *p, unsigned *cpp)
 {
 	unsigned c = p[0];
 	size_t n;
 	unsigned min, cp;
 
-	if (c < 0x80)
+	if (c < 0x80) {
+		*cpp = c;
 		return 1;
+	}
 	if ((c & 0xe0) == 0xc0)
 		n = 2, min = 0x80, cp = c & 0x1f;
 	else if ((c & 0xf0) == 0xe0)
@@ -252,8 +217,212 @@ static size_t utf8_len(const unsigned char *p)
 	}
 	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
+	*cpp = cp;
 	return n;
 }
+
+/* Valid characters a terminal must not get raw: C1 controls (0x9b is
+ * CSI, as good as ESC [), the line and paragraph separators, and the
+ * bidi controls that reorder what is shown (Trojan Source). */
+static bool cp_unsafe(unsigned cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || cp == 0x61c ||
+	       cp == 0x200e || cp == 0x200f ||
+	       (cp >= 0x2028 && cp <= 0x202e) ||
+	       (cp >= 0x2066 && cp <= 0x2069);
+}
+
+/* The display form of the character at p into t: itself, or an escape:
+ * \n \t \r, \xHH for other control bytes and bytes that are not UTF-8,
+ * \uHHHH for the unsafe code points above (*unsafe set for all these);
+ * \\ for a backslash so that escapes stay unambiguous, and \' inside
+ * $'...'.  Returns the bytes of p used; *len is the length of t. */
+static size_t esc_char(const unsigned char *p, bool dollar, char t[16],
+		       size_t *len, bool *unsafe)
+{
+	unsigned cp;
+	size_t n = utf8_decode(p, &cp);
+
+	*unsafe = true;
+	if (n == 0) {
+		*len = (size_t)snprintf(t, 16, "\\x%02x", p[0]);
+		return 1;
+	}
+	if (cp == '\n' || cp == '\t' || cp == '\r') {
+		t[0] = '\\';
+		t[1] = cp == '\n' ? 'n' : cp == '\t' ? 't' : 'r';
+		*len = 2;
+		return n;
+	}
+	if (cp < 0x20 || cp == 0x7f) {
+		*len = (size_t)snprintf(t, 16, "\\x%02x", cp);
+		return n;
+	}
+	if (cp_unsafe(cp)) {
+		*len = (size_t)snprintf(t, 16, "\\u%04x", cp);
+		return n;
+	}
+	*unsafe = false;
+	if (cp == '\\' || (dollar && cp == '\'')) {
+		t[0] = '\\';
+		t[1] = (char)cp;
+		*len = 2;
+		return n;
+	}
+	memcpy(t, p, n);
+	*len = n;
+	return n;
+}
+
+/* Output bounded by cap bytes.  Pieces are whole characters or escapes;
+ * when one does not fit, the output goes back to the last piece that
+ * leaves room for "..." and ends with it, so a cut never splits an
+ * escape or a UTF-8 sequence. */
+struct shown {
+	char *buf;
+	size_t n, cap, safe;
+	bool cut;
+};
+
+static void shown_init(struct shown *o, size_t width, char *buf, size_t len)
+{
+	o->buf = buf;
+	o->n = o->safe = 0;
+	o->cap = len ? len - 1 : 0;
+	if (width < o->cap)
+		o->cap = width;
+	o->cut = false;
+}
+
+static void shown_put(struct shown *o, const char *t, size_t k)
+{
+	if (o->cut)
+		return;
+	if (o->n + k > o->cap) {
+		o->cut = true;
+		return;
+	}
+	memcpy(o->buf + o->n, t, k);
+	o->n += k;
+	if (o->n + 3 <= o->cap)
+		o->safe = o->n;
+}
+
+static const char *shown_end(struct shown *o, size_t len)
+{
+	if (o->cut && o->cap >= 3) {
+		memcpy(o->buf + o->safe, "...", 3);
+		o->n = o->safe + 3;
+	}
+	if (len)
+		o->buf[o->n] = '\0';
+	return o->buf;
+}
+
+/* Every character of s, escaped where needed. */
+static void shown_escaped(struct shown *o, const char *s, bool dollar)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char t[16];
+	size_t k;
+	bool unsafe;
+
+	while (*p && !o->cut) {
+		p += esc_char(p, dollar, t, &k, &unsafe);
+		shown_put(o, t, k);
+	}
+}
+
+static bool has_unsafe(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	char t[16];
+	size_t k;
+	bool unsafe = false;
+
+	while (*p && !unsafe)
+		p += esc_char(p, false, t, &k, &unsafe);
+	return unsafe;
+}
+
+/* Characters a shell word may hold unquoted. */
+static bool shell_bare(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("_@%+=:,./-", *s)))
+			return false;
+	return true;
+}
+
+/* One argument as a shell word that pastes back as the same bytes: bare,
+ * '...' (a quote as '\''), or bash's $'...' when a character must be
+ * escaped. */
+static void shown_word(struct shown *o, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	if (shell_bare(s)) {
+		for (; *p && !o->cut; p++)
+			shown_put(o, (const char *)p, 1);
+		return;
+	}
+	if (has_unsafe(s)) {
+		shown_put(o, "$'", 2);
+		shown_escaped(o, s, true);
+		shown_put(o, "'", 1);
+		return;
+	}
+	shown_put(o, "'", 1);
+	while (*p && !o->cut) {
+		unsigned cp;
+		size_t n = utf8_decode(p, &cp);	/* valid: has_unsafe said so */
+		if (*p == '\'')
+			shown_put(o, "'\\''", 4);
+		else
+			shown_put(o, (const char *)p, n);
+		p += n;
+	}
+	shown_put(o, "'", 1);
+}
+
+const char *fmt_command(const char *const *argv, size_t argc, size_t width,
+			char *buf, size_t len)
+{
+	struct shown o;
+
+	shown_init(&o, width, buf, len);
+	for (size_t i = 0; i < argc && !o.cut; i++) {
+		if (i)
+			shown_put(&o, " ", 1);
+		shown_word(&o, argv[i]);
+	}
+	return shown_end(&o, len);
+}
+
+const char *fmt_text(const char *s, size_t width, char *buf, size_t len)
+{
+	struct shown o;
+
+	shown_init(&o, width, buf, len);
+	shown_escaped(&o, s, false);
+	return shown_end(&o, len);
+}
+
+const char *fmt_exit(const struct corral_job *j, char *buf, size_t len)
+{
+	if (j->has_signal)
+		return fmt_signal(j->signal, buf, len);
+	if (j->has_exit_code)
+		snprintf(buf, len, "%u", j->exit_code);
+	else
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+/* --- JSON ------------------------------------------------------------ */
 
 void json_str(FILE *f, const char *s)
 {
@@ -261,7 +430,8 @@ void json_str(FILE *f, const char *s)
 
 	fputc('"', f);
 	while (*p) {
-		size_t n = utf8_len(p);
+		unsigned cp = 0;
+		size_t n = utf8_decode(p, &cp);
 		if (*p == '"' || *p == '\\')
 			fprintf(f, "\\%c", *p);
 		else if (*p == '\n')
@@ -274,6 +444,8 @@ void json_str(FILE *f, const char *s)
 			fprintf(f, "\\u%04x", *p);
 		else if (n == 0)
 			fputs("\\ufffd", f);
+		else if (cp_unsafe(cp))
+			fprintf(f, "\\u%04x", cp);
 		else
 			fwrite(p, 1, n, f);
 		p += n ? n : 1;

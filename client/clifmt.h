@@ -62,10 +62,19 @@ const char *fmt_time_ms(uint64_t ms, char *buf, size_t len);
 /* "SIGKILL", or "SIG42" for a number without a name. */
 const char *fmt_signal(uint32_t sig, char *buf, size_t len);
 
-/* argv joined with spaces, cut to at most width columns (bytes) with
- * "..." at the end when cut; control characters shown as '?'. */
+/* Strings from users never reach the terminal raw: control characters
+ * show as \n \t \r \xHH, bytes that are not UTF-8 as \xHH, C1
+ * controls, U+2028/2029 and bidi controls as \uHHHH, a backslash as \\.
+ * Output is cut to at most width bytes (and the buffer), ending in "..."
+ * when cut, never inside an escape or a UTF-8 sequence. */
+
+/* argv as shell words joined with spaces, so it can be pasted back:
+ * sh -c 'echo hi', 'it'\''s', $'a\nb' when something must be escaped. */
 const char *fmt_command(const char *const *argv, size_t argc, size_t width,
 			char *buf, size_t len);
+
+/* One value for a human column or line, escaped as above, unquoted. */
+const char *fmt_text(const char *s, size_t width, char *buf, size_t len);
 
 /* The EXIT column of `corral ps`: "0", "SIGKILL", or "-". */
 const char *fmt_exit(const struct corral_job *j, char *buf, size_t len);
@@ -73,7 +82,8 @@ const char *fmt_exit(const struct corral_job *j, char *buf, size_t len);
 /* --- JSON ------------------------------------------------------------ */
 
 /* A JSON string literal with quotes.  '"' '\\' and control characters
- * are escaped (\n \t \r, others \u00XX); bytes that are not valid UTF-8
+ * are escaped (\n \t \r, others \u00XX), and so are C1 controls,
+ * U+2028/2029 and bidi controls (\uXXXX); bytes that are not valid UTF-8
  * become \ufffd so the output is always valid JSON. */
 void json_str(FILE *f, const char *s);
 

@@ -49,7 +49,10 @@ int cli_usage(const struct cli *c, const char *fmt, ...)
 
 int cli_fail(const struct cli *c, const struct cerr *e)
 {
-	fprintf(stderr, "corral: %s\n", e->msg);
+	/* corrald's messages may quote what users sent (names, paths). */
+	char b[4 * sizeof e->msg];
+
+	fprintf(stderr, "corral: %s\n", fmt_text(e->msg, sizeof b - 1, b, sizeof b));
 	return EXIT_CORRAL;
 }
 
@@ -88,11 +91,10 @@ int cli_connect(const struct cli *c, struct corral_conn *conn, struct cerr *e)
 
 enum { O_JSON = 256, O_ALL, O_USER, O_STATE, O_LIMIT, O_GRACE };
 
-/* A plain value for a human column: control characters become '?'. */
+/* A plain value for a human column, escaped (fmt_text); "-" for none. */
 static const char *col(const char *s, size_t width, char *buf, size_t len)
 {
-	const char *v[1] = { s ? s : "-" };
-	return fmt_command(v, 1, width, buf, len);
+	return fmt_text(s ? s : "-", width, buf, len);
 }
 
 /* --- ps ---------------------------------------------------------------- */

@@ -176,6 +176,13 @@ static void test_json_escape(void **state)
 	expect_json("a\xc3", "\"a\\ufffd\"");
 	expect_json("\xc0\xaf", "\"\\ufffd\\ufffd\"");
 	expect_json("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"");
+	/* C1 controls, line/paragraph separators and bidi overrides are
+	 * valid UTF-8 but escaped, so the JSON is safe on a terminal and in
+	 * JavaScript. */
+	expect_json("a\xc2\x9b" "31m", "\"a\\u009b31m\"");
+	expect_json("\xc2\x80\xc2\x9f", "\"\\u0080\\u009f\"");
+	expect_json("\xe2\x80\xa8\xe2\x80\xa9", "\"\\u2028\\u2029\"");
+	expect_json("x\xe2\x80\xaey\xe2\x81\xa6z", "\"x\\u202ey\\u2066z\"");
 }
 
 static void test_json_job(void **state)
@@ -326,17 +333,59 @@ static void test_fmt_time(void **state)
 static void test_fmt_command(void **state)
 {
 	const char *argv[] = { "python3", "-c", "print(1)" };
+	const char *shc[] = { "sh", "-c", "echo hi" };
 	const char *ctl[] = { "a\nb\x1b" };
 	const char *lng[] = { "abcdefghijklmnopqrstuvwxyz" };
+	const char *quote[] = { "it's", "" };
+	const char *c1raw[] = { "printf", "\x9b" "31m" };
+	const char *c1utf[] = { "\xc2\x9b" };
+	const char *bidi[] = { "ls", "a\xe2\x80\xae" "b" };
+	const char *mixed[] = { "a\tb'c\\d" };
+	const char *utf[] = { "caf\xc3\xa9" };
+	const char *nl[] = { "\n\n\n\n\n\n" };
+	const char *ee[] = { "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9" };
 	char b[64];
 
-	assert_string_equal(fmt_command(argv, 3, 40, b, sizeof b), "python3 -c print(1)");
+	/* argv is shown so that it can be pasted back into a shell */
+	assert_string_equal(fmt_command(argv, 3, 40, b, sizeof b), "python3 -c 'print(1)'");
+	assert_string_equal(fmt_command(shc, 3, 40, b, sizeof b), "sh -c 'echo hi'");
+	assert_string_equal(fmt_command(quote, 2, 40, b, sizeof b), "'it'\\''s' ''");
+	assert_string_equal(fmt_command(utf, 1, 40, b, sizeof b), "'caf\xc3\xa9'");
+	/* control characters, C1 controls (raw or UTF-8) and bidi overrides
+	 * are escaped in $'...', never passed to the terminal or dropped */
+	assert_string_equal(fmt_command(ctl, 1, 40, b, sizeof b), "$'a\\nb\\x1b'");
+	assert_string_equal(fmt_command(c1raw, 2, 40, b, sizeof b), "printf $'\\x9b31m'");
+	assert_string_equal(fmt_command(c1utf, 1, 40, b, sizeof b), "$'\\u009b'");
+	assert_string_equal(fmt_command(bidi, 2, 40, b, sizeof b), "ls $'a\\u202eb'");
+	assert_string_equal(fmt_command(mixed, 1, 40, b, sizeof b), "$'a\\tb\\'c\\\\d'");
+	/* the width cuts at a character, never inside an escape or a UTF-8
+	 * sequence */
 	assert_string_equal(fmt_command(argv, 3, 12, b, sizeof b), "python3 -...");
-	assert_string_equal(fmt_command(ctl, 1, 40, b, sizeof b), "a?b?");
 	assert_string_equal(fmt_command(lng, 1, 10, b, sizeof b), "abcdefg...");
+	assert_string_equal(fmt_command(nl, 1, 12, b, sizeof b), "$'\\n\\n\\n...");
+	assert_string_equal(fmt_command(ee, 1, 8, b, sizeof b), "'\xc3\xa9\xc3\xa9...");
 	/* the buffer bounds the output even when width is larger */
 	assert_string_equal(fmt_command(lng, 1, 100, b, 8), "abcd...");
 	assert_string_equal(fmt_command(argv, 0, 40, b, sizeof b), "");
+}
+
+static void test_fmt_text(void **state)
+{
+	char b[64];
+
+	assert_string_equal(fmt_text("plain name", 40, b, sizeof b), "plain name");
+	assert_string_equal(fmt_text("it's", 40, b, sizeof b), "it's");
+	assert_string_equal(fmt_text("l1\nl2\tx\r", 40, b, sizeof b), "l1\\nl2\\tx\\r");
+	assert_string_equal(fmt_text("\x1b[2J\x7f", 40, b, sizeof b), "\\x1b[2J\\x7f");
+	assert_string_equal(fmt_text("a\\nb", 40, b, sizeof b), "a\\\\nb");
+	assert_string_equal(fmt_text("\x9b" "31m", 40, b, sizeof b), "\\x9b31m");
+	assert_string_equal(fmt_text("\xc2\x9b" "31m", 40, b, sizeof b), "\\u009b31m");
+	assert_string_equal(fmt_text("x\xe2\x80\xaey", 40, b, sizeof b), "x\\u202ey");
+	assert_string_equal(fmt_text("\xe2\x81\xa6\xe2\x81\xa9", 40, b, sizeof b), "\\u2066\\u2069");
+	assert_string_equal(fmt_text("caf\xc3\xa9", 40, b, sizeof b), "caf\xc3\xa9");
+	assert_string_equal(fmt_text("", 40, b, sizeof b), "");
+	assert_string_equal(fmt_text("abcdefghij", 6, b, sizeof b), "abc...");
+	assert_string_equal(fmt_text("\n\n\n\n", 6, b, sizeof b), "\\n...");
 }
 
 static void test_fmt_exit(void **state)
@@ -372,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_fmt_numbers),
 		cmocka_unit_test(test_fmt_time),
 		cmocka_unit_test(test_fmt_command),
+		cmocka_unit_test(test_fmt_text),
 		cmocka_unit_test(test_fmt_exit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

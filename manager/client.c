@@ -110,6 +110,118 @@ static int identify(struct mgr *m, int fd, struct ident *who, struct cerr *e)
 			cr.uid, m->conf.socket_group);
 }
 
+/* --- connection caps ------------------------------------------------- */
+
+static struct uid_conns **uid_slot(struct mgr *m, uint32_t uid)
+{
+	struct uid_conns **p = &m->uid_conns[uid % UID_BUCKETS];
+
+	while (*p && (*p)->uid != uid)
+		p = &(*p)->next;
+	return p;
+}
+
+static uint32_t uid_count(struct mgr *m, uint32_t uid)
+{
+	struct uid_conns *u = *uid_slot(m, uid);
+
+	return u ? u->n : 0;
+}
+
+static int uid_add(struct mgr *m, uint32_t uid)
+{
+	struct uid_conns **p = uid_slot(m, uid);
+
+	if (!*p) {
+		*p = calloc(1, sizeof **p);
+		if (!*p)
+			return -1;
+		(*p)->uid = uid;
+	}
+	(*p)->n++;
+	return 0;
+}
+
+static void uid_del(struct mgr *m, uint32_t uid)
+{
+	struct uid_conns **p = uid_slot(m, uid), *u = *p;
+
+	if (u && --u->n == 0) {
+		*p = u->next;
+		free(u);
+	}
+}
+
+/* Whether one more connection of who fits, so that no single member can
+ * lock the others out and root and admins always get in: each uid but
+ * root has max_clients_per_user, and the last admin_clients of
+ * max_clients are for root and admins.  role as from identify(). */
+static int admit(struct mgr *m, const struct ident *who, int role,
+		 struct cerr *e)
+{
+	const struct mgr_conf *k = &m->conf;
+
+	if (m->nclients >= k->max_clients)
+		return cerr_set(e, EAGAIN, "too many clients (max_clients = %llu)",
+				(unsigned long long)k->max_clients);
+	if (who->uid != 0 && uid_count(m, who->uid) >= k->max_clients_per_user)
+		return cerr_set(e, EAGAIN, "too many connections of uid %u (max_clients_per_user = %llu)",
+				who->uid, (unsigned long long)k->max_clients_per_user);
+	if (role != 1 && m->nclients >= k->max_clients - k->admin_clients)
+		return cerr_set(e, EAGAIN, "too many clients: the last %llu of max_clients = %llu are kept for admins (admin_clients)",
+				(unsigned long long)k->admin_clients,
+				(unsigned long long)k->max_clients);
+	return role;
+}
+
+/* --- idle connections ------------------------------------------------ */
+
+static void idle_unlist(struct mgr *m, struct client *c)
+{
+	if (!c->idle_listed)
+		return;
+	if (c->idle_prev)
+		c->idle_prev->idle_next = c->idle_next;
+	else
+		m->idle_head = c->idle_next;
+	if (c->idle_next)
+		c->idle_next->idle_prev = c->idle_prev;
+	else
+		m->idle_tail = c->idle_prev;
+	c->idle_next = c->idle_prev = NULL;
+	c->idle_listed = false;
+}
+
+/* Waiting for a request: nothing to send, no sequence running (a RUN
+ * waiting for the helper or a follower is not idle).  The clock starts
+ * when the connection becomes idle; bytes of a request that never
+ * completes do not restart it. */
+static void idle_update(struct mgr *m, struct client *c)
+{
+	bool idle = c->state == SS_IDLE && !c->q.head && !c->closing;
+
+	if (!idle) {
+		idle_unlist(m, c);
+		return;
+	}
+	if (c->idle_listed)
+		return;
+	c->idle_at = mono_ms() + (int64_t)m->conf.client_idle_ms;
+	c->idle_prev = m->idle_tail;
+	c->idle_next = NULL;
+	if (m->idle_tail)
+		m->idle_tail->idle_next = c;
+	else
+		m->idle_head = c;
+	m->idle_tail = c;
+	c->idle_listed = true;
+}
+
+int64_t clients_next_deadline(struct mgr *m)
+{
+	return m->idle_head ? m->idle_head->idle_at : 0;
+}
+
 /* Tell a refused peer why, without waiting for it. */
 static void refuse_now(int fd, int num, const char *msg)
 {
@@ -133,10 +245,8 @@ static void accept_one(struct mgr *m, int fd)
 	struct cerr e;
 	int role = identify(m, fd, &who, &e);
 
-	if (role >= 0 && m->nclients >= m->conf.max_clients) {
-		role = cerr_set(&e, EAGAIN, "too many clients (max_clients = %llu)",
-				(unsigned long long)m->conf.max_clients);
-	}
+	if (role >= 0)
+		role = admit(m, &who, role, &e);
 	if (role < 0) {
 		audit(m, &who, "connect", NULL,
 		      e.num == EACCES ? "denied" : "error", e.msg, false);
@@ -146,10 +256,12 @@ static void accept_one(struct mgr *m, int fd)
 	}
 	who.admin = role == 1;
 	c = calloc(1, sizeof *c);
-	if (!c) {
+	if (!c || uid_add(m, who.uid) < 0) {
+		free(c);
 		close(fd);
 		return;
 	}
+	c->counted = true;
 	c->ev.type = EV_CLIENT;
 	c->fd = fd;
 	c->who = who;
@@ -157,11 +269,13 @@ static void accept_one(struct mgr *m, int fd)
 	ev.data.ptr = &c->ev;
 	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		logmsg("epoll add client: %m");
+		uid_del(m, who.uid);
 		close(fd);
 		free(c);
 		return;
 	}
 	m->nclients++;
+	idle_update(m, c);
 }
 
 void client_accept(struct mgr *m)
@@ -192,6 +306,10 @@ void client_close(struct mgr *m, struct client *c)
 	job_client_gone(m, c);
 	outq_clear(&c->q);
 	wire_reader_reset(&c->rd);
+	idle_unlist(m, c);
+	if (c->counted)
+		uid_del(m, c->who.uid);
+	c->counted = false;
 	m->nclients--;
 	c->next_dead = m->dead_clients;
 	m->dead_clients = c;
@@ -210,6 +328,7 @@ static void update_mask(struct mgr *m, struct client *c)
 {
 	struct epoll_event ev = { .data.ptr = &c->ev };
 
+	idle_update(m, c);
 	if (c->state == SS_IDLE && !c->q.head && !c->closing)
 		ev.events |= EPOLLIN;
 	if (c->want_out)
@@ -295,6 +414,8 @@ static void client_read(struct mgr *m, struct client *c)
 		c->closing = true;
 		return client_kick(m, c);
 	}
+	/* A complete request: the idle clock starts again after the reply. */
+	idle_unlist(m, c);
 	req_handle(m, c, &msg);
 	wire_msg_free(&msg);
 	client_kick(m, c);
@@ -322,4 +443,21 @@ void client_event(struct mgr *m, struct client *c, uint32_t events)
 		client_kick(m, c);
 	else
 		update_mask(m, c);
+}
+
+/* A connection that sent no complete request for client_idle_timeout
+ * holds a slot for nothing: tell it why and close it. */
+void clients_expire(struct mgr *m)
+{
+	int64_t now = mono_ms();
+	char msg[96];
+
+	while (m->idle_head && m->idle_head->idle_at <= now) {
+		struct client *c = m->idle_head;
+		idle_unlist(m, c);
+		snprintf(msg, sizeof msg, "closed after %llu ms without a request (client_idle_timeout)",
+			 (unsigned long long)m->conf.client_idle_ms);
+		refuse_now(c->fd, ETIMEDOUT, msg);
+		client_close(m, c);
+	}
 }

@@ -85,6 +85,15 @@ static int on_key(void *p, const char *section, const char *key,
 	if (!strcmp(key, "max_clients"))
 		return set_num(&c->max_clients, v, parse_u64, 1, 1000000, n,
 			       line, key, e);
+	if (!strcmp(key, "admin_clients"))
+		return set_num(&c->admin_clients, v, parse_u64, 0, 1000000, n,
+			       line, key, e);
+	if (!strcmp(key, "max_clients_per_user"))
+		return set_num(&c->max_clients_per_user, v, parse_u64, 1,
+			       1000000, n, line, key, e);
+	if (!strcmp(key, "client_idle_timeout"))
+		return set_num(&c->client_idle_ms, v, parse_duration_ms, 100,
+			       24 * 3600 * 1000, n, line, key, e);
 	return cerr_set(e, EINVAL, "%s:%d: unknown key \"%s\"", n, line, key);
 }
 
@@ -99,6 +108,9 @@ static int defaults(struct mgr_conf *c, struct cerr *e)
 	c->log_max_bytes = 64ull << 20;
 	c->stop_grace_ms = 10000;
 	c->max_clients = 1024;
+	c->admin_clients = UINT64_MAX;	/* unset: max_clients / 32 */
+	c->max_clients_per_user = 64;
+	c->client_idle_ms = 10000;
 	if (!c->socket || !c->socket_group || !c->admin_group ||
 	    !c->state_dir || !c->helper)
 		return cerr_sys(e, "configuration");
@@ -118,7 +130,16 @@ int mconf_load(struct mgr_conf *c, const char *path, struct cerr *e)
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return cerr_sys(e, "%s", path);
-	return conf_parse_fd(fd, path, on_key, &x, e);
+	if (conf_parse_fd(fd, path, on_key, &x, e) < 0)
+		return -1;
+	if (c->admin_clients == UINT64_MAX)
+		c->admin_clients = c->max_clients / 32;
+	/* Members must be able to connect at all. */
+	else if (c->admin_clients >= c->max_clients)
+		return cerr_set(e, EINVAL, "%s: admin_clients = %llu must be below max_clients = %llu",
+				path, (unsigned long long)c->admin_clients,
+				(unsigned long long)c->max_clients);
+	return 0;
 }
 
 void mconf_free(struct mgr_conf *c)

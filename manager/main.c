@@ -166,6 +166,7 @@ static void on_timer(struct mgr *m)
 		logmsg("timerfd: %m");
 	m->timer_armed = 0;
 	job_timers(m);
+	clients_expire(m);
 	if (m->helper_fd < 0 && m->helper_restart_at &&
 	    mono_ms() >= m->helper_restart_at) {
 		m->helper_restart_at = 0;
@@ -179,9 +180,11 @@ static void on_timer(struct mgr *m)
 /* One timerfd for every deadline: armed for the earliest, never polled. */
 static void arm_timer(struct mgr *m)
 {
-	int64_t at = job_next_deadline(m);
+	int64_t at = job_next_deadline(m), idle = clients_next_deadline(m);
 	struct itimerspec its = { 0 };
 
+	if (idle && (!at || idle < at))
+		at = idle;
 	if (m->helper_fd < 0 && m->helper_restart_at &&
 	    (!at || m->helper_restart_at < at))
 		at = m->helper_restart_at;

@@ -24,6 +24,9 @@ struct mgr_conf {
 	uint64_t log_max_bytes;
 	uint64_t stop_grace_ms;
 	uint64_t max_clients;
+	uint64_t admin_clients;		/* of max_clients, for root and admins only */
+	uint64_t max_clients_per_user;	/* per uid; root is exempt */
+	uint64_t client_idle_ms;	/* idle connections are closed after this */
 };
 
 int mconf_load(struct mgr_conf *c, const char *path, struct cerr *e);
@@ -77,7 +80,18 @@ struct client {
 	struct job *run_job;	/* SS_RUN: waiting for STARTED */
 	uint32_t events;	/* current epoll mask */
 	bool want_out, closing, rdhup, dead;
+	bool counted;		/* in its uid's connection count */
+	bool idle_listed;	/* on the mgr's idle list */
+	int64_t idle_at;	/* monotonic ms: closed then if still idle */
+	struct client *idle_next, *idle_prev;
 	struct client *next_dead;
+};
+
+/* Connections per uid, for max_clients_per_user. */
+struct uid_conns {
+	uint32_t uid;
+	uint32_t n;
+	struct uid_conns *next;
 };
 
 struct mgr;
@@ -99,6 +113,7 @@ struct mgr_ops {
 };
 
 #define JOB_BUCKETS 4096
+#define UID_BUCKETS 256
 #define HELPER_DEATHS_MAX 5	/* more than this in the window: exit */
 #define HELPER_DEATH_WINDOW_MS 60000
 
@@ -125,6 +140,10 @@ struct mgr {
 	int64_t timer_armed;
 
 	uint64_t nclients;
+	struct uid_conns *uid_conns[UID_BUCKETS];
+	/* Clients waiting for a request, oldest deadline first: the timeout
+	 * is one constant, so appending keeps the list sorted. */
+	struct client *idle_head, *idle_tail;
 	struct client *dead_clients;
 	struct job *dead_jobs;
 };
@@ -153,6 +172,10 @@ void client_event(struct mgr *m, struct client *c, uint32_t events);
 void client_kick(struct mgr *m, struct client *c);
 void client_close(struct mgr *m, struct client *c);
 void clients_reap(struct mgr *m);
+/* Close connections idle past client_idle_timeout; the earliest such
+ * deadline (monotonic ms), 0 for none. */
+void clients_expire(struct mgr *m);
+int64_t clients_next_deadline(struct mgr *m);
 int listen_open(struct mgr *m, struct cerr *e);
 
 /* job.c */

@@ -118,6 +118,10 @@ state_dir = $dir/state
 helper = $dir/corral-helper
 log_max_bytes = ${CORRAL_LOG_MAX:-64M}
 stop_grace = ${CORRAL_STOP_GRACE:-5s}
+${CORRAL_MAX_CLIENTS:+max_clients = $CORRAL_MAX_CLIENTS}
+${CORRAL_ADMIN_CLIENTS:+admin_clients = $CORRAL_ADMIN_CLIENTS}
+${CORRAL_MAX_CLIENTS_PER_USER:+max_clients_per_user = $CORRAL_MAX_CLIENTS_PER_USER}
+${CORRAL_IDLE_TIMEOUT:+client_idle_timeout = $CORRAL_IDLE_TIMEOUT}
 CONF
 	if ! launch "$dir" "$mgr" "$mgrp"; then
 		stop "$dir"

@@ -73,8 +73,10 @@ cp "$build/corral" "$bin/bench-fanout" "$bin/fsyncshim.so" "$dir/bin/"
 chmod 755 "$dir/bin" "$dir/bin/corral" "$dir/bin/bench-fanout"
 chmod 644 "$dir/bin/fsyncshim.so"
 corral=$dir/bin/corral
-# 10,000 followers are 10,000 clients; corrald's default is 1024.
+# 10,000 followers are 10,000 clients of one user; corrald's defaults
+# are 1024 in all and 64 per user.
 echo "max_clients = $((fan_n + 256))" >>"$dir/corrald.conf"
+echo "max_clients_per_user = $((fan_n + 256))" >>"$dir/corrald.conf"
 
 as_user() {
 	setpriv --reuid="$uid" --regid="$gid" --init-groups \

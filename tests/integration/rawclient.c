@@ -10,6 +10,14 @@
  *   notreq    DONE (a reply type) as request  -> ERROR, then WHOAMI still answered
  *   stall     half a header, then silence for
  *             STALL_SECONDS (default 3)       -> connection still open, no reply
+ *   idle      nothing at all (half a header
+ *             with IDLE_HALF=1)               -> ERROR naming client_idle_timeout,
+ *                                                closed; prints the seconds it took
+ *   hold      as many connections as corrald
+ *             accepts, each proven by WHOAMI  -> prints "held N; refused: MSG" at
+ *                                                once, then keeps every one busy
+ *                                                with a WHOAMI a second for
+ *                                                HOLD_SECONDS (default 30)
  *
  * The bad messages are built with the framing library and then patched,
  * since wire_out_finish refuses to produce them. */
@@ -21,6 +29,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -34,6 +43,7 @@
 
 struct ctx {
 	const char *name;
+	const char *path;
 	int fd;
 	char detail[1024];
 };
@@ -265,6 +275,112 @@ static int case_stall(struct ctx *c, struct cerr *e)
 	return 0;
 }
 
+/* Nothing (or half a header), then corrald must say why and close. */
+static int case_idle(struct ctx *c, struct cerr *e)
+{
+	const char *half = getenv("IDLE_HALF");
+	struct timespec t0, t1;
+	struct wire_out o;
+	int r = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (half && !strcmp(half, "1")) {
+		wire_out_init(&o, &proto_client, C_WHOAMI);
+		r = finish(&o, e);
+		if (r == 0)
+			r = send_all(c->fd, o.buf, WIRE_HDR_LEN / 2, e);
+		wire_out_free(&o);
+		if (r < 0)
+			return -1;
+	}
+	if (expect_error(c, "client_idle_timeout", e) < 0 ||
+	    expect_closed(c, e) < 0)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	snprintf(c->detail + strlen(c->detail), sizeof c->detail - strlen(c->detail),
+		 "; closed after %ld ms", (long)((t1.tv_sec - t0.tv_sec) * 1000 +
+						(t1.tv_nsec - t0.tv_nsec) / 1000000));
+	return 0;
+}
+
+/* WHOAMI on fd: 0 answered, 1 refused with ERROR (its message in msg),
+ * -1 neither.  A refused connection may already be closed, so a failed
+ * send still reads the ERROR corrald sent first. */
+static int whoami(int fd, char *msg, size_t len, struct cerr *e)
+{
+	struct wire_reader rd = { 0 };
+	struct wire_msg m = { 0 };
+	struct wire_out o;
+	const char *s;
+	int r;
+
+	wire_out_init(&o, &proto_client, C_WHOAMI);
+	r = finish(&o, e);
+	if (r == 0)
+		(void)send_all(fd, o.buf, o.len, e);
+	wire_out_free(&o);
+	if (r < 0)
+		return -1;
+	r = wire_reader_read(fd, &rd, &proto_client, &m, e);
+	wire_reader_reset(&rd);
+	if (r != WIRE_READY)
+		return cerr_set(e, EPROTO, "WHOAMI got no reply");
+	r = m.type == C_OK ? 0 : m.type == C_ERROR ? 1 : -1;
+	s = wire_str(&m, F_MESSAGE);
+	snprintf(msg, len, "%s", s ? s : "");
+	if (r < 0)
+		cerr_set(e, EPROTO, "WHOAMI answered with type %u", m.type);
+	wire_msg_free(&m);
+	return r;
+}
+
+#define HOLD_MAX 4096
+
+static int case_hold(struct ctx *c, struct cerr *e)
+{
+	const char *s = getenv("HOLD_SECONDS");
+	int secs = s ? atoi(s) : 30, n = 0, lost = 0, r;
+	static int fds[HOLD_MAX];
+	char refusal[512] = "none", msg[512];
+
+	fds[n++] = c->fd;
+	c->fd = -1;
+	if (whoami(fds[0], msg, sizeof msg, e) != 0)
+		return cerr_set(e, EPROTO, "the first connection was not served: %s",
+				msg[0] ? msg : e->msg);
+	while (n < HOLD_MAX) {
+		int fd = dial(c->path, e);
+		if (fd < 0) {
+			snprintf(refusal, sizeof refusal, "%s", e->msg);
+			break;
+		}
+		r = whoami(fd, msg, sizeof msg, e);
+		if (r != 0) {
+			snprintf(refusal, sizeof refusal, "%s", r > 0 ? msg : e->msg);
+			close(fd);
+			break;
+		}
+		fds[n++] = fd;
+	}
+	printf("held %d; refused: %s\n", n, refusal);
+	fflush(stdout);
+	for (int t = 0; t < secs; t++) {
+		sleep(1);
+		for (int i = 0; i < n; i++)
+			if (fds[i] >= 0 && whoami(fds[i], msg, sizeof msg, e) != 0) {
+				close(fds[i]);
+				fds[i] = -1;
+				lost++;
+			}
+	}
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	snprintf(c->detail, sizeof c->detail, "held %d for %d s, %d lost", n,
+		 secs, lost);
+	return lost ? cerr_set(e, EPROTO, "%s", c->detail) : 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct ctx *, struct cerr *);
@@ -275,6 +391,8 @@ static const struct {
 	{ "longarg", case_longarg },
 	{ "notreq", case_notreq },
 	{ "stall", case_stall },
+	{ "idle", case_idle },
+	{ "hold", case_hold },
 };
 
 int main(int argc, char **argv)
@@ -290,6 +408,7 @@ int main(int argc, char **argv)
 		if (strcmp(argv[2], cases[i].name) != 0)
 			continue;
 		c.name = cases[i].name;
+		c.path = argv[1];
 		c.fd = dial(argv[1], &e);
 		if (c.fd < 0 || cases[i].fn(&c, &e) < 0) {
 			printf("FAIL %s: %s\n", c.name, e.msg);

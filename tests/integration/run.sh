@@ -7,8 +7,9 @@
 #
 # Two instances, one after the other (the test helper's policy path is
 # fixed, so only one can run at a time): a small one with a 1 MiB log cap
-# for the truncation test, then the main one with a 1 GiB cap, so that the
-# 512 MiB throughput measurement goes through the log unhindered.
+# for the truncation test and small connection caps for the lockout
+# tests, then the main one with a 1 GiB cap, so that the 512 MiB
+# throughput measurement goes through the log unhindered.
 set -u
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -121,7 +122,8 @@ log_has() { cr "$3" logs "$1" 2>&1 | grep -q -- "$2"; }
 
 # --- instance 1: the log cap ----------------------------------------------
 
-CORRAL_LOG_MAX=1M start_instance cap
+CORRAL_LOG_MAX=1M CORRAL_MAX_CLIENTS=40 CORRAL_ADMIN_CLIENTS=8 \
+	CORRAL_MAX_CLIENTS_PER_USER=20 CORRAL_IDLE_TIMEOUT=3s start_instance cap
 
 t_cap() {
 	local id t0 t1 lb ld
@@ -149,11 +151,83 @@ t_cap() {
 }
 t_cap
 
+held() { grep -q '^held' "$1"; }
+# hold USER OUT: rawclient's hold case in the background as USER, with
+# $! its own pid (setpriv and env exec it), so that kill reaches it.
+hold() {
+	setpriv --reuid="$1" --regid=nogroup --init-groups \
+		env HOLD_SECONDS=60 "$raw" "$CORRAL_SOCKET" hold >"$2" 2>&1 &
+}
+killed() { [ "$(field "$1" state)" = killed ]; }
+
+# One member takes every connection it can and keeps them busy (so the
+# idle timeout does not free them): max_clients_per_user stops it, and
+# another member and an admin are still served.  Then a second member
+# takes the rest: only admin_clients are left, and the admin still is.
+t_lockout() {
+	local ja jb hA hB out rc
+	ja=$(cr "$uA" run -d -- sleep 600)
+	jb=$(cr "$uB" run -d -- sleep 600)
+	hold "$uA" "$work/hold.A"
+	hA=$!
+	bgpids="$bgpids $hA"
+	wait_for 10 held "$work/hold.A"
+	out=$(head -n 1 "$work/hold.A")
+	has "$out" '^held 20; refused: too many connections of uid .*max_clients_per_user = 20'
+	result $? lockout_per_user_cap "$out"
+	out=$(cr "$uB" whoami 2>&1); rc=$?
+	expect lockout_other_user_whoami "rc=$rc: $out" test $rc = 0
+	out=$(cr "$uAdm" whoami 2>&1); rc=$?
+	[ $rc = 0 ] && has "$out" admin
+	result $? lockout_admin_whoami "rc=$rc: $out"
+	out=$(cr "$uB" kill "$jb" 2>&1); rc=$?
+	wait_for 5 killed "$jb"
+	expect lockout_other_user_kill "rc=$rc: $out; job $(field "$jb" state)" killed "$jb"
+	hold "$uB" "$work/hold.B"
+	hB=$!
+	bgpids="$bgpids $hB"
+	wait_for 10 held "$work/hold.B"
+	out=$(head -n 1 "$work/hold.B")
+	has "$out" '^held 12; refused: .*last 8 of max_clients = 40 are kept for admins (admin_clients)'
+	result $? lockout_reserve_for_admins "$out"
+	out=$(cr "$uB" whoami 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" admin_clients
+	result $? lockout_user_refused_names_cap "rc=$rc: $out"
+	out=$(cr "$uAdm" whoami 2>&1); rc=$?
+	[ $rc = 0 ] && has "$out" admin
+	result $? lockout_admin_whoami_in_reserve "rc=$rc: $out"
+	out=$(cr "$uAdm" kill "$ja" 2>&1); rc=$?
+	wait_for 5 killed "$ja"
+	expect lockout_admin_kill_in_reserve "rc=$rc: $out; job $(field "$ja" state)" killed "$ja"
+	kill "$hA" "$hB" 2>/dev/null
+	wait "$hA" "$hB" 2>/dev/null
+	bgpids=
+}
+
+# Connections that send no complete request are closed, with a reason;
+# a follower waiting longer than that is not idle.
+t_idle() {
+	local out rc ms id
+	for half in 0 1; do
+		out=$(as "$uA" env IDLE_HALF=$half "$raw" "$CORRAL_SOCKET" idle 2>&1); rc=$?
+		ms=$(printf '%s\n' "$out" | sed -n 's/.*closed after \([0-9]*\) ms.*/\1/p')
+		expect "idle_closed_half_$half" "rc=$rc: $out" \
+			test $rc = 0 -a "${ms:-0}" -ge 2500 -a "${ms:-0}" -lt 6000
+	done
+	id=$(cr "$uA" run -d -- sh -c 'sleep 5; echo late')
+	out=$(cr "$uA" logs -f "$id" 2>&1); rc=$?
+	expect idle_follower_kept "rc=$rc: $out" test $rc = 0 -a "$out" = late
+}
+
+t_lockout
+t_idle
+
 stop_instance
 
 # --- instance 2: everything else ------------------------------------------
 
-CORRAL_LOG_MAX=1G start_instance main
+# t_followers attaches 100 followers of one user.
+CORRAL_LOG_MAX=1G CORRAL_MAX_CLIENTS_PER_USER=256 start_instance main
 
 t_identity() {
 	local out rc

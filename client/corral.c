@@ -249,16 +249,16 @@ static const char status_help[] =
 /* The table's cgroup limits on one line, by their flag names. */
 static void print_limits(const struct runopts *r)
 {
-	char b[300];
+	char v[300], b[1200];
 	bool any = false;
 
 	printf("%-13s", "limits:");
 	for (unsigned id = 0; id < OPT_COUNT; id++) {
 		if (!runopt_defs[id].cgfile || !runopt_has(r, id))
 			continue;
-		runopt_format(r, id, b, sizeof b);
+		runopt_format(r, id, v, sizeof v);
 		printf("%s %s %s", any ? "," : "", runopt_defs[id].flag,
-		       col(b, 256, b, sizeof b));
+		       col(v, 256, b, sizeof b));
 		any = true;
 	}
 	puts(any ? "" : " none");
@@ -267,14 +267,14 @@ static void print_limits(const struct runopts *r)
 /* The table's other options, a line each, labelled by their flags. */
 static void print_options(const struct runopts *r)
 {
-	char b[PATH_LEN_MAX + 8], label[32];
+	char v[PATH_LEN_MAX + 8], b[4 * PATH_LEN_MAX], label[32];
 
 	for (unsigned id = 0; id < OPT_COUNT; id++) {
 		if (runopt_defs[id].cgfile || !runopt_has(r, id))
 			continue;
-		runopt_format(r, id, b, sizeof b);
+		runopt_format(r, id, v, sizeof v);
 		snprintf(label, sizeof label, "%s:", runopt_defs[id].flag);
-		printf("%-13s %s\n", label, col(b, PATH_LEN_MAX, b, sizeof b));
+		printf("%-13s %s\n", label, col(v, PATH_LEN_MAX, b, sizeof b));
 	}
 }
 

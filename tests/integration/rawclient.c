@@ -285,7 +285,7 @@ static int case_idle(struct ctx *c, struct cerr *e)
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (half && !strcmp(half, "1")) {
-		wire_out_init(&o, &proto_client, C_WHOAMI);
+		wire_out_init(&o, &proto_client_req, C_WHOAMI);
 		r = finish(&o, e);
 		if (r == 0)
 			r = send_all(c->fd, o.buf, WIRE_HDR_LEN / 2, e);
@@ -314,14 +314,14 @@ static int whoami(int fd, char *msg, size_t len, struct cerr *e)
 	const char *s;
 	int r;
 
-	wire_out_init(&o, &proto_client, C_WHOAMI);
+	wire_out_init(&o, &proto_client_req, C_WHOAMI);
 	r = finish(&o, e);
 	if (r == 0)
 		(void)send_all(fd, o.buf, o.len, e);
 	wire_out_free(&o);
 	if (r < 0)
 		return -1;
-	r = wire_reader_read(fd, &rd, &proto_client, &m, e);
+	r = wire_reader_read(fd, &rd, &proto_client_rep, &m, e);
 	wire_reader_reset(&rd);
 	if (r != WIRE_READY)
 		return cerr_set(e, EPROTO, "WHOAMI got no reply");

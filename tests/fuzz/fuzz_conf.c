@@ -9,6 +9,7 @@
 #include "conf.h"
 #include "parse.h"
 #include "proto.h"
+#include "runopt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -42,10 +43,17 @@ static void check_values(const char *v)
 	if (rc == 0 && parse_u64(v, &plain, &e) == 0 && plain != n)
 		die("a plain number is not that many bytes", v);
 	check_rejection(parse_duration_ms(v, &n, &e), &e, v);
-	rc = parse_cpus(v, &n, &e);
-	check_rejection(rc, &e, v);
-	if (rc == 0 && (n < 1000 || n > 1024ull * CPU_PERIOD_USEC))
-		die("CPU quota outside what the wire accepts", v);
+	check_rejection(parse_cpus(v, &n, &e), &e, v);
+	/* Whatever a run option's parser accepts is within the table's
+	 * bounds, so the wire will accept it too. */
+	for (unsigned id = 0; id < OPT_COUNT; id++) {
+		struct runopts r = { 0 };
+		rc = runopt_parse(&r, id, v, &e);
+		check_rejection(rc, &e, v);
+		if (rc == 0 && !runopt_is_str(id) &&
+		    (r.u[id] < runopt_defs[id].min || r.u[id] > runopt_defs[id].max))
+			die("run option outside its table bounds", v);
+	}
 	check_rejection(parse_bool(v, &b, &e), &e, v);
 	if (job_id_valid(v) && strlen(v) != 36)
 		die("job id of the wrong length", v);

@@ -251,12 +251,10 @@ static int case_notreq(struct ctx *c, struct cerr *e)
 }
 
 /* Half a header, then nothing: corrald must neither answer nor block. */
-static int case_stall(struct ctx *c, struct cerr *e)
+/* The first half of a WHOAMI's header: a request begun, never finished. */
+static int send_half_header(struct ctx *c, struct cerr *e)
 {
-	const char *s = getenv("STALL_SECONDS");
-	int secs = s ? atoi(s) : 3;
 	struct wire_out o;
-	struct pollfd p = { .fd = c->fd, .events = POLLIN };
 	int r;
 
 	wire_out_init(&o, &proto_client_req, C_WHOAMI);
@@ -264,7 +262,17 @@ static int case_stall(struct ctx *c, struct cerr *e)
 	if (r == 0)
 		r = send_all(c->fd, o.buf, WIRE_HDR_LEN / 2, e);
 	wire_out_free(&o);
-	if (r < 0)
+	return r;
+}
+
+static int case_stall(struct ctx *c, struct cerr *e)
+{
+	const char *s = getenv("STALL_SECONDS");
+	int secs = s ? atoi(s) : 3;
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+	int r;
+
+	if (send_half_header(c, e) < 0)
 		return -1;
 	r = poll(&p, 1, secs * 1000);
 	if (r < 0)
@@ -280,19 +288,10 @@ static int case_idle(struct ctx *c, struct cerr *e)
 {
 	const char *half = getenv("IDLE_HALF");
 	struct timespec t0, t1;
-	struct wire_out o;
-	int r = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (half && !strcmp(half, "1")) {
-		wire_out_init(&o, &proto_client_req, C_WHOAMI);
-		r = finish(&o, e);
-		if (r == 0)
-			r = send_all(c->fd, o.buf, WIRE_HDR_LEN / 2, e);
-		wire_out_free(&o);
-		if (r < 0)
-			return -1;
-	}
+	if (half && !strcmp(half, "1") && send_half_header(c, e) < 0)
+		return -1;
 	if (expect_error(c, "client_idle_timeout", e) < 0 ||
 	    expect_closed(c, e) < 0)
 		return -1;

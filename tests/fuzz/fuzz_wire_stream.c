@@ -2,8 +2,8 @@
  * points the input chooses.  However the bytes are split, the reader
  * must report the same messages and errors as when given them whole.
  *
- * Input: byte 0 picks the link (bit 0) and the split style, bytes 1-4
- * seed the split points, the rest is the stream. */
+ * Input: byte 0 picks the link and direction (bits 0-1) and the split
+ * style, bytes 1-4 seed the split points, the rest is the stream. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +58,11 @@ static bool feed(struct wire_reader *r, const struct wire_proto *p,
 				die("message without its schema");
 			note(ev, (int32_t)(m.type << 8 | (m.nvals & 0xff)));
 			wire_msg_free(&m);
+		} else if (rc == WIRE_BAD) {
+			/* a bad message consumed whole: the stream goes on */
+			if (!e.msg[0] || e.num <= 0)
+				die("bad message without errno or message");
+			note(ev, -e.num);
 		} else if (rc != WIRE_AGAIN) {
 			die("unexpected return");
 		}

@@ -106,6 +106,30 @@ static int self_cgroup(char *out, size_t cap, struct cerr *e)
 	return cerr_set(e, ENOENT, "not in a cgroup2 group");
 }
 
+/* Under Delegate=yes the base group belongs to the manager user, and
+ * cgroup v2 lets whoever may write the common ancestor's cgroup.procs
+ * move any process between two of its descendants: corrald could take a
+ * job out of its limits into a group of its own.  So every group the
+ * helper works in, from the base down, is root's alone: the directory
+ * (no group of the manager's made below it) and its delegation files
+ * (no migration with it as the common ancestor).  corrald needs neither;
+ * it never touches cgroups. */
+static int own_group(int dfd, const char *what, struct cerr *e)
+{
+	static const char *const files[] = { "cgroup.procs", "cgroup.threads",
+					     "cgroup.subtree_control" };
+
+	if (fchown(dfd, 0, 0) < 0 || fchmod(dfd, 0755) < 0)
+		return cerr_sys(e, "take cgroup %s for root", what);
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+		if (fchownat(dfd, files[i], 0, 0, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    errno != ENOENT)
+			return cerr_sys(e, "take %s/%s for root", what, files[i]);
+	return 0;
+}
+
+/* Open (making it if needed) a group the helper then owns alone; one
+ * that someone else made first is taken over, not trusted. */
 static int mkdir_open(int dfd, const char *name, struct cerr *e)
 {
 	int fd;
@@ -115,6 +139,10 @@ static int mkdir_open(int dfd, const char *name, struct cerr *e)
 	fd = openat(dfd, name, DIR_FLAGS);
 	if (fd < 0)
 		return cerr_sys(e, "open cgroup %s", name);
+	if (own_group(fd, name, e) < 0) {
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 
@@ -159,7 +187,7 @@ int cg_open(const struct policy *p, struct cg_root *cg, struct cerr *e)
 		strcpy(base, p->cgroup_base);
 	}
 	cg->basefd = walk(mfd, base, e);
-	if (cg->basefd < 0)
+	if (cg->basefd < 0 || own_group(cg->basefd, base, e) < 0)
 		return -1;
 	if (evacuate(cg->basefd, e) < 0)
 		return -1;

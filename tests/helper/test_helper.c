@@ -4,6 +4,7 @@
  * group and are removed by the group teardown and again at exit. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -738,6 +739,18 @@ static void test_uid_below_min(void **state)
 	expect_refused(&f->h, &r, NAMES("uid"));
 }
 
+/* nobody (65534) and the dynamic-user ranges lie above max_uid: the
+ * suite's policy says 4000000, so one more is refused before any lookup. */
+static void test_uid_above_max(void **state)
+{
+	struct fx *f = *state;
+	struct jobreq r;
+
+	jobreq_init(&r, "exit", "0");
+	r.uid = NOUSER_UID + 1;
+	expect_refused(&f->h, &r, NAMES("max_uid", "4000001"));
+}
+
 static void test_uid_no_passwd(void **state)
 {
 	struct fx *f = *state;
@@ -1419,6 +1432,86 @@ static void test_sweep_at_start(void **state)
 	assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 }
 
+/* Write val to path (val NULL: make the directory path) as uid/gid, in a
+ * child; 0 or the errno. */
+static int write_as(uid_t uid, gid_t gid, const char *path, const char *val)
+{
+	int st, pfd[2];
+	pid_t child;
+
+	assert_int_equal(pipe(pfd), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		int fd, err = 0;
+		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+		    setresuid(uid, uid, uid) < 0)
+			_exit(100);
+		if (!val) {
+			if (mkdir(path, 0755) < 0)
+				err = errno;
+		} else if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0 ||
+			   write(fd, val, strlen(val)) != (ssize_t)strlen(val)) {
+			err = errno;
+		}
+		if (write(pfd[1], &err, sizeof err) != sizeof err)
+			_exit(101);
+		_exit(0);
+	}
+	close(pfd[1]);
+	int err = -1;
+	assert_int_equal(read(pfd[0], &err, sizeof err), (ssize_t)sizeof err);
+	close(pfd[0]);
+	assert_int_equal(waitpid(child, &st, 0), child);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	return err;
+}
+
+/* Under Delegate=yes the base group belongs to the manager user, and
+ * cgroup v2 lets the writer of the common ancestor's cgroup.procs move a
+ * process between any two of its descendants.  A compromised corrald that
+ * made a group of its own (before the helper started, say) must still not
+ * be able to move a job's process into it, out of the job's limits. */
+static void test_manager_cannot_migrate(void **state)
+{
+	struct fx *f = *state;
+	static const char *const files[] = { "", "/cgroup.procs", "/cgroup.threads",
+					     "/cgroup.subtree_control" };
+	char evil[PATH_MAX + 16], p[PATH_MAX + 64], pid[16], buf[4096];
+	struct job j;
+	int err;
+
+	/* systemd's delegation: the base and its files are the manager's */
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		snprintf(p, sizeof p, "%s%s", S.cg_base, files[i]);
+		assert_int_equal(chown(p, S.mgr_uid, S.mgr_gid), 0);
+	}
+	snprintf(evil, sizeof evil, "%s/evil", S.cg_base);
+	assert_int_equal(mkdir(evil, 0755), 0);
+	snprintf(p, sizeof p, "%s/cgroup.procs", evil);
+	assert_int_equal(chown(evil, S.mgr_uid, S.mgr_gid), 0);
+	assert_int_equal(chown(p, S.mgr_uid, S.mgr_gid), 0);
+	assert_int_equal(helper_start(&f->h, NULL, NULL), 0);
+	start_sleeper(&f->h, &j, "sleep", NULL);
+	snprintf(pid, sizeof pid, "%u", j.pid);
+	err = write_as(S.mgr_uid, S.mgr_gid, p, pid);
+	if (err != EACCES && err != EPERM)
+		fail_msg("the manager moved job process %s into its own group (%s)",
+			 pid, err ? strerror(err) : "write succeeded");
+	snprintf(p, sizeof p, "/proc/%u/cgroup", j.pid);
+	read_file(p, buf, sizeof buf);
+	assert_non_null(strstr(buf, j.id));
+	/* nor make a new group beside the jobs */
+	snprintf(p, sizeof p, "%s/evil2", S.cg_base);
+	err = write_as(S.mgr_uid, S.mgr_gid, p, NULL);
+	if (!err)
+		rmdir(p);
+	assert_int_equal(err, EACCES);
+	kill_and_reap(&f->h, &j);
+	job_close(&j);
+	rmdir(evil);
+}
+
 /* ---- latency ------------------------------------------------------------ */
 
 static int cmp_long(const void *a, const void *b)
@@ -1508,6 +1601,7 @@ int main(void)
 		T(test_memory_controller_absent),
 		T(test_uid_root),
 		T(test_uid_below_min),
+		T(test_uid_above_max),
 		T(test_uid_no_passwd),
 		T(test_job_id_hostile),
 		T(test_rootfs_not_allowed),
@@ -1525,6 +1619,7 @@ int main(void)
 		TN(test_hostile_start_env),
 		TN(test_hostile_start_both),
 		TN(test_sweep_at_start),
+		TN(test_manager_cannot_migrate),
 		T(test_start_latency),
 	};
 

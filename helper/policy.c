@@ -21,6 +21,9 @@ void policy_defaults(struct policy *p)
 	memset(p, 0, sizeof *p);
 	p->manager_uid = (uid_t)-1;
 	p->min_uid = 1000;
+	/* login.defs' UID_MAX: above it live nobody (65534) and the
+	 * dynamic and container ranges, never a person's account */
+	p->max_uid = 60000;
 	p->max_jobs = 64;
 	for (unsigned id = 0; id < OPT_COUNT; id++)
 		p->max[id] = UNBOUNDED;
@@ -74,11 +77,13 @@ static int helper_key(struct policy *p, const char *k, const char *v,
 					line, POLICY_ROOTFS_MAX);
 		return set_path(p->rootfs[p->nrootfs++].path, PATH_LEN_MAX, v, k, line, e);
 	}
-	if (!strcmp(k, "min_uid") || !strcmp(k, "max_jobs")) {
+	if (!strcmp(k, "min_uid") || !strcmp(k, "max_uid") || !strcmp(k, "max_jobs")) {
 		if (parse_u64(v, &n, e) < 0 || n > 0xfffffffeu || n == 0)
 			return cerr_set(e, EINVAL, "helper.conf:%d: bad %s \"%s\"", line, k, v);
-		if (k[1] == 'i')
+		if (!strcmp(k, "min_uid"))
 			p->min_uid = (uid_t)n;
+		else if (!strcmp(k, "max_uid"))
+			p->max_uid = (uid_t)n;
 		else if (n > POLICY_JOBS_MAX)
 			return cerr_set(e, ERANGE, "helper.conf:%d: max_jobs above %d", line, POLICY_JOBS_MAX);
 		else
@@ -161,6 +166,9 @@ int policy_parse(const char *buf, size_t len, struct policy *p,
 		return cerr_set(e, EINVAL, "helper.conf: cgroup_base is required");
 	if (!strcmp(p->cgroup_base, "/"))
 		return cerr_set(e, EINVAL, "helper.conf: cgroup_base may not be the cgroup root");
+	if (p->max_uid < p->min_uid)
+		return cerr_set(e, EINVAL, "helper.conf: max_uid %u is below min_uid %u",
+				(unsigned)p->max_uid, (unsigned)p->min_uid);
 	return 0;
 }
 
@@ -352,6 +360,9 @@ static int check_identity(const struct policy *p, const struct wire_msg *m,
 	if (r->uid != 0 && r->uid < p->min_uid)
 		return cerr_set(e, EPERM, "uid %u is below the lowest allowed uid %u",
 				(unsigned)r->uid, (unsigned)p->min_uid);
+	if (r->uid > p->max_uid)
+		return cerr_set(e, EPERM, "uid %u is above the highest allowed uid %u (max_uid)",
+				(unsigned)r->uid, (unsigned)p->max_uid);
 	if (r->uid == p->manager_uid)
 		return cerr_set(e, EPERM, "uid %u is the manager user", (unsigned)r->uid);
 	return 0;

@@ -31,7 +31,7 @@ struct policy {
 	char manager_user[USER_LEN_MAX];
 	uid_t manager_uid;
 	char cgroup_base[PATH_LEN_MAX];	/* "/..." or "self" */
-	uid_t min_uid;
+	uid_t min_uid, max_uid;		/* jobs run as uids in between */
 	bool allow_root_jobs;
 	unsigned max_jobs;
 	uint32_t ns_may_off;		/* NS_* bits a request may turn off */

@@ -339,7 +339,7 @@ static int policy_text(const struct policy *p, char *buf, size_t n)
 {
 	int k = snprintf(buf, n,
 		"# written by the corral helper test suite\n"
-		"[helper]\nmanager_user = %s\ncgroup_base = %s\nmin_uid = 1000\n"
+		"[helper]\nmanager_user = %s\ncgroup_base = %s\nmin_uid = 1000\nmax_uid = 4000000\n"
 		"allow_root_jobs = no\nrootfs = %s/rootfs-ok\nrootfs = %s/rootfs-swap\n"
 		"allow_no_net = %s\nallow_no_uts = %s\n",
 		S.mgr, S.cg_rel, S.rundir, S.rundir,

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <time.h>
@@ -17,6 +18,7 @@
 #include "cleanup.h"
 
 #define DIR_FLAGS (O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+#define BASE_LOCK_WAIT_MS 5000
 
 static int read_at(int dfd, const char *name, char *buf, size_t cap)
 {
@@ -164,6 +166,25 @@ static int evacuate(int basefd, struct cerr *e)
 	return 0;
 }
 
+/* One helper per base, whoever started it: max_jobs and the start-up
+ * sweep are per helper, so a second one would double the one and kill
+ * the other's jobs with the other.  A helper whose corrald just died may
+ * still be killing its jobs: wait a little for it, then give up.  The
+ * lock lives as long as this helper (its fd is CLOEXEC, and every init
+ * closes its copy before anything else). */
+static int lock_base(int basefd, const char *base, struct cerr *e)
+{
+	for (int waited = 0; flock(basefd, LOCK_EX | LOCK_NB) < 0; waited += 50) {
+		if (errno != EWOULDBLOCK)
+			return cerr_sys(e, "lock the cgroup base %s", base);
+		if (waited >= BASE_LOCK_WAIT_MS)
+			return cerr_set(e, EBUSY, "another corral-helper serves the cgroup base %s",
+					base);
+		poll(NULL, 0, 50);
+	}
+	return 0;
+}
+
 int cg_open(const struct policy *p, struct cg_root *cg, struct cerr *e)
 {
 	char mnt[PATH_LEN_MAX], base[PATH_LEN_MAX];
@@ -187,7 +208,10 @@ int cg_open(const struct policy *p, struct cg_root *cg, struct cerr *e)
 		strcpy(base, p->cgroup_base);
 	}
 	cg->basefd = walk(mfd, base, e);
-	if (cg->basefd < 0 || own_group(cg->basefd, base, e) < 0)
+	if (cg->basefd < 0)
+		return -1;
+	if (lock_base(cg->basefd, base, e) < 0 ||
+	    own_group(cg->basefd, base, e) < 0)
 		return -1;
 	if (evacuate(cg->basefd, e) < 0)
 		return -1;

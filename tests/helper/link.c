@@ -184,6 +184,9 @@ int helper_wait_ready(struct helper *h, int timeout_ms)
 int helper_start(struct helper *h, const struct policy *p,
 		 const struct spawn_opts *o)
 {
+	/* One helper per cgroup base: the one h holds goes first. */
+	if (h->pid > 0 && !h->reaped)
+		helper_stop(h);
 	if (policy_write(p) < 0 || helper_spawn(h, o) < 0)
 		return -1;
 	if (helper_wait_ready(h, WAIT_MS) < 0) {

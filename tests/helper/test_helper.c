@@ -1280,6 +1280,38 @@ static void test_not_manager(void **state)
 	refuses_to_start(&f->h, &root, "started by root");
 }
 
+/* A compromised corrald starting a second helper on the same base would
+ * get max_jobs again and, through its start-up sweep, kill the first
+ * one's jobs.  The second refuses to start, and the first serves on. */
+static void test_one_helper_per_base(void **state)
+{
+	struct fx *f = *state;
+	struct helper second = { 0 };
+	struct job j;
+
+	struct wire_msg m;
+
+	start_sleeper(&f->h, &j, "sleep", NULL);
+	/* it waits up to 5 s for the base (a dying helper's clean-up) */
+	assert_int_equal(helper_spawn(&second, NULL), 0);
+	if (helper_next(&second, TBIT(H_READY), NULL, NULL, 7000, &m) == 1) {
+		wire_msg_free(&m);
+		fail_msg("a second helper on the same base sent READY");
+	}
+	if (helper_wait_exit(&second, 3000) < 0 ||
+	    (WIFEXITED(second.exit_status) && WEXITSTATUS(second.exit_status) == 0))
+		fail_msg("a second helper on the same base did not exit non-zero");
+	helper_stop(&second);
+	still_serving(&f->h);
+	assert_true(job_dir_exists(S.job_uid, j.id));
+	kill_and_reap(&f->h, &j);
+	job_close(&j);
+	/* once the first is gone, a new one starts */
+	helper_stop(&f->h);
+	assert_int_equal(helper_start(&second, NULL, NULL), 0);
+	helper_stop(&second);
+}
+
 static void test_bad_policy(void **state)
 {
 	const struct policy bad[] = {
@@ -1620,6 +1652,7 @@ int main(void)
 		TN(test_hostile_start_both),
 		TN(test_sweep_at_start),
 		TN(test_manager_cannot_migrate),
+		T(test_one_helper_per_base),
 		T(test_start_latency),
 	};
 

@@ -177,6 +177,28 @@ static int reader_complete(struct wire_reader *r, const struct wire_proto *p,
 	return rc < 0 ? WIRE_BAD : WIRE_READY;
 }
 
+/* Room for need body bytes.  The buffer grows with what has arrived, never
+ * ahead of it to the length the header claims: a peer that announces a
+ * large body and sends little costs little. */
+static int grow(struct wire_reader *r, uint32_t need)
+{
+	uint32_t cap = r->bcap ? r->bcap : 4096;
+	uint8_t *nb;
+
+	if (need <= r->bcap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	if (cap > r->bwant)
+		cap = r->bwant;
+	nb = realloc(r->body, cap);
+	if (!nb)
+		return -1;
+	r->body = nb;
+	r->bcap = cap;
+	return 0;
+}
+
 int wire_reader_feed(struct wire_reader *r, const struct wire_proto *p,
 		     const uint8_t *data, size_t len, size_t *used,
 		     struct wire_msg *m, struct cerr *e)
@@ -200,18 +222,15 @@ int wire_reader_feed(struct wire_reader *r, const struct wire_proto *p,
 			wire_reader_reset(r);
 			return WIRE_ERR;
 		}
-		if (r->bwant) {
-			r->body = malloc(r->bwant);
-			if (!r->body) {
-				wire_reader_reset(r);
-				cerr_sys(e, "%s: reassembly", p->name);
-				return WIRE_ERR;
-			}
-		}
 	}
 	k = r->bwant - r->blen;
 	if (k > len)
 		k = len;
+	if (k && grow(r, r->blen + (uint32_t)k) < 0) {
+		wire_reader_reset(r);
+		cerr_sys(e, "%s: reassembly", p->name);
+		return WIRE_ERR;
+	}
 	if (k)
 		memcpy(r->body + r->blen, data, k);
 	r->blen += (uint32_t)k;

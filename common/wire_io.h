@@ -24,8 +24,10 @@ int wire_recv_packet(int sock, const struct wire_proto *p, struct wire_msg *m,
 struct wire_reader {
 	uint8_t hdr[WIRE_HDR_LEN];
 	uint32_t hlen;
-	uint8_t *body;		/* allocated once the header is valid */
-	uint32_t blen, bwant;
+	uint8_t *body;		/* grows with the body bytes received */
+	uint32_t blen, bwant;	/* received, and what the header claims */
+	uint32_t bcap;		/* bytes allocated for body: what this
+				 * unfinished message holds in memory */
 };
 
 /* Feed bytes; consumes at most up to the end of one message and sets

@@ -306,6 +306,8 @@ void client_close(struct mgr *m, struct client *c)
 	job_client_gone(m, c);
 	outq_clear(&c->q);
 	wire_reader_reset(&c->rd);
+	m->partial_bytes -= c->rd_held;
+	c->rd_held = 0;
 	idle_unlist(m, c);
 	if (c->counted)
 		uid_del(m, c->who.uid);
@@ -395,12 +397,35 @@ void client_kick(struct mgr *m, struct client *c)
 	update_mask(m, c);
 }
 
+/* Keep mgr.partial_bytes equal to what every unfinished request holds
+ * (a reader grows with the bytes that arrived, never with what a header
+ * merely claims); -1 once they pass request_buffer_max.  The client whose
+ * request pushed the total over is refused, so memory stays bounded
+ * however many clients send slowly. */
+static int hold_partial(struct mgr *m, struct client *c, struct cerr *e)
+{
+	m->partial_bytes -= c->rd_held;
+	c->rd_held = c->rd.bcap;
+	m->partial_bytes += c->rd_held;
+	if (!c->rd_held || m->partial_bytes <= m->conf.request_buffer_max)
+		return 0;
+	return cerr_set(e, ENOBUFS,
+			"corrald holds %llu bytes of unfinished requests (request_buffer_max = %llu); try again",
+			(unsigned long long)m->partial_bytes,
+			(unsigned long long)m->conf.request_buffer_max);
+}
+
 static void client_read(struct mgr *m, struct client *c)
 {
 	struct wire_msg msg;
 	struct cerr e;
 	int r = wire_reader_read(c->fd, &c->rd, &proto_client_req, &msg, &e);
 
+	if (hold_partial(m, c, &e) < 0) {
+		wire_reader_reset(&c->rd);
+		hold_partial(m, c, &e);
+		r = WIRE_ERR;
+	}
 	if (r == WIRE_AGAIN)
 		return;
 	if (r == WIRE_EOF)

@@ -91,6 +91,9 @@ static int on_key(void *p, const char *section, const char *key,
 	if (!strcmp(key, "max_clients_per_user"))
 		return set_num(&c->max_clients_per_user, v, parse_u64, 1,
 			       1000000, n, line, key, e);
+	if (!strcmp(key, "request_buffer_max"))
+		return set_num(&c->request_buffer_max, v, parse_size, 256 << 10,
+			       (uint64_t)1 << 32, n, line, key, e);
 	if (!strcmp(key, "client_idle_timeout"))
 		return set_num(&c->client_idle_ms, v, parse_duration_ms, 100,
 			       24 * 3600 * 1000, n, line, key, e);
@@ -111,6 +114,7 @@ static int defaults(struct mgr_conf *c, struct cerr *e)
 	c->admin_clients = UINT64_MAX;	/* unset: max_clients / 32 */
 	c->max_clients_per_user = 64;
 	c->client_idle_ms = 10000;
+	c->request_buffer_max = 32ull << 20;
 	if (!c->socket || !c->socket_group || !c->admin_group ||
 	    !c->state_dir || !c->helper)
 		return cerr_sys(e, "configuration");

@@ -27,6 +27,7 @@ struct mgr_conf {
 	uint64_t admin_clients;		/* of max_clients, for root and admins only */
 	uint64_t max_clients_per_user;	/* per uid; root is exempt */
 	uint64_t client_idle_ms;	/* idle connections are closed after this */
+	uint64_t request_buffer_max;	/* all unfinished requests together */
 };
 
 int mconf_load(struct mgr_conf *c, const char *path, struct cerr *e);
@@ -81,6 +82,8 @@ struct client {
 	uint32_t events;	/* current epoll mask */
 	bool want_out, closing, rdhup, dead;
 	bool counted;		/* in its uid's connection count */
+	uint32_t rd_held;	/* bytes its unfinished request holds (counted
+				 * in mgr.partial_bytes) */
 	bool idle_listed;	/* on the mgr's idle list */
 	int64_t idle_at;	/* monotonic ms: closed then if still idle */
 	struct client *idle_next, *idle_prev;
@@ -140,6 +143,7 @@ struct mgr {
 	int64_t timer_armed;
 
 	uint64_t nclients;
+	uint64_t partial_bytes;	/* held by unfinished requests, all clients */
 	struct uid_conns *uid_conns[UID_BUCKETS];
 	/* Clients waiting for a request, oldest deadline first: the timeout
 	 * is one constant, so appending keeps the list sorted. */

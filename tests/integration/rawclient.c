@@ -380,6 +380,61 @@ static int case_hold(struct ctx *c, struct cerr *e)
 	return lost ? cerr_set(e, EPROTO, "%s", c->detail) : 0;
 }
 
+/* PARTIAL_CONNS connections, each sending the header of a RUN that
+ * claims a 131000-byte body and then only PARTIAL_SEND bytes of it;
+ * prints "opened N; refused R: <first refusal>", then "ready", holds them
+ * PARTIAL_HOLD seconds (corrald's memory is measured meanwhile) and
+ * closes them.  Refusals are the ERRORs corrald sent on any of them. */
+static int case_partial(struct ctx *c, struct cerr *e)
+{
+	const char *s;
+	int conns = (s = getenv("PARTIAL_CONNS")) ? atoi(s) : 200;
+	int send = (s = getenv("PARTIAL_SEND")) ? atoi(s) : 0;
+	int hold = (s = getenv("PARTIAL_HOLD")) ? atoi(s) : 4;
+	static int fds[HOLD_MAX];
+	static uint8_t body[131000];
+	uint8_t h[WIRE_HDR_LEN];
+	char first[512] = "none";
+	int n = 0, refused = 0;
+
+	if (conns < 1 || conns > HOLD_MAX || send < 0 || send > (int)sizeof body)
+		return cerr_set(e, EINVAL, "bad PARTIAL_* settings");
+	put_le32(h, WIRE_MAGIC);
+	put_le16(h + 4, WIRE_VERSION);
+	put_le16(h + 6, C_RUN);
+	put_le32(h + 8, sizeof body);
+	memset(body, 'b', sizeof body);
+	close(c->fd);
+	c->fd = -1;
+	for (; n < conns; n++) {
+		fds[n] = dial(c->path, e);
+		if (fds[n] < 0 || send_all(fds[n], h, sizeof h, e) < 0 ||
+		    (send && send_all(fds[n], body, (size_t)send, e) < 0))
+			break;
+	}
+	usleep(500000);
+	for (int i = 0; i < n; i++) {
+		struct pollfd p = { .fd = fds[i], .events = POLLIN };
+		struct wire_reader rd = { 0 };
+		struct wire_msg m = { 0 };
+
+		if (poll(&p, 1, 0) != 1)
+			continue;
+		if (wire_reader_read(fds[i], &rd, &proto_client_rep, &m, e) == WIRE_READY &&
+		    m.type == C_ERROR && !refused++)
+			snprintf(first, sizeof first, "%s", wire_str(&m, F_MESSAGE));
+		wire_msg_free(&m);
+		wire_reader_reset(&rd);
+	}
+	printf("opened %d; refused %d: %s\nready\n", n, refused, first);
+	fflush(stdout);
+	sleep((unsigned)hold);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	snprintf(c->detail, sizeof c->detail, "opened %d, refused %d", n, refused);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct ctx *, struct cerr *);
@@ -392,6 +447,7 @@ static const struct {
 	{ "stall", case_stall },
 	{ "idle", case_idle },
 	{ "hold", case_hold },
+	{ "partial", case_partial },
 };
 
 int main(int argc, char **argv)

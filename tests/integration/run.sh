@@ -227,7 +227,8 @@ stop_instance
 # --- instance 2: everything else ------------------------------------------
 
 # t_followers attaches 100 followers of one user.
-CORRAL_LOG_MAX=1G CORRAL_MAX_CLIENTS_PER_USER=256 start_instance main
+CORRAL_LOG_MAX=1G CORRAL_MAX_CLIENTS_PER_USER=256 CORRAL_REQUEST_BUFFER_MAX=4M \
+	start_instance main
 
 t_identity() {
 	local out rc
@@ -561,6 +562,44 @@ t_cli() {
 	expect cli_no_command "rc=$rc" test $rc = 125
 }
 
+corrald_rss() { awk '/^VmRSS/ { print $2 }' "/proc/$CORRALD_PID/status"; }
+
+# partial CONNS SEND OUT: rawclient's partial case as uA in the background
+# (PARTIAL_PID); waits until its connections are open and sets GROW to
+# corrald's RSS growth meanwhile (kB).
+partial() {
+	local before
+	before=$(corrald_rss)
+	as "$uA" env PARTIAL_CONNS="$1" PARTIAL_SEND="$2" PARTIAL_HOLD=3 \
+		"$raw" "$CORRAL_SOCKET" partial >"$3" 2>&1 &
+	PARTIAL_PID=$!
+	wait_for 20 grep -q '^ready' "$3"
+	GROW=$(($(corrald_rss) - before))
+}
+
+# Unfinished requests cost what was sent, never what a header claims, and
+# all of them together stay within request_buffer_max (4M here).
+t_partial() {
+	local grow out rc
+	partial 200 0 "$work/partial.hdr"
+	grow=$GROW
+	out=$(head -n 1 "$work/partial.hdr")
+	rc=$(cr "$uB" whoami >/dev/null 2>&1; echo $?)
+	wait $PARTIAL_PID
+	echo "# 200 connections holding a header that claims 128 KiB: corrald RSS +$grow kB"
+	expect partial_headers_cost_little "200 headers claiming 128 KiB each: RSS +$grow kB ($out)" \
+		test "$grow" -lt 4096
+	partial 64 98304 "$work/partial.body"
+	grow=$GROW
+	out=$(head -n 1 "$work/partial.body")
+	rc="$rc/$(cr "$uB" whoami >/dev/null 2>&1; echo $?)"
+	wait $PARTIAL_PID
+	echo "# 64 connections holding 96 KiB of a request each: corrald RSS +$grow kB; $out"
+	expect partial_budget_bounds_memory "64 x 96 KiB sent: RSS +$grow kB ($out)" \
+		sh -c '[ "$1" -lt 10240 ] && echo "$2" | grep -q "refused [1-9][0-9]*: .*request_buffer_max = 4194304"' _ "$grow" "$out"
+	expect partial_others_served "whoami of another user: $rc" test "$rc" = 0/0
+}
+
 t_rawclient() {
 	local c out rc psrc pspid
 	# A client stuck in the middle of a header must not hold anyone up.
@@ -677,6 +716,7 @@ t_interleave
 t_timeout
 t_stop
 t_exit_codes
+t_partial
 t_soft_limits
 t_cli
 t_rawclient

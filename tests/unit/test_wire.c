@@ -1239,6 +1239,33 @@ static void test_stream_oversized_header(void **state)
 	close(s[1]);
 }
 
+/* A header that claims a large body costs nothing until body bytes come,
+ * and then about what came (the buffer doubles from 4 KiB). */
+static void test_stream_grows_with_data(void **state)
+{
+	struct wire_reader r = { 0 };
+	struct wire_msg m;
+	struct cerr e = { 0 };
+	uint8_t h[WIRE_HDR_LEN], chunk[5000] = { 0 };
+	size_t used;
+
+	le_put(h, WIRE_MAGIC, 4);
+	le_put(h + 4, WIRE_VERSION, 2);
+	le_put(h + 6, C_RUN, 2);
+	le_put(h + 8, 131000, 4);
+	assert_int_equal(wire_reader_feed(&r, &proto_client_req, h, sizeof h, &used, &m, &e),
+			 WIRE_AGAIN);
+	assert_int_equal(r.bcap, 0);
+	assert_int_equal(wire_reader_feed(&r, &proto_client_req, chunk, 10, &used, &m, &e),
+			 WIRE_AGAIN);
+	assert_int_equal(r.bcap, 4096);
+	assert_int_equal(wire_reader_feed(&r, &proto_client_req, chunk, sizeof chunk, &used,
+					  &m, &e), WIRE_AGAIN);
+	assert_int_equal(r.bcap, 8192);
+	wire_reader_reset(&r);
+	assert_int_equal(r.bcap, 0);
+}
+
 static void test_stream_bad_message_reported(void **state)
 {
 	struct wire_reader r = { 0 };
@@ -1288,6 +1315,7 @@ int main(void)
 		cmocka_unit_test(test_stream_socket_bytewise),
 		cmocka_unit_test(test_stream_eof_mid_message),
 		cmocka_unit_test(test_stream_oversized_header),
+		cmocka_unit_test(test_stream_grows_with_data),
 		cmocka_unit_test(test_stream_bad_message_reported),
 	};
 

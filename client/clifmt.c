@@ -520,10 +520,14 @@ static void json_opts(FILE *f, const struct runopts *r)
 	for (unsigned id = 0; id < OPT_COUNT; id++) {
 		if (runopt_defs[id].cgfile)
 			continue;
-		if (runopt_is_str(id))
+		if (runopt_is_str(id)) {
 			jstr(f, runopt_defs[id].name, r->s[id]);
-		else
+		} else if (runopt_defs[id].type == RT_FLAG) {
+			jkey(f, runopt_defs[id].name);
+			fputs(runopt_has(r, id) && r->u[id] ? "true" : "false", f);
+		} else {
 			ju64(f, runopt_defs[id].name, runopt_has(r, id), r->u[id]);
+		}
 	}
 }
 

@@ -49,7 +49,8 @@ static void run_help(FILE *f)
 		const struct runopt_def *d = &runopt_defs[id];
 		char lhs[64];
 
-		snprintf(lhs, sizeof lhs, "--%s %s", d->flag, d->meta);
+		snprintf(lhs, sizeof lhs, "--%s%s%s", d->flag, d->meta[0] ? " " : "",
+			 d->meta);
 		fprintf(f, "  %-22s %s\n", lhs, d->help);
 	}
 	fputs(run_help_tail, f);
@@ -143,8 +144,9 @@ static const struct option *run_opts(void)
 	memcpy(all, fixed_opts, sizeof fixed_opts);
 	for (unsigned id = 0; id < OPT_COUNT; id++)
 		all[ARRAY_SIZE(fixed_opts) + id] = (struct option){
-			runopt_defs[id].flag, required_argument, NULL,
-			O_RUNOPT + (int)id };
+			runopt_defs[id].flag,
+			runopt_defs[id].type == RT_FLAG ? no_argument : required_argument,
+			NULL, O_RUNOPT + (int)id };
 	return all;
 }
 

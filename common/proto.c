@@ -23,6 +23,7 @@
 #define WT_OF_CPUS WT_U64
 #define WT_OF_COUNT WT_U64
 #define WT_OF_DURATION WT_U64
+#define WT_OF_FLAG WT_U64
 #define WT_OF_CPUSET WT_STR
 #define WT_OF_NAME WT_STR
 #define WT_OF_PATH WT_STR

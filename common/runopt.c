@@ -100,6 +100,7 @@ int runopt_parse(struct runopts *r, unsigned id, const char *text,
 	case RT_CPUS: rc = parse_cpus(text, &v, e); break;
 	case RT_COUNT: rc = parse_u64(text, &v, e); break;
 	case RT_DURATION: rc = parse_duration_ms(text, &v, e); break;
+	case RT_FLAG: v = 1; break;	/* given: on (it takes no value) */
 	default:
 		if (check_str(d, text, e) < 0)
 			return -1;
@@ -139,6 +140,9 @@ const char *runopt_format(const struct runopts *r, unsigned id, char *buf,
 	case RT_SIZE: return fmt_size(v, buf, len);
 	case RT_CPUS: return fmt_cpus(v, buf, len);
 	case RT_DURATION: return fmt_duration(v, buf, len);
+	case RT_FLAG:
+		snprintf(buf, len, "%s", v ? "yes" : "no");
+		return buf;
 	case RT_COUNT:
 		snprintf(buf, len, "%" PRIu64, v);
 		return buf;

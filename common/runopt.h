@@ -23,6 +23,7 @@ enum runopt_type {
 	RT_CPUSET,	/* a CPU or node list: 0-3,5 */
 	RT_NAME,	/* a job name */
 	RT_PATH,	/* an absolute path */
+	RT_FLAG,	/* on when given: a flag without a value, 1 on the wire */
 };
 
 enum runopt_scope { SC_JOB = 1, SC_MGR = 2 };

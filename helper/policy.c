@@ -378,6 +378,8 @@ static int check_isolation(const struct policy *p, struct start_req *r,
 		if (r->ns_off & ~p->ns_may_off & ns_keys[i].bit)
 			return cerr_set(e, EPERM, "ns_off: the policy does not allow turning off the %s namespace",
 					ns_keys[i].key + strlen("allow_no_"));
+	if (runopt_has(&r->opt, OPT_PRIVATE_TMP) && (r->ns_off & NS_MNT))
+		return cerr_set(e, EINVAL, "private_tmp needs a mount namespace");
 	r->rootfs_idx = -1;
 	if (!runopt_has(&r->opt, OPT_ROOTFS))
 		return 0;

@@ -216,6 +216,41 @@ static int loopback_up(void)
 	return ioctl(s, SIOCSIFFLAGS, &ifr);
 }
 
+/* --private-tmp: an empty tmpfs on /tmp and /var/tmp (charged to the
+ * job's memory cgroup, so its limits bound them), and one over /run/user,
+ * whose sockets (the user's D-Bus, systemd --user) would let the job
+ * start processes outside its cgroup.  Mount points the tree lacks are
+ * left alone, except /tmp. */
+static int private_tmp(void)
+{
+	static const struct {
+		const char *path, *opts;
+		bool required;
+	} m[] = {
+		{ "/tmp", "mode=1777", true },
+		{ "/var/tmp", "mode=1777", false },
+		{ "/run/user", "mode=0755", false },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(m); i++) {
+		struct stat st;
+		int r = lstat(m[i].path, &st);
+
+		if (r == 0 && !S_ISDIR(st.st_mode)) {
+			errno = ENOTDIR;
+			r = -1;
+		}
+		if (r < 0 && !m[i].required)
+			continue;
+		if (r < 0)
+			return -1;
+		if (mount("tmpfs", m[i].path, "tmpfs", MS_NOSUID | MS_NODEV,
+			  m[i].opts) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static void setup_namespaces(const struct spawn_args *a)
 {
 	uint32_t off = a->r->ns_off;
@@ -225,6 +260,8 @@ static void setup_namespaces(const struct spawn_args *a)
 		fail(STAGE_INIT_MOUNT, errno);
 	if (a->rootfs && enter_rootfs(a->rootfs) < 0)
 		fail(STAGE_INIT_ROOTFS, errno);
+	if (runopt_has(&a->r->opt, OPT_PRIVATE_TMP) && private_tmp() < 0)
+		fail(STAGE_INIT_TMP, errno);
 	if (!(off & NS_MNT) && !(off & NS_PID) && mount_proc() < 0)
 		fail(STAGE_INIT_PROC, errno);
 	if (!(off & NS_UTS) && sethostname(a->hostname, strlen(a->hostname)) < 0)

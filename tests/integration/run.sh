@@ -541,6 +541,26 @@ t_soft_limits() {
 		test "$(field "$id" "cpu_weight || '/' || io_weight || '/' || memory_high")" = 300/50/67108864
 }
 
+# --private-tmp: the job sees an empty /tmp, /var/tmp and /run/user of its
+# own (the user's bus sockets live in the last), and leaves nothing in the
+# host's; without it, the host's /tmp is the job's.
+t_private_tmp() {
+	local out made=
+	[ -d /run/user ] || { mkdir -m 0755 /run/user; made=1; }
+	mkdir -p "/run/user/$uidA" && touch "/run/user/$uidA/bus-$sfx" "/tmp/crl-host-$sfx"
+	out=$(cr "$uA" run --name ptmp --private-tmp -- sh -c \
+		'ls -A /tmp | wc -l; ls -A /var/tmp | wc -l; ls -A /run/user | wc -l; echo hi >/tmp/crl-priv; cat /tmp/crl-priv' 2>&1)
+	expect private_tmp_empty "$out" test "$(echo $out)" = "0 0 0 hi"
+	expect private_tmp_left_nothing "host /tmp has crl-priv" test ! -e /tmp/crl-priv
+	out=$(cr "$uA" status --json ptmp 2>&1)
+	expect private_tmp_json "$out" has "$out" '"private_tmp":true'
+	out=$(cr "$uA" run -- ls "/tmp/crl-host-$sfx" "/run/user/$uidA/bus-$sfx" 2>&1)
+	expect shared_tmp_without_it "$out" has "$out" "bus-$sfx"
+	rm -f "/tmp/crl-host-$sfx"
+	rm -rf "/run/user/$uidA"
+	[ -z "$made" ] || rmdir /run/user
+}
+
 t_cli() {
 	local out rc
 	out=$(cr "$uA" --help 2>&1); rc=$?
@@ -717,6 +737,7 @@ t_timeout
 t_stop
 t_exit_codes
 t_partial
+t_private_tmp
 t_soft_limits
 t_cli
 t_rawclient

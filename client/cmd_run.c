@@ -377,6 +377,11 @@ static int run_attached(struct corral_conn *conn, struct run_opts *o,
 	if (rc == EXIT_CORRAL)
 		fprintf(stderr, "corral: job %s ended in state %s\n", job.id,
 			job.state);
+	/* What was shown is not all the job wrote: say so, whatever the
+	 * notes in the log managed to say. */
+	if (job.has_log_dropped && job.log_dropped)
+		fprintf(stderr, "corral: %llu bytes of the job's output were not stored (corral status %.8s says why)\n",
+			(unsigned long long)job.log_dropped, job.id);
 	corral_job_free(&job);
 	return rc;
 }

@@ -1,7 +1,9 @@
 #include "libcorral.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -9,6 +11,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "parse.h"
 
 #ifndef DEFAULT_SOCKET
 #error "DEFAULT_SOCKET must be defined (see client/build.mk)"
@@ -26,6 +29,38 @@ const char *corral_socket_path(const char *opt)
 	return DEFAULT_SOCKET;
 }
 
+#define DEFAULT_TIMEOUT_S 30
+
+static int timeout_from_env(void)
+{
+	const char *v = getenv("CORRAL_TIMEOUT");
+	struct cerr e;
+	uint64_t s;
+
+	if (!v || !*v || parse_u64(v, &s, &e) < 0 || s > 24 * 3600)
+		return DEFAULT_TIMEOUT_S * 1000;
+	return (int)s * 1000;
+}
+
+/* A listener whose backlog is full (a stopped corrald) makes a blocking
+ * connect wait for ever: connect without blocking, retrying until the
+ * timeout. */
+static int connect_bounded(int fd, const struct sockaddr_un *sa, int timeout_ms)
+{
+	int waited = 0, rc;
+
+	while ((rc = connect(fd, (const struct sockaddr *)sa, sizeof *sa)) < 0 &&
+	       (errno == EAGAIN || errno == EINTR)) {
+		if (timeout_ms && waited >= timeout_ms) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		poll(NULL, 0, 20);
+		waited += 20;
+	}
+	return rc;
+}
+
 int corral_connect(struct corral_conn *c, const char *path, struct cerr *e)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -35,24 +70,29 @@ int corral_connect(struct corral_conn *c, const char *path, struct cerr *e)
 	memset(c, 0, sizeof *c);
 	c->fd = -1;
 	c->wake_fd = -1;
+	c->timeout_ms = timeout_from_env();
 	if (strlen(path) >= sizeof sa.sun_path)
 		return cerr_set(e, ENAMETOOLONG,
 				"socket path %s is longer than %zu bytes", path,
 				sizeof sa.sun_path - 1);
 	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return cerr_sys(e, "socket");
-	do
-		rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
-	while (rc < 0 && errno == EINTR);
+	rc = connect_bounded(fd, &sa, c->timeout_ms);
 	if (rc < 0) {
+		if (errno == ETIMEDOUT)
+			return cerr_set(e, ETIMEDOUT,
+					"corrald at %s accepted no connection in %d s (is it stopped or overloaded?)",
+					path, c->timeout_ms / 1000);
 		if (errno == EACCES)
 			return cerr_sys(e, "cannot connect to corrald at %s (is your user in group corral?)",
 					path);
 		return cerr_sys(e, "cannot connect to corrald at %s (is corrald running?)",
 				path);
 	}
+	if (fcntl(fd, F_SETFL, 0) < 0)
+		return cerr_sys(e, "socket");
 	c->fd = take_fd(&fd);
 	return 0;
 }
@@ -86,6 +126,7 @@ static int send_msg(struct corral_conn *c, struct wire_out *o, struct cerr *e)
 	rc = wire_out_finish(o, e);
 	if (rc == 0)
 		rc = wire_send_stream(c->fd, o, e);
+	c->awaiting = true;
 	wire_out_free(o);
 	if (rc < 0 && (e->num == EPIPE || e->num == ECONNRESET)) {
 		/* corrald may have refused us and closed before we spoke:
@@ -104,23 +145,41 @@ static int send_msg(struct corral_conn *c, struct wire_out *o, struct cerr *e)
 	return 0;
 }
 
-/* Wait until the socket is readable, serving the wake fd meanwhile.  Only
- * between messages: inside one the rest is already on its way. */
+/* Wait until the socket is readable, serving the wake fd meanwhile, and
+ * for the first message of a reply at most timeout_ms.  Only between
+ * messages: inside one the rest is already on its way. */
 static int wait_readable(struct corral_conn *c, struct cerr *e)
 {
-	if (c->wake_fd < 0 || c->rd.hlen > 0)
+	int limit = c->awaiting && c->timeout_ms ? c->timeout_ms : -1;
+	int64_t end = 0;
+	struct timespec ts;
+
+	if (c->rd.hlen > 0 || (c->wake_fd < 0 && limit < 0))
 		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	end = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + limit;
 	for (;;) {
 		struct pollfd p[2] = {
 			{ .fd = c->fd, .events = POLLIN },
 			{ .fd = c->wake_fd, .events = POLLIN },
 		};
-		if (poll(p, 2, -1) < 0) {
+		int left = -1, n;
+
+		if (limit >= 0) {
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			left = (int)(end - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+			if (left <= 0)
+				return cerr_set(e, ETIMEDOUT,
+						"corrald did not answer in %d s (is it stopped or overloaded? CORRAL_TIMEOUT sets the wait)",
+						c->timeout_ms / 1000);
+		}
+		n = poll(p, c->wake_fd >= 0 ? 2 : 1, left);
+		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return cerr_sys(e, "poll");
 		}
-		if (p[1].revents && c->on_wake)
+		if (c->wake_fd >= 0 && p[1].revents && c->on_wake)
 			c->on_wake(c->wake_ctx);
 		if (p[0].revents)
 			return 0;
@@ -136,6 +195,7 @@ static int recv_msg(struct corral_conn *c, struct wire_msg *m, struct cerr *e)
 	if (wait_readable(c, e) < 0)
 		return conn_fail(c);
 	rc = wire_reader_read(c->fd, &c->rd, &proto_client_rep, m, e);
+	c->awaiting = false;
 	if (rc == WIRE_EOF) {
 		cerr_set(e, ECONNRESET, "corrald closed the connection");
 		return conn_fail(c);
@@ -285,6 +345,9 @@ int corral_follow(struct corral_conn *c, const char *ref, uint32_t streams,
 	wire_put_u32(&o, F_FOLLOW, follow ? 1 : 0);
 	if (send_msg(c, &o, e) < 0)
 		return -1;
+	/* A live stream may be silent as long as its job is. */
+	if (follow)
+		c->awaiting = false;
 	for (;;) {
 		if (recv_msg(c, &m, e) < 0)
 			return -1;

@@ -27,6 +27,11 @@ struct corral_conn {
 	struct wire_reader rd;
 	bool remote_error;	/* the last failure was an ERROR reply */
 	unsigned error_stage;	/* its start stage, STAGE_NONE if it named none */
+	/* How long to wait for corrald to begin a reply (CORRAL_TIMEOUT
+	 * seconds, default 30; 0 waits for ever).  Streams (logs -f, wait)
+	 * wait for ever once they have begun. */
+	int timeout_ms;
+	bool awaiting;		/* a request was sent and nothing came yet */
 	/* Optional: while waiting for a reply, also watch wake_fd and call
 	 * on_wake(wake_ctx) when it is readable (the CLI's signal pipe). */
 	int wake_fd;

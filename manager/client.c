@@ -17,9 +17,31 @@
 #include "job.h"
 #include "proto.h"
 
+/* Does a process accept on this socket?  A stale file (its corrald gone)
+ * refuses; a live listener, even one too busy to accept, does not. */
+static bool socket_alive(const struct sockaddr_un *sa)
+{
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return false;
+	return connect(fd, (const struct sockaddr *)sa, sizeof *sa) == 0 ||
+	       errno == EAGAIN;
+}
+
+void listen_unlink(struct mgr *m)
+{
+	struct stat st;
+
+	if (m->socket_ino && stat(m->conf.socket, &st) == 0 &&
+	    st.st_ino == m->socket_ino)
+		unlink(m->conf.socket);
+}
+
 int listen_open(struct mgr *m, struct cerr *e)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &m->listen_ev };
 	_cleanup_close_ int fd = -1;
 	const char *path = m->conf.socket;
@@ -28,10 +50,15 @@ int listen_open(struct mgr *m, struct cerr *e)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return cerr_sys(e, "socket");
+	if (socket_alive(&sa))
+		return cerr_set(e, EADDRINUSE, "a live corrald listens on %s already", path);
 	if (unlink(path) < 0 && errno != ENOENT)
 		return cerr_sys(e, "remove stale socket %s", path);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
 		return cerr_sys(e, "bind %s", path);
+	if (stat(path, &st) < 0)
+		return cerr_sys(e, "stat %s", path);
+	m->socket_ino = st.st_ino;
 	if (chmod(path, 0660) < 0)
 		return cerr_sys(e, "chmod %s", path);
 	if (chown(path, (uid_t)-1, m->socket_gid) < 0)

@@ -80,7 +80,9 @@ int follow_start(struct mgr *m, struct client *c, const char *id,
 	c->f.log = l;
 	c->f.streams = streams;
 	c->f.live = live;
-	c->f.end = live ? UINT64_MAX : l->size;
+	/* Only the end wanted (corral wait): the log is never read, so a
+	 * damaged one cannot keep anyone from an exit status. */
+	c->f.end = !streams ? 0 : live ? UINT64_MAX : l->size;
 	snprintf(c->f.job_id, sizeof c->f.job_id, "%s", id);
 	if (live && !l->done)
 		list_add(l, c);
@@ -114,13 +116,38 @@ static int peek_record(struct logf *l, uint64_t off, uint32_t *stream,
 	return 1;
 }
 
+/* A log cut inside its last record (a power loss: logs are not fsynced)
+ * is shown up to its last whole record, then this note. */
+static int torn_note(struct client *c, struct cerr *e)
+{
+	struct logf *l = c->f.log;
+	struct wire_out o;
+	char note[160];
+	int r;
+
+	if (!l->torn || !(c->f.streams & STREAM_META) || !c->f.end)
+		return 0;
+	snprintf(note, sizeof note,
+		 "the log ends in %llu bytes of an incomplete record (cut off when corrald stopped); they are left out",
+		 (unsigned long long)l->torn);
+	wire_out_init(&o, &proto_client_rep, C_LOG_DATA);
+	wire_put_u32(&o, F_STREAM, STREAM_META);
+	wire_put_u64(&o, F_TIME_MS, (uint64_t)now_ms());
+	wire_put_bytes(&o, F_DATA, note, strlen(note));
+	r = outq_push(&c->q, &o, e);
+	wire_out_free(&o);
+	return r;
+}
+
 /* The final (or current) JOB record after the log. */
 static int follow_finish(struct mgr *m, struct client *c, struct cerr *e)
 {
 	struct logf *l = c->f.log;
 	struct wire_out o;
-	int r = 0;
+	int r = torn_note(c, e);
 
+	if (r < 0)
+		return -1;
 	if (c->f.live && l->final) {
 		r = outq_push_buf(&c->q, l->final, e);
 	} else {

@@ -20,6 +20,7 @@
 #define PIPE_SIZE (1 << 20)
 #define READS_PER_EVENT 16	/* 1 MiB per wake-up, then let others run */
 #define DRAIN_AFTER_EXIT_MS 5000
+#define END_RETRY_MS 1000
 
 /* --- the table of active jobs ---------------------------------------- */
 
@@ -295,24 +296,27 @@ static enum job_state end_state(const struct job *j)
 	}
 }
 
-static void record_end(struct mgr *m, struct job *j)
+/* The job's end in one durable write: what the helper said, or its
+ * failure to start, or its loss, with the output figures. */
+static int record_end(struct mgr *m, struct job *j, struct cerr *e)
 {
 	struct job_end je = {
-		.state = state_name(end_state(j)), .ended_ms = now_ms(),
+		.state = state_name(end_state(j)), .ended_ms = j->ended_ms,
 		.has_status = true, .wstatus = j->wstatus,
 		.oom_kills = j->oom_kills, .cpu_usec = j->cpu_usec,
 		.memory_peak = j->memory_peak,
 		.log_bytes = j->log->stored, .log_dropped = j->log->dropped,
 	};
-	struct cerr e;
-	int r;
 
+	if (j->lost && store_set_lost(m->store, j->id, j->why, j->ended_ms, e) < 0)
+		return -1;
+	if (j->failed && store_set_failed(m->store, j->id, j->stage, j->fail_errno,
+					  j->why, j->ended_ms, e) < 0)
+		return -1;
 	if (j->failed || j->lost)
-		r = store_set_log(m->store, j->id, j->log->stored, j->log->dropped, &e);
-	else
-		r = store_set_ended(m->store, j->id, &je, &e);
-	if (r < 0)
-		logmsg("job %s: end not recorded: %s", j->id, e.msg);
+		return store_set_log(m->store, j->id, j->log->stored,
+				     j->log->dropped, e);
+	return store_set_ended(m->store, j->id, &je, e);
 }
 
 /* The final JOB record, built once for every follower. */
@@ -335,9 +339,25 @@ static void publish_final(struct mgr *m, struct job *j)
  * both pipes are at EOF, so followers get all output before the JOB. */
 static void job_maybe_end(struct mgr *m, struct job *j)
 {
+	struct cerr e;
+
 	if (j->dead || !j->exited || j->out.fd >= 0 || j->err.fd >= 0)
 		return;
-	record_end(m, j);
+	if (!j->ended_ms)
+		j->ended_ms = now_ms();
+	/* Nothing about a job is lost while its end cannot be written (a
+	 * full disk): it stays here, its clients wait, and the write is
+	 * tried again until it lands. */
+	if (record_end(m, j, &e) < 0) {
+		if (!j->end_retry_at)
+			logmsg("job %s: end not recorded yet (%s); retrying every %d ms",
+			       j->id, e.msg, END_RETRY_MS);
+		j->end_retry_at = mono_ms() + END_RETRY_MS;
+		return;
+	}
+	if (j->end_retry_at)
+		logmsg("job %s: end recorded", j->id);
+	j->end_retry_at = 0;
 	publish_final(m, j);
 	waiter_error(m, j, EIO, STAGE_NONE, "job ended before it was reported started");
 	job_free_later(m, j);
@@ -345,15 +365,14 @@ static void job_maybe_end(struct mgr *m, struct job *j)
 
 static void job_lose(struct mgr *m, struct job *j, const char *why)
 {
-	struct cerr e;
 	char msg[128];
 
 	if (j->dead || j->lost || j->exited)
 		return;
 	j->lost = j->exited = true;
 	j->timeout_at = j->kill_at = 0;
-	if (store_set_lost(m->store, j->id, why, now_ms(), &e) < 0)
-		logmsg("job %s: lost state not recorded: %s", j->id, e.msg);
+	j->ended_ms = now_ms();		/* the last moment it was known alive */
+	snprintf(j->why, sizeof j->why, "%s", why);
 	snprintf(msg, sizeof msg, "job %s lost: %s", j->id, why);
 	waiter_error(m, j, EIO, STAGE_NONE, msg);
 	/* Whatever still holds the pipes dies with the helper's jobs. */
@@ -369,6 +388,15 @@ void jobs_lose_all(struct mgr *m, const char *why)
 		next = j->next;
 		job_lose(m, j, why);
 	}
+}
+
+void jobs_kill_all(struct mgr *m)
+{
+	struct cerr e;
+
+	for (struct job *j = m->active; j; j = j->next)
+		if (!j->exited && job_signal(m, j, true, 0, END_KILLED, &e) < 0)
+			logmsg("job %s: kill: %s", j->id, e.msg);
 }
 
 /* --- helper messages ------------------------------------------------- */
@@ -407,14 +435,15 @@ static void on_failed(struct mgr *m, struct job *j, unsigned stage,
 		      int num, const char *message)
 {
 	char msg[1024];
-	struct cerr e;
 
 	if (j->started || j->exited)
 		return;
 	snprintf(msg, sizeof msg, "start failed at stage %s: %s",
 		 stage_name(stage), message);
-	if (store_set_failed(m->store, j->id, stage, num, message, now_ms(), &e) < 0)
-		logmsg("job %s: failure not recorded: %s", j->id, e.msg);
+	j->stage = stage;
+	j->fail_errno = num;
+	j->ended_ms = now_ms();
+	snprintf(j->why, sizeof j->why, "%s", message);
 	/* The RUN was audited "ok" when it was accepted; its failure to
 	 * start is an outcome of its own. */
 	struct ident who = { .uid = j->uid, .admin = false };
@@ -431,6 +460,7 @@ static void on_exited(struct mgr *m, struct job *j, const struct helper_event *e
 	if (j->exited)
 		return;
 	j->exited = true;
+	j->ended_ms = now_ms();
 	j->wstatus = ev->wstatus;
 	j->oom_kills = ev->oom_kills;
 	j->cpu_usec = ev->cpu_usec;
@@ -498,6 +528,7 @@ int64_t job_next_deadline(struct mgr *m)
 		min_at(&best, j->kill_at);
 		if (j->exited)
 			min_at(&best, j->drain_at);
+		min_at(&best, j->end_retry_at);
 	}
 	return best;
 }
@@ -517,6 +548,8 @@ static void job_deadlines(struct mgr *m, struct job *j, int64_t now)
 		if (j->started && send_signal(m, j, SIGKILL, &e) < 0)
 			logmsg("job %s: kill after grace: %s", j->id, e.msg);
 	}
+	if (j->end_retry_at && now >= j->end_retry_at)
+		job_maybe_end(m, j);
 	if (j->exited && j->drain_at && now >= j->drain_at) {
 		/* Something outside the job's cgroup kept its pipes open;
 		 * do not wait for it forever. */

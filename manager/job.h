@@ -14,6 +14,9 @@ struct logf {
 	uint64_t size;		/* bytes of complete records */
 	uint64_t stored, dropped;	/* output bytes kept, and past the cap */
 	bool truncated;		/* the cap's note is written */
+	bool failing;		/* writes fail (a full disk): output dropped */
+	uint64_t failed_bytes;	/* dropped while failing, this episode */
+	uint64_t torn;		/* bytes of a torn last record, past size */
 	bool done;		/* the job's end is recorded */
 	struct obuf *final;	/* its last JOB record, once done */
 	struct client *followers;
@@ -26,6 +29,15 @@ struct logf *logf_create(struct mgr *m, const char *id, struct cerr *e);
 struct logf *logf_open_finished(struct mgr *m, const char *id,
 				struct cerr *e);
 void logf_put(struct logf *l);
+
+/* What a log file holds: whole records up to whole (torn bytes after it),
+ * output bytes in them (stdout and stderr), the last record's time. */
+struct log_scan {
+	uint64_t whole, torn, output, last_time_ms;
+};
+int logf_scan(int fd, struct log_scan *ls);
+/* Scan a lost job's log and cut a torn tail off it (no log: all zero). */
+int logf_repair(struct mgr *m, const char *id, struct log_scan *ls);
 /* Store a chunk of the job's output as records, within log_max_bytes:
  * past the cap the rest is counted as dropped, with one note. */
 void logf_output(struct mgr *m, struct logf *l, uint32_t stream,
@@ -70,6 +82,11 @@ struct job {
 	uint64_t timeout_ms;
 	int64_t timeout_at, kill_at, drain_at;	/* monotonic ms, 0: none */
 	uint32_t uid;			/* who asked, for the audit of a failed start */
+	unsigned stage;			/* failed: where */
+	int fail_errno;		/* failed: its errno */
+	char why[MESSAGE_LEN_MAX];	/* failed or lost: why */
+	int64_t ended_ms;		/* wall clock, when corrald learnt it */
+	int64_t end_retry_at;		/* the end's write failed: retry then */
 	uint32_t wstatus;
 	uint64_t oom_kills, cpu_usec, memory_peak;
 };

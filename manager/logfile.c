@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "job.h"
+#include "le.h"
 #include "proto.h"
 
 static struct logf *logf_new(int fd, uint64_t size, bool done, const char *id)
@@ -53,11 +55,48 @@ struct logf *logf_create(struct mgr *m, const char *id, struct cerr *e)
 	return l;
 }
 
+/* Bytes before a LOG_DATA record's data: the header, then the stream
+ * (u32), time (u64) and data fields, in the order log_record() writes
+ * them: field headers at 12, 24 and 40, values at 20, 32 and 48. */
+#define REC_DATA_OFF (WIRE_HDR_LEN + 3 * WIRE_FIELD_HDR_LEN + 4 + 8)
+
+int logf_scan(int fd, struct log_scan *ls)
+{
+	uint8_t b[REC_DATA_OFF];
+	struct stat st;
+	uint64_t off = 0;
+
+	memset(ls, 0, sizeof *ls);
+	if (fstat(fd, &st) < 0)
+		return -1;
+	while (off < (uint64_t)st.st_size) {
+		uint32_t blen;
+		uint16_t type;
+		struct cerr e;
+
+		if (pread(fd, b, sizeof b, (off_t)off) != (ssize_t)sizeof b ||
+		    wire_check_header(&proto_client_rep, b, &type, &blen, &e) < 0 ||
+		    type != C_LOG_DATA || blen < REC_DATA_OFF - WIRE_HDR_LEN ||
+		    off + WIRE_HDR_LEN + blen > (uint64_t)st.st_size ||
+		    le16_get(b + WIRE_HDR_LEN) != F_STREAM ||
+		    le16_get(b + WIRE_HDR_LEN + 12) != F_TIME_MS ||
+		    le16_get(b + WIRE_HDR_LEN + 28) != F_DATA)
+			break;
+		if (le32_get(b + WIRE_HDR_LEN + 8) != STREAM_META)
+			ls->output += blen - (REC_DATA_OFF - WIRE_HDR_LEN);
+		ls->last_time_ms = le64_get(b + WIRE_HDR_LEN + 20);
+		off += WIRE_HDR_LEN + blen;
+	}
+	ls->whole = off;
+	ls->torn = (uint64_t)st.st_size - off;
+	return 0;
+}
+
 struct logf *logf_open_finished(struct mgr *m, const char *id,
 				struct cerr *e)
 {
 	char path[PATH_MAX];
-	struct stat st;
+	struct log_scan ls = { 0 };
 	struct logf *l;
 	int fd;
 
@@ -67,18 +106,39 @@ struct logf *logf_open_finished(struct mgr *m, const char *id,
 		cerr_sys(e, "open log of job %s", id);
 		return NULL;
 	}
-	if (fd >= 0 && fstat(fd, &st) < 0) {
+	/* Logs are not fsynced: after a power loss one may end in part of a
+	 * record.  Readers get the whole records and a note. */
+	if (fd >= 0 && logf_scan(fd, &ls) < 0) {
 		cerr_sys(e, "log of job %s", id);
 		close(fd);
 		return NULL;
 	}
-	l = logf_new(fd, fd >= 0 ? (uint64_t)st.st_size : 0, true, id);
+	l = logf_new(fd, ls.whole, true, id);
 	if (!l) {
 		cerr_sys(e, "log of job %s", id);
 		if (fd >= 0)
 			close(fd);
+		return NULL;
 	}
+	l->torn = ls.torn;
 	return l;
+}
+
+int logf_repair(struct mgr *m, const char *id, struct log_scan *ls)
+{
+	char path[PATH_MAX];
+	int fd, r;
+
+	memset(ls, 0, sizeof *ls);
+	log_path(m, id, path);
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	r = logf_scan(fd, ls);
+	if (r == 0 && ls->torn && ftruncate(fd, (off_t)ls->whole) < 0)
+		r = -1;
+	close(fd);
+	return r;
 }
 
 void logf_put(struct logf *l)
@@ -91,12 +151,16 @@ void logf_put(struct logf *l)
 	free(l);
 }
 
-static void log_record(struct mgr *m, struct logf *l, uint32_t stream,
-		       const void *data, size_t n)
+/* One record, by one pwrite: followers only ever see whole records,
+ * because l->size moves after the write.  -1 with errno if the write
+ * failed (the partial record is cut off again). */
+static int log_record(struct mgr *m, struct logf *l, uint32_t stream,
+		      const void *data, size_t n)
 {
 	struct wire_out o;
 	struct cerr e;
 	ssize_t w;
+	int r = -1, err = EIO;
 
 	wire_out_init(&o, &proto_client_rep, C_LOG_DATA);
 	wire_put_u32(&o, F_STREAM, stream);
@@ -106,46 +170,83 @@ static void log_record(struct mgr *m, struct logf *l, uint32_t stream,
 		logmsg("job %s: log record: %s", l->job_id, e.msg);
 		goto out;
 	}
-	/* One pwrite per record: followers only ever see whole records,
-	 * because l->size moves after the write. */
 	w = pwrite(l->fd, o.buf, o.len, (off_t)l->size);
 	if (w != (ssize_t)o.len) {
-		if (w >= 0 || errno != ENOSPC)
-			logmsg("job %s: log write failed: %s", l->job_id,
-			       w < 0 ? strerror(errno) : "short write");
+		err = w < 0 ? errno : ENOSPC;
 		if (ftruncate(l->fd, (off_t)l->size) < 0)
 			logmsg("job %s: log truncate: %m", l->job_id);
-		if (stream != STREAM_META)
-			l->dropped += n, l->stored -= n;
 		goto out;
 	}
 	l->size += o.len;
 	logf_wake(m, l);
+	r = 0;
 out:
 	wire_out_free(&o);
+	if (r < 0)
+		errno = err;
+	return r;
+}
+
+static void note(struct mgr *m, struct logf *l, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void note(struct mgr *m, struct logf *l, const char *fmt, ...)
+{
+	char text[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	if (log_record(m, l, STREAM_META, text, strlen(text)) < 0)
+		logmsg("job %s: note not written: %s", l->job_id, text);
+}
+
+/* Output that cannot be written (a full disk) is dropped and counted,
+ * with one line in corrald's log per job and episode, a note in the job's
+ * log where one still fits (cutting off the failed record freed its
+ * space), and another when writing works again.  A job is never slowed
+ * or stopped by its log. */
+static void store_output(struct mgr *m, struct logf *l, uint32_t stream,
+			 const uint8_t *data, size_t n)
+{
+	if (log_record(m, l, stream, data, n) == 0) {
+		if (l->failing) {
+			l->failing = false;
+			note(m, l, "the log is written again; %llu bytes of output were dropped while it could not be",
+			     (unsigned long long)l->failed_bytes);
+			logmsg("job %s: its log is written again (%llu bytes dropped)",
+			       l->job_id, (unsigned long long)l->failed_bytes);
+			l->failed_bytes = 0;
+		}
+		l->stored += n;
+		return;
+	}
+	l->dropped += n;
+	l->failed_bytes += n;
+	if (l->failing)
+		return;
+	l->failing = true;
+	logmsg("job %s: cannot write its log (%m); its output is dropped until it can",
+	       l->job_id);
+	note(m, l, "output dropped: the log cannot be written (%s)", strerror(errno));
 }
 
 void logf_output(struct mgr *m, struct logf *l, uint32_t stream,
 		 const uint8_t *data, size_t n)
 {
 	uint64_t cap = m->conf.log_max_bytes, keep;
-	char note[128];
 
 	keep = l->stored >= cap ? 0 : cap - l->stored;
 	if (keep > n)
 		keep = n;
-	if (keep) {
-		l->stored += keep;
-		log_record(m, l, stream, data, keep);
-	}
+	if (keep)
+		store_output(m, l, stream, data, keep);
 	if (keep == n)
 		return;
 	l->dropped += n - keep;
 	if (l->truncated)
 		return;
 	l->truncated = true;
-	snprintf(note, sizeof note,
-		 "output truncated after %llu bytes (log_max_bytes); the rest is dropped",
-		 (unsigned long long)cap);
-	log_record(m, l, STREAM_META, note, strlen(note));
+	note(m, l, "output truncated after %llu bytes (log_max_bytes); the rest is dropped",
+	     (unsigned long long)cap);
 }

@@ -1,5 +1,6 @@
 /* corrald: the unprivileged corral manager.  See docs/manager.md. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -69,19 +71,101 @@ static int make_dirs(struct mgr *m, struct cerr *e)
 	return 0;
 }
 
+/* One corrald per state directory: a second one (started by hand, as the
+ * manager user) would take over the socket, mark the first one's jobs
+ * lost, and its helper's sweep would kill them.  The lock lives as long as
+ * this corrald; the file names its pid for the message. */
+static int lock_state(struct mgr *m, struct cerr *e)
+{
+	char path[PATH_MAX], pid[32] = "";
+	int fd, n;
+
+	snprintf(path, sizeof path, "%s/corrald.lock", m->conf.state_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0)
+		return cerr_sys(e, "open %s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
+		n = (int)pread(fd, pid, sizeof pid - 1, 0);
+		pid[n > 0 ? strcspn(pid, "\n") : 0] = '\0';
+		close(fd);
+		if (err != EWOULDBLOCK)
+			return cerr_set(e, err, "lock %s: %s", path, strerror(err));
+		if (!pid[0])
+			snprintf(pid, sizeof pid, "?");
+		return cerr_set(e, EBUSY, "another corrald (pid %s) uses the state directory %s",
+				pid, m->conf.state_dir);
+	}
+	n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		logmsg("cannot write my pid to %s: %m", path);
+	m->lock_fd = fd;
+	return 0;
+}
+
+#define ORPHANS_RETRY_MS 2000
+
+/* Jobs still starting or running in the store were this corrald's
+ * predecessor's: they died with its helper.  Each keeps what its log
+ * says: the output it wrote (a torn last record cut off) and, as its end,
+ * the last moment it was seen writing (unknown if it wrote nothing).  On
+ * a full disk the marks wait, and are tried again from the timer
+ * (orphans_retry), so corrald starts and serves all the same. */
+static int find_orphans(struct mgr *m, struct cerr *e)
+{
+	int n, cap = 256;
+
+	for (;;) {
+		char (*ids)[JOB_ID_LEN + 1] = realloc(m->orphans, (size_t)cap * sizeof *ids);
+		if (!ids)
+			return cerr_sys(e, "unfinished jobs");
+		m->orphans = ids;
+		if (store_unfinished(m->store, m->orphans, cap, &n, e) < 0)
+			return -1;
+		if (n < cap)
+			break;
+		cap *= 2;
+	}
+	m->norphans = n;
+	return 0;
+}
+
+static void orphans_retry(struct mgr *m)
+{
+	int kept = 0, done = 0;
+	struct cerr e = { 0 };
+
+	for (int i = 0; i < m->norphans; i++) {
+		const char *id = m->orphans[i];
+		struct log_scan ls;
+
+		if (logf_repair(m, id, &ls) < 0)
+			logmsg("job %s: log: %m", id);
+		if (ls.torn)
+			logmsg("job %s: cut %llu bytes of a torn record off its log",
+			       id, (unsigned long long)ls.torn);
+		if (store_set_lost_found(m->store, id, "corrald restarted",
+					 (int64_t)ls.last_time_ms, ls.output, &e) < 0)
+			memmove(m->orphans[kept++], id, JOB_ID_LEN + 1);
+		else
+			done++;
+	}
+	m->norphans = kept;
+	if (done)
+		logmsg("marked %d unfinished job(s) lost", done);
+	m->orphans_retry_at = kept ? mono_ms() + ORPHANS_RETRY_MS : 0;
+	if (kept)
+		logmsg("%d unfinished job(s) not marked lost yet (%s); retrying", kept, e.msg);
+}
+
 static int open_store(struct mgr *m, struct cerr *e)
 {
 	char path[PATH_MAX];
-	int n;
 
 	snprintf(path, sizeof path, "%s/corral.db", m->conf.state_dir);
-	if (store_open(&m->store, path, e) < 0)
+	if (store_open(&m->store, path, e) < 0 || find_orphans(m, e) < 0)
 		return -1;
-	if (store_mark_all_lost(m->store, "corrald restarted", now_ms(), &n,
-				e) < 0)
-		return -1;
-	if (n)
-		logmsg("marked %d unfinished job(s) lost", n);
+	orphans_retry(m);
 	return 0;
 }
 
@@ -123,6 +207,7 @@ static int setup_events(struct mgr *m, struct cerr *e)
 static int setup(struct mgr *m, const char *conf, struct cerr *e)
 {
 	m->helper_fd = m->listen_fd = m->sig_fd = m->timer_fd = m->epfd = -1;
+	m->lock_fd = -1;
 	m->exit_code = -1;
 	m->ops = &real_ops;
 	umask(027);
@@ -130,7 +215,7 @@ static int setup(struct mgr *m, const char *conf, struct cerr *e)
 	if (mconf_load(&m->conf, conf, e) < 0 ||
 	    group_gid(m->conf.socket_group, &m->socket_gid, e) < 0 ||
 	    group_gid(m->conf.admin_group, &m->admin_gid, e) < 0 ||
-	    make_dirs(m, e) < 0 || open_store(m, e) < 0 ||
+	    make_dirs(m, e) < 0 || lock_state(m, e) < 0 || open_store(m, e) < 0 ||
 	    setup_events(m, e) < 0 || helper_spawn(m, e) < 0 ||
 	    listen_open(m, e) < 0)
 		return -1;
@@ -140,14 +225,37 @@ static int setup(struct mgr *m, const char *conf, struct cerr *e)
 
 /* --- the loop -------------------------------------------------------- */
 
+#define STOP_DRAIN_MS 5000
+
+/* A graceful stop: no new clients, every job killed, and the loop runs on
+ * until each end is recorded and sent to the clients attached to it (at
+ * most STOP_DRAIN_MS), so nobody is left guessing.  A second signal
+ * stops at once. */
+static void begin_stop(struct mgr *m, unsigned sig)
+{
+	if (m->stop_at) {
+		logmsg("signal %u again: stopping now", sig);
+		m->exit_code = 0;
+		return;
+	}
+	logmsg("signal %u: stopping; killing every job", sig);
+	m->stop_at = mono_ms() + STOP_DRAIN_MS;
+	if (m->listen_fd >= 0) {
+		epoll_ctl(m->epfd, EPOLL_CTL_DEL, m->listen_fd, NULL);
+		close(m->listen_fd);
+		m->listen_fd = -1;
+		listen_unlink(m);
+	}
+	jobs_kill_all(m);
+}
+
 static void on_signal(struct mgr *m)
 {
 	struct signalfd_siginfo si;
 
 	while (read(m->sig_fd, &si, sizeof si) == sizeof si) {
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-			logmsg("signal %u: shutting down", si.ssi_signo);
-			m->exit_code = 0;
+			begin_stop(m, si.ssi_signo);
 		} else if (si.ssi_signo == SIGCHLD) {
 			pid_t pid;
 			int st;
@@ -167,6 +275,8 @@ static void on_timer(struct mgr *m)
 	m->timer_armed = 0;
 	job_timers(m);
 	clients_expire(m);
+	if (m->orphans_retry_at && mono_ms() >= m->orphans_retry_at)
+		orphans_retry(m);
 	if (m->helper_fd < 0 && m->helper_restart_at &&
 	    mono_ms() >= m->helper_restart_at) {
 		m->helper_restart_at = 0;
@@ -188,6 +298,10 @@ static void arm_timer(struct mgr *m)
 	if (m->helper_fd < 0 && m->helper_restart_at &&
 	    (!at || m->helper_restart_at < at))
 		at = m->helper_restart_at;
+	if (m->stop_at && (!at || m->stop_at < at))
+		at = m->stop_at;
+	if (m->orphans_retry_at && (!at || m->orphans_retry_at < at))
+		at = m->orphans_retry_at;
 	if (at == m->timer_armed)
 		return;
 	its.it_value.tv_sec = at / 1000;
@@ -234,6 +348,8 @@ static void run(struct mgr *m)
 			dispatch(m, &evs[i]);
 		clients_reap(m);
 		jobs_reap(m);
+		if (m->stop_at && (!m->active || mono_ms() >= m->stop_at))
+			m->exit_code = 0;
 	}
 }
 
@@ -246,7 +362,7 @@ static void shutdown_all(struct mgr *m)
 
 	if (m->listen_fd >= 0) {
 		close(m->listen_fd);
-		unlink(m->conf.socket);
+		listen_unlink(m);
 	}
 	helper_close(m);
 	if (m->store) {

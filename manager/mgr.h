@@ -127,6 +127,8 @@ struct mgr {
 	gid_t socket_gid, admin_gid;
 
 	int epfd, listen_fd, sig_fd, timer_fd;
+	int lock_fd;		/* flock on state_dir/corrald.lock */
+	ino_t socket_ino;	/* the socket file this corrald bound */
 	struct ev listen_ev, sig_ev, timer_ev, helper_ev;
 
 	/* helper */
@@ -136,6 +138,11 @@ struct mgr {
 	int64_t helper_deaths[HELPER_DEATHS_MAX + 1];	/* monotonic ms */
 	int64_t helper_restart_at;
 	int exit_code;		/* >= 0: leave the loop with it */
+	int64_t stop_at;	/* stopping: leave by then (monotonic ms) */
+	/* a predecessor's unfinished jobs not yet marked lost (full disk) */
+	char (*orphans)[JOB_ID_LEN + 1];
+	int norphans;
+	int64_t orphans_retry_at;
 
 	/* jobs being run (starting, running, or draining output) */
 	struct job *jobs[JOB_BUCKETS];
@@ -164,8 +171,8 @@ void req_more(struct mgr *m, struct client *c);
 /* Queue an ERROR reply; stage is the start stage it names, if any. */
 void reply_error(struct client *c, int num, unsigned stage, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-/* Record one request in the audit table (errors are logged). */
-void audit(struct mgr *m, const struct ident *who, const char *action,
+/* Record one request in the audit table; -1 (logged) if it could not be. */
+int audit(struct mgr *m, const struct ident *who, const char *action,
 	   const char *job_id, const char *outcome, const char *detail,
 	   bool durable);
 
@@ -181,6 +188,8 @@ void clients_reap(struct mgr *m);
 void clients_expire(struct mgr *m);
 int64_t clients_next_deadline(struct mgr *m);
 int listen_open(struct mgr *m, struct cerr *e);
+/* Remove the socket file, if it is still the one this corrald made. */
+void listen_unlink(struct mgr *m);
 
 /* job.c */
 extern const struct mgr_ops real_ops;
@@ -189,6 +198,8 @@ void job_pipe_event(struct mgr *m, struct ev *ev, uint32_t events);
 void job_timers(struct mgr *m);
 int64_t job_next_deadline(struct mgr *m);
 void jobs_lose_all(struct mgr *m, const char *why);
+/* Kill every job (corrald is stopping); their ends are recorded. */
+void jobs_kill_all(struct mgr *m);
 void jobs_reap(struct mgr *m);
 void job_client_gone(struct mgr *m, struct client *c);
 

@@ -20,9 +20,9 @@
 /* Room a JOB record needs beyond the RUN fields it repeats. */
 #define JOB_RECORD_EXTRA 2048
 
-void audit(struct mgr *m, const struct ident *who, const char *action,
-	   const char *job_id, const char *outcome, const char *detail,
-	   bool durable)
+int audit(struct mgr *m, const struct ident *who, const char *action,
+	  const char *job_id, const char *outcome, const char *detail,
+	  bool durable)
 {
 	struct audit_rec a = {
 		.time_ms = now_ms(), .uid = who->uid, .pid = who->pid,
@@ -31,9 +31,27 @@ void audit(struct mgr *m, const struct ident *who, const char *action,
 	};
 	struct cerr e;
 
-	if (store_audit(m->store, &a, durable, &e) < 0)
-		logmsg("audit %s by uid %u not recorded: %s", action, who->uid,
-		       e.msg);
+	if (store_audit(m->store, &a, durable, &e) < 0) {
+		logmsg("audit %s/%s by uid %u%s%s not recorded: %s", action,
+		       outcome, who->uid, job_id ? " of job " : "",
+		       job_id ? job_id : "", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Every request that is carried out has its audit row first: one that
+ * cannot be recorded (a full disk) is refused instead.  (stop and kill
+ * are the exception: a full disk must not keep anyone from stopping a
+ * job, so they go ahead and corrald's own log has them.) */
+static int audited(struct mgr *m, struct client *c, const char *action,
+		   const char *job_id, const char *detail)
+{
+	if (audit(m, &c->who, action, job_id, "ok", detail, false) == 0)
+		return 0;
+	reply_error(c, EIO, STAGE_NONE,
+		    "corrald cannot record this request in its audit log (is its disk full?); nothing was done");
+	return -1;
 }
 
 static void push(struct client *c, struct wire_out *o)
@@ -139,6 +157,10 @@ static void do_run(struct mgr *m, struct client *c, const struct wire_msg *msg)
 
 	if (check_run(msg, &e) < 0)
 		return refuse(m, c, "run", NULL, &e);
+	if (m->stop_at) {
+		cerr_set(&e, EAGAIN, "corrald is stopping; try again when it is back");
+		return refuse(m, c, "run", NULL, &e);
+	}
 	if (!m->helper_ready) {
 		cerr_set(&e, EAGAIN, m->helper_pid > 0 ?
 			 "the helper is starting; try again in a moment" :
@@ -164,12 +186,16 @@ static void do_run(struct mgr *m, struct client *c, const struct wire_msg *msg)
 		return refuse(m, c, "run", NULL, &e);
 	}
 	if (m->ops->launch(m, c, id, msg, &env, &e) < 0) {
+		char why[MESSAGE_LEN_MAX];
 		struct cerr e2;
 		if (store_set_failed(m->store, id, STAGE_MANAGER, e.num, e.msg,
 				     now_ms(), &e2) < 0)
 			logmsg("job %s: %s", id, e2.msg);
-		reply_error(c, e.num, STAGE_MANAGER,
-			    "start failed at stage manager: %s", e.msg);
+		snprintf(why, sizeof why, "start failed at stage manager: %s", e.msg);
+		/* The RUN row says "ok": it was accepted.  Its failure to
+		 * start is an outcome of its own, as the helper's are. */
+		audit(m, &c->who, "start", id, "failed", why, true);
+		reply_error(c, e.num, STAGE_MANAGER, "%s", why);
 	} else {
 		c->state = SS_RUN;
 	}
@@ -205,7 +231,10 @@ static void do_status(struct mgr *m, struct client *c,
 		wire_out_free(&o);
 		return refuse(m, c, "status", id, &e);
 	}
-	audit(m, &c->who, "status", id, "ok", NULL, false);
+	if (audited(m, c, "status", id, NULL) < 0) {
+		wire_out_free(&o);
+		return;
+	}
 	push(c, &o);
 }
 
@@ -237,12 +266,11 @@ static void do_follow(struct mgr *m, struct client *c,
 	char id[JOB_ID_LEN + 1];
 	struct cerr e;
 
-	if (resolve(m, c, "follow", msg, id) < 0)
+	if (resolve(m, c, "follow", msg, id) < 0 ||
+	    audited(m, c, "follow", id, live ? "follow=1" : "follow=0") < 0)
 		return;
 	if (m->ops->follow(m, c, id, streams, live, &e) < 0)
 		return refuse(m, c, "follow", id, &e);
-	audit(m, &c->who, "follow", id, "ok", live ? "follow=1" : "follow=0",
-	      false);
 }
 
 /* --- LIST and AUDIT -------------------------------------------------- */
@@ -284,7 +312,8 @@ static void do_list(struct mgr *m, struct client *c, const struct wire_msg *msg)
 
 	if (list_query_init(c, msg, &e) < 0)
 		return refuse(m, c, "list", NULL, &e);
-	audit(m, &c->who, "list", NULL, "ok", NULL, false);
+	if (audited(m, c, "list", NULL, NULL) < 0)
+		return;
 	c->state = SS_LIST;
 	req_more(m, c);
 }
@@ -298,7 +327,8 @@ static void do_audit(struct mgr *m, struct client *c,
 		cerr_set(&e, EACCES, "the audit log is for admins only");
 		return refuse(m, c, "audit", NULL, &e);
 	}
-	audit(m, &c->who, "audit", NULL, "ok", NULL, false);
+	if (audited(m, c, "audit", NULL, NULL) < 0)
+		return;
 	c->audit_before = 0;
 	c->left = wire_u32(msg, F_LIMIT, LIST_DEFAULT_LIMIT);
 	c->state = SS_AUDIT;
@@ -337,7 +367,8 @@ static void do_whoami(struct mgr *m, struct client *c)
 {
 	struct wire_out o;
 
-	audit(m, &c->who, "whoami", NULL, "ok", NULL, false);
+	if (audited(m, c, "whoami", NULL, NULL) < 0)
+		return;
 	wire_out_init(&o, &proto_client_rep, C_OK);
 	wire_put_u32(&o, F_UID, c->who.uid);
 	wire_put_u32(&o, F_ADMIN, c->who.admin);

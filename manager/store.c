@@ -69,7 +69,8 @@ static const struct col job_cols[] = {
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SYNC_FULL, ST_SYNC_NORMAL,
 	ST_AUDIT, ST_LOST_ALL, ST_BY_ID, ST_BY_PREFIX, ST_BY_NAME, ST_STATE,
-	ST_RUNNING, ST_FAILED, ST_LOST, ST_ENDED, ST_LOG, ST_AUDIT_LIST,
+	ST_RUNNING, ST_FAILED, ST_LOST, ST_LOST_FOUND, ST_UNFINISHED,
+	ST_ENDED, ST_LOG, ST_AUDIT_LIST,
 	ST_SELECT, ST_INSERT, ST_LIST, ST_LIST_UID, ST_LIST_STATE,
 	ST_LIST_UID_STATE,
 	ST_COUNT
@@ -96,14 +97,25 @@ static const char *const fixed_sql[] = {
 	[ST_STATE] = "SELECT state FROM jobs WHERE id = ?1",
 	[ST_RUNNING] = "UPDATE jobs SET state = 'running', pid = ?2, "
 		       "started_ms = ?3 WHERE id = ?1 AND state = 'starting'",
+	/* Each transition names the states it leaves: an ended row is never
+	 * rewritten, whoever asks (a second corrald, a late event). */
 	[ST_FAILED] = "UPDATE jobs SET state = 'failed', stage = ?2, "
-		      "error = ?3, ended_ms = ?4, errno = ?5 WHERE id = ?1",
+		      "error = ?3, ended_ms = ?4, errno = ?5 "
+		      "WHERE id = ?1 AND state = 'starting'",
+	/* A job found unfinished at start-up: its log says how much it
+	 * wrote and when last; NULL ended_ms is an end nobody saw. */
+	[ST_LOST_FOUND] = "UPDATE jobs SET state = 'lost', error = ?2, "
+			  "ended_ms = ?3, log_bytes = ?4 "
+			  "WHERE id = ?1 AND state IN ('starting', 'running')",
+	[ST_UNFINISHED] = "SELECT id FROM jobs WHERE state IN ('starting', 'running') "
+			  "ORDER BY created_ms LIMIT ?1",
 	[ST_LOST] = "UPDATE jobs SET state = 'lost', error = ?2, ended_ms = ?3 "
 		    "WHERE id = ?1 AND state IN ('starting', 'running')",
 	[ST_ENDED] = "UPDATE jobs SET state = ?2, ended_ms = ?3, "
 		     "exit_code = ?4, signal = ?5, wstatus = ?6, "
 		     "oom_kills = ?7, cpu_usec = ?8, memory_peak = ?9, "
-		     "log_bytes = ?10, log_dropped = ?11 WHERE id = ?1",
+		     "log_bytes = ?10, log_dropped = ?11 "
+		     "WHERE id = ?1 AND state IN ('starting', 'running')",
 	[ST_LOG] = "UPDATE jobs SET log_bytes = ?2, log_dropped = ?3 "
 		   "WHERE id = ?1",
 	[ST_AUDIT_LIST] = "SELECT time_ms, uid, pid, action, job_id, outcome, "
@@ -600,6 +612,20 @@ int store_set_lost(struct store *s, const char *id, const char *error,
 	return update(s, ST_LOST, "set lost", e) < 0 ? -1 : 0;
 }
 
+int store_set_lost_found(struct store *s, const char *id, const char *error,
+			 int64_t last_ms, uint64_t log_bytes, struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_LOST_FOUND];
+
+	bind_text(st, 1, id);
+	bind_text(st, 2, error);
+	if (last_ms > 0)
+		sqlite3_bind_int64(st, 3, last_ms);
+	sqlite3_bind_int64(st, 4, i64(log_bytes));
+	return update(s, ST_LOST_FOUND, "set lost", e) < 0 ? -1 : 0;
+}
+
+
 int store_set_ended(struct store *s, const char *id, const struct job_end *je,
 		    struct cerr *e)
 {
@@ -755,6 +781,19 @@ int store_resolve(struct store *s, const char *ref, bool admin, uint32_t uid,
 	if (r == 0)
 		return cerr_set(e, ENOENT, "no such job: %s", ref);
 	return 0;
+}
+
+int store_unfinished(struct store *s, char (*ids)[JOB_ID_LEN + 1], int max,
+		     int *n, struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_UNFINISHED];
+	int r;
+
+	*n = 0;
+	sqlite3_bind_int64(st, 1, max);
+	while ((r = step_row(s, st, "unfinished jobs", e)) > 0)
+		copy_col(st, 0, ids[(*n)++], JOB_ID_LEN + 1);
+	return r;
 }
 
 int store_state(struct store *s, const char *id,

@@ -88,6 +88,13 @@ int store_set_failed(struct store *s, const char *id, unsigned stage,
 /* starting/running -> lost; a no-op for a job already ended. */
 int store_set_lost(struct store *s, const char *id, const char *error,
 		   int64_t now, struct cerr *e);
+/* A job found unfinished at start-up: lost, with the log's own figures;
+ * last_ms 0: its end is unknown. */
+int store_set_lost_found(struct store *s, const char *id, const char *error,
+			 int64_t last_ms, uint64_t log_bytes, struct cerr *e);
+/* Up to max ids of starting/running jobs, oldest first. */
+int store_unfinished(struct store *s, char (*ids)[JOB_ID_LEN + 1], int max,
+		     int *n, struct cerr *e);
 int store_set_ended(struct store *s, const char *id, const struct job_end *je,
 		    struct cerr *e);
 int store_set_log(struct store *s, const char *id, uint64_t bytes,

@@ -305,17 +305,50 @@ static void test_every_state_stored(void **state)
 	struct cerr e;
 
 	(void)state;
-	insert(s, ID_A1, 1000, NULL, 1);
 	for (int st = 0; st < JS_COUNT; st++) {
-		char got[STATE_LEN_MAX + 1];
+		char got[STATE_LEN_MAX + 1], id[JOB_ID_LEN + 1];
+		snprintf(id, sizeof id, "dddd%04d-0000-4000-8000-000000000000", st);
+		insert(s, id, 1000, NULL, 1);
 		je.state = state_name((enum job_state)st);
-		if (store_set_ended(s, ID_A1, &je, &e) < 0)
+		if (store_set_ended(s, id, &je, &e) < 0)
 			fail_msg("state %s refused by the store: %s", je.state, e.msg);
-		assert_int_equal(store_state(s, ID_A1, got, &e), 0);
+		assert_int_equal(store_state(s, id, got, &e), 0);
 		assert_string_equal(got, je.state);
 	}
+	insert(s, ID_A1, 1000, NULL, 1);
 	je.state = "paused";
 	assert_int_equal(store_set_ended(s, ID_A1, &je, &e), -1);
+	store_close(s);
+}
+
+/* An ended row is never rewritten: not by a second end, a late failure
+ * or a start. */
+static void test_ended_row_stays(void **state)
+{
+	struct store *s = open_mem();
+	struct job_end je = { .state = "exited", .ended_ms = 9, .has_status = true };
+	char got[STATE_LEN_MAX + 1];
+	struct wire_msg m;
+	struct cerr e;
+
+	(void)state;
+	insert(s, ID_A1, 1000, NULL, 1);
+	assert_int_equal(store_set_running(s, ID_A1, 42, 2, &e), 0);
+	assert_int_equal(store_set_ended(s, ID_A1, &je, &e), 0);
+	je.state = "lost";
+	je.wstatus = 9;
+	assert_int_equal(store_set_ended(s, ID_A1, &je, &e), 0);
+	assert_int_equal(store_set_failed(s, ID_A1, STAGE_POLICY, EPERM, "late", 10, &e), 0);
+	assert_int_equal(store_set_lost(s, ID_A1, "restarted", 11, &e), 0);
+	assert_int_equal(store_set_running(s, ID_A1, 43, 12, &e), 0);
+	assert_int_equal(store_state(s, ID_A1, got, &e), 0);
+	assert_string_equal(got, "exited");
+	job_msg(s, ID_A1, &m);
+	assert_int_equal(wire_u32(&m, F_EXIT_CODE, 99), 0);
+	assert_int_equal(wire_u64(&m, F_ENDED_MS, 0), 9);
+	assert_int_equal(wire_u32(&m, F_PID, 0), 42);
+	assert_false(wire_has(&m, F_ERROR));
+	wire_msg_free(&m);
 	store_close(s);
 }
 
@@ -349,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_mark_lost),
 		cmocka_unit_test(test_list_and_audit),
 		cmocka_unit_test(test_every_state_stored),
+		cmocka_unit_test(test_ended_row_stays),
 		cmocka_unit_test(test_failed_stage_and_errno),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

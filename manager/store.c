@@ -137,6 +137,8 @@ struct store {
 	bool sync_full;
 };
 
+/* The one way a store failure is told: what was being done and what
+ * SQLite said, and for the failures people must act on, what to do. */
 static int db_err(struct store *s, struct cerr *e, const char *what)
 {
 	int rc = sqlite3_extended_errcode(s->db) & 0xff;
@@ -144,6 +146,12 @@ static int db_err(struct store *s, struct cerr *e, const char *what)
 		: rc == SQLITE_FULL ? ENOSPC
 		: rc == SQLITE_CONSTRAINT ? EEXIST : EIO;
 
+	if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+		return cerr_set(e, EIO, "job store is damaged (%s: %s); restore it from a backup or move it away",
+				what, sqlite3_errmsg(s->db));
+	if (rc == SQLITE_FULL)
+		return cerr_set(e, ENOSPC, "job store: %s: the state directory's disk is full",
+				what);
 	return cerr_set(e, num, "job store: %s: %s", what,
 			sqlite3_errmsg(s->db));
 }
@@ -172,10 +180,8 @@ static int exec_sql(struct store *s, const char *sql, const char *what,
 	char *msg = NULL;
 
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		cerr_set(e, EIO, "job store: %s: %s", what,
-			 msg ? msg : sqlite3_errmsg(s->db));
 		sqlite3_free(msg);
-		return -1;
+		return db_err(s, e, what);
 	}
 	return 0;
 }
@@ -346,6 +352,30 @@ static int prepare_all(struct store *s, struct cerr *e)
 	return 0;
 }
 
+/* A damaged store is refused at once, naming what to do, rather than
+ * failing request by request later.  quick_check reads every page once
+ * (no index cross-check): about a second per gigabyte. */
+static int check_whole(struct store *s, struct cerr *e)
+{
+	sqlite3_stmt *st;
+	char first[256] = "";
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL) != SQLITE_OK)
+		return cerr_set(e, EIO, "job store is damaged (%s); restore it from a backup or move it away",
+				sqlite3_errmsg(s->db));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		snprintf(first, sizeof first, "%s", (const char *)sqlite3_column_text(st, 0));
+	else
+		snprintf(first, sizeof first, "%s", sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	if (strcmp(first, "ok"))
+		return cerr_set(e, EIO, "job store is damaged (%s); restore it from a backup or move it away",
+				first);
+	return 0;
+}
+
 static int configure(struct store *s, const char *path, struct cerr *e)
 {
 	sqlite3_busy_timeout(s->db, 5000);
@@ -374,7 +404,7 @@ int store_open(struct store **out, const char *path, struct cerr *e)
 		return -1;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	if (configure(s, path, e) < 0 || migrate(s, e) < 0 ||
+	if (configure(s, path, e) < 0 || check_whole(s, e) < 0 || migrate(s, e) < 0 ||
 	    prepare_all(s, e) < 0) {
 		cerr_wrap(e, "%s", path);
 		store_close(s);

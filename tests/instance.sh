@@ -107,14 +107,17 @@ CONF
 	chmod 0644 "$policy_dir/helper.conf"
 	mkdir "$mnt/corral-$sfx"
 	install -o root -g "$mgrp" -m 4750 "$build/corral-helper-test" "$dir/corral-helper"
-	install -d -o "$mgr" -g "$mgrp" -m 0750 "$dir/state"
+	# CORRAL_STATE_DIR: a directory made beforehand (the fault tier's
+	# small file system), given to the manager; else DIR/state.
+	state=${CORRAL_STATE_DIR:-$dir/state}
+	install -d -o "$mgr" -g "$mgrp" -m 0750 "$state"
 	install -d -o "$mgr" -g "$mgrp" -m 0755 "$dir/run"
 	cat >"$dir/corrald.conf" <<CONF
 [corrald]
 socket = $dir/run/corral.sock
 socket_group = $ugrp
 admin_group = $agrp
-state_dir = $dir/state
+state_dir = $state
 helper = $dir/corral-helper
 log_max_bytes = ${CORRAL_LOG_MAX:-64M}
 stop_grace = ${CORRAL_STOP_GRACE:-5s}

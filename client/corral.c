@@ -25,6 +25,8 @@ static const char main_help[] =
 "  wait [--json] JOB                          wait for a job, exit like it\n"
 "  stop [--grace DUR] JOB                     SIGTERM, then kill after grace\n"
 "  kill JOB                                   kill the job's whole cgroup\n"
+"  rm JOB...                                  delete ended jobs and their logs\n"
+"  prune [--dry-run]                          apply retention now (admins)\n"
 "  audit [--limit N] [--json]                 the audit log (admins)\n"
 "  whoami [--json]                            who corrald thinks you are\n"
 "\n"
@@ -89,7 +91,7 @@ int cli_connect(const struct cli *c, struct corral_conn *conn, struct cerr *e)
 	return corral_connect(conn, corral_socket_path(c->socket), e);
 }
 
-enum { O_JSON = 256, O_ALL, O_USER, O_STATE, O_LIMIT, O_GRACE };
+enum { O_JSON = 256, O_ALL, O_USER, O_STATE, O_LIMIT, O_GRACE, O_DRY };
 
 /* A plain value for a human column, escaped (fmt_text); "-" for none. */
 static const char *col(const char *s, size_t width, char *buf, size_t len)
@@ -358,6 +360,9 @@ static void print_end(const struct corral_job *j)
 	if (j->has_log_bytes || j->has_log_dropped)
 		printf("%-13s %" PRIu64 " bytes stored, %" PRIu64 " dropped\n",
 		       "output:", j->log_bytes, j->log_dropped);
+	if (j->has_log_deleted)
+		printf("%-13s deleted %s\n", "log:",
+		       fmt_time_ms(j->log_deleted_ms, b, sizeof b));
 }
 
 static void print_status(const struct corral_job *j)
@@ -387,7 +392,8 @@ static const struct option json_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Options of commands that take only --json: returns -1 to go on. */
+/* Options of commands that take only --json (json NULL: not even that):
+ * returns -1 to go on. */
 static int json_only(int argc, char **argv, struct cli *c, const char *help,
 		     bool *json)
 {
@@ -402,7 +408,7 @@ static int json_only(int argc, char **argv, struct cli *c, const char *help,
 		}
 		if (ch == 'S')
 			c->socket = optarg;
-		else if (ch == O_JSON)
+		else if (ch == O_JSON && json)
 			*json = true;
 		else
 			return cli_bad_option(c, ch, argv);
@@ -505,6 +511,88 @@ static int cmd_stop(int argc, char **argv, struct cli *c)
 static int cmd_kill(int argc, char **argv, struct cli *c)
 {
 	return stop_or_kill(argc, argv, c, true);
+}
+
+/* --- rm, prune ------------------------------------------------------------- */
+
+static const char rm_help[] =
+"usage: corral rm JOB...\n"
+"\n"
+"Delete ended jobs, their records and their logs, for good.  Your own\n"
+"jobs; admins any.  A job that has not ended is refused (stop it first).\n"
+"Exit status: 0 if every JOB was deleted, else 125.\n";
+
+static int cmd_rm(int argc, char **argv, struct cli *c)
+{
+	struct corral_conn conn;
+	struct cerr e = { 0 };
+	char id[JOB_ID_LEN + 1];
+	int rc = 0, r;
+
+	if ((r = json_only(argc, argv, c, rm_help, NULL)) >= 0)
+		return r;
+	if (optind >= argc)
+		return cli_usage(c, "missing JOB");
+	for (int i = optind; i < argc; i++) {
+		if (!argv[i][0] || strlen(argv[i]) > NAME_LEN_MAX) {
+			rc = cli_usage(c, "JOB must be 1 to %d bytes", NAME_LEN_MAX);
+			continue;
+		}
+		if (cli_connect(c, &conn, &e) < 0)
+			return cli_fail(c, &e);
+		if (corral_rm(&conn, argv[i], id, &e) < 0)
+			rc = cli_fail(c, &e);
+		corral_close(&conn);
+	}
+	return rc;
+}
+
+static const char prune_help[] =
+"usage: corral prune [--dry-run]\n"
+"\n"
+"Apply corrald's retention rules now (corrald.conf: log_keep, log_space,\n"
+"user_log_space, job_keep, audit_keep), as it does by itself every\n"
+"minute, and say what was deleted.  Admins only.\n"
+"  --dry-run              only say what would be deleted\n";
+
+static const struct option prune_opts[] = {
+	{ "dry-run", no_argument, NULL, O_DRY },
+	CLI_COMMON_OPTS,
+	{ NULL, 0, NULL, 0 },
+};
+
+static int cmd_prune(int argc, char **argv, struct cli *c)
+{
+	struct corral_conn conn;
+	struct cerr e = { 0 };
+	char msg[256];
+	bool dry = false;
+	int ch, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", prune_opts, NULL)) != -1) {
+		if (ch == 'h') {
+			fputs(prune_help, stdout);
+			return 0;
+		}
+		if (ch == 'S')
+			c->socket = optarg;
+		else if (ch == O_DRY)
+			dry = true;
+		else
+			return cli_bad_option(c, ch, argv);
+	}
+	if (optind < argc)
+		return cli_usage(c, "unexpected operand \"%s\"", argv[optind]);
+	if (cli_connect(c, &conn, &e) < 0)
+		return cli_fail(c, &e);
+	rc = corral_prune(&conn, dry, msg, sizeof msg, &e);
+	corral_close(&conn);
+	if (rc < 0)
+		return cli_fail(c, &e);
+	puts(msg);
+	return 0;
 }
 
 /* --- audit, whoami --------------------------------------------------------- */
@@ -632,6 +720,7 @@ static const struct {
 	{ "run", cmd_run }, { "ps", cmd_ps }, { "status", cmd_status },
 	{ "logs", cmd_logs }, { "wait", cmd_wait }, { "stop", cmd_stop },
 	{ "kill", cmd_kill }, { "audit", cmd_audit }, { "whoami", cmd_whoami },
+	{ "rm", cmd_rm }, { "prune", cmd_prune },
 };
 
 static const struct option main_opts[] = {

@@ -269,6 +269,7 @@ static void get_times(const struct wire_msg *m, struct corral_job *j)
 	OPT_U64(j, m, cpu_usec, has_cpu, F_CPU_USEC);
 	OPT_U64(j, m, memory_peak, has_peak, F_MEMORY_PEAK);
 	OPT_U32(j, m, err, has_errno, F_ERRNO);
+	OPT_U64(j, m, log_deleted_ms, has_log_deleted, F_LOG_DELETED_MS);
 	OPT_U64(j, m, log_bytes, has_log_bytes, F_LOG_BYTES);
 	OPT_U64(j, m, log_dropped, has_log_dropped, F_LOG_DROPPED);
 }
@@ -463,6 +464,38 @@ int corral_kill(struct corral_conn *c, const char *ref,
 	if (send_msg(c, &o, e) < 0)
 		return -1;
 	return expect_ok(c, "KILL", id, e);
+}
+
+int corral_rm(struct corral_conn *c, const char *ref,
+	      char id[JOB_ID_LEN + 1], struct cerr *e)
+{
+	struct wire_out o;
+
+	wire_out_init(&o, &proto_client_req, C_RM);
+	put_ref(&o, ref);
+	if (send_msg(c, &o, e) < 0)
+		return -1;
+	return expect_ok(c, "RM", id, e);
+}
+
+int corral_prune(struct corral_conn *c, bool dry, char *msg, size_t len,
+		 struct cerr *e)
+{
+	struct wire_out o;
+	struct wire_msg m;
+	const char *s;
+
+	wire_out_init(&o, &proto_client_req, C_PRUNE);
+	if (dry)
+		wire_put_u32(&o, F_DRY_RUN, 1);
+	if (send_msg(c, &o, e) < 0 || recv_msg(c, &m, e) < 0)
+		return -1;
+	if (m.type != C_OK)
+		return unexpected(c, &m, "PRUNE", e);
+	s = wire_str(&m, F_MESSAGE);
+	snprintf(msg, len, "%s", s ? s : "");
+	wire_msg_free(&m);
+	return 0;
 }
 
 int corral_whoami(struct corral_conn *c, uint32_t *uid, bool *admin,

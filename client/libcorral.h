@@ -70,6 +70,8 @@ struct corral_job {
 	bool has_pid, has_started, has_ended;
 	bool has_exit_code, has_signal, has_wstatus, has_errno;
 	bool has_oom, has_cpu, has_peak, has_log_bytes, has_log_dropped;
+	bool has_log_deleted;
+	uint64_t log_deleted_ms;
 	uint32_t pid, err;
 	uint64_t created_ms, started_ms, ended_ms;
 	uint32_t exit_code, signal, wstatus;
@@ -132,5 +134,14 @@ int corral_audit(struct corral_conn *c, uint32_t limit, corral_audit_fn fn,
 
 int corral_whoami(struct corral_conn *c, uint32_t *uid, bool *admin,
 		  struct cerr *e);
+
+/* RM: delete a finished job and its log; id receives its id. */
+int corral_rm(struct corral_conn *c, const char *ref,
+	      char id[JOB_ID_LEN + 1], struct cerr *e);
+
+/* PRUNE: apply retention now (or, dry, say what it would delete); msg
+ * receives corrald's summary. */
+int corral_prune(struct corral_conn *c, bool dry, char *msg, size_t len,
+		 struct cerr *e);
 
 #endif

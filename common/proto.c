@@ -73,6 +73,7 @@ static const struct wire_field_spec c_job[] = {
 	U32(F_ERRNO, "errno", 0, 0, 4095),
 	U64(F_LOG_BYTES, "log_bytes", 0, 0, U63),
 	U64(F_LOG_DROPPED, "log_dropped", 0, 0, U63),
+	U64(F_LOG_DELETED_MS, "log_deleted_ms", 0, 0, U63),
 #include "runopt.def"
 };
 #undef IF_JOB
@@ -148,6 +149,9 @@ static const struct wire_field_spec c_stop[] = {
 	STR(F_JOB_REF, "job", R, 1, NAME_LEN_MAX),
 	U64(F_GRACE_MS, "grace_ms", 0, 0, 3600ull * 1000),
 };
+static const struct wire_field_spec c_prune[] = {
+	U32(F_DRY_RUN, "dry_run", 0, 0, 1),
+};
 static const struct wire_field_spec c_audit[] = {
 	U32(F_LIMIT, "limit", 0, 1, 100000),
 };
@@ -155,6 +159,7 @@ static const struct wire_field_spec c_started[] = { JOBID };
 static const struct wire_field_spec c_log_data[] = {
 	U32(F_STREAM, "stream", R, STREAM_STDOUT, STREAM_META),
 	U64(F_TIME_MS, "time_ms", R, 0, U63),
+	U64(F_SKIP_TO, "skip_to", 0, 0, U63),
 	{ F_DATA, WT_BYTES, R, "data", 0, LOG_CHUNK_MAX, 1 },
 };
 static const struct wire_field_spec c_audit_row[] = {
@@ -189,6 +194,8 @@ static const struct wire_msg_spec client_msgs[] = {
 	MSG(C_KILL, WD_REQ, "KILL", 0, 0, 256, c_ref),
 	MSG(C_AUDIT, WD_REQ, "AUDIT", 0, 0, 256, c_audit),
 	MSG0(C_WHOAMI, WD_REQ, "WHOAMI", 64),
+	MSG(C_RM, WD_REQ, "RM", 0, 0, 256, c_ref),
+	MSG(C_PRUNE, WD_REQ, "PRUNE", 0, 0, 64, c_prune),
 	MSG(C_STARTED, WD_REP, "STARTED", 0, 0, 256, c_started),
 	MSG(C_LOG_DATA, WD_REP, "LOG_DATA", 0, 0, LOG_CHUNK_MAX + 64, c_log_data),
 	MSG(C_JOB, WD_REP, "JOB", 0, 0, 0, c_job),

@@ -52,6 +52,9 @@ enum {
 	F_DETAIL,	/* STR audit detail */
 	F_USER,		/* STR user name */
 	F_ADMIN,	/* U32 0/1 */
+	F_LOG_DELETED_MS,	/* U64: when the job's log was deleted */
+	F_DRY_RUN,	/* U32 0/1 */
+	F_SKIP_TO,	/* U64: in a log's gap note, where the log goes on */
 #define OPT(ID, field, ...) F_##ID = field,
 #include "runopt.def"
 #undef OPT
@@ -95,6 +98,8 @@ enum {
 	C_KILL,
 	C_AUDIT,
 	C_WHOAMI,
+	C_RM,			/* delete a finished job and its log */
+	C_PRUNE,		/* apply retention now (admins) */
 	C_STARTED = 32,		/* reply to RUN: the job id */
 	C_LOG_DATA,		/* also the on-disk log record */
 	C_JOB,			/* one job record */

@@ -94,6 +94,21 @@ static int on_key(void *p, const char *section, const char *key,
 	if (!strcmp(key, "request_buffer_max"))
 		return set_num(&c->request_buffer_max, v, parse_size, 256 << 10,
 			       (uint64_t)1 << 32, n, line, key, e);
+	if (!strcmp(key, "log_keep"))
+		return set_num(&c->log_keep_ms, v, parse_duration_ms, 0,
+			       100ull * 365 * 86400000, n, line, key, e);
+	if (!strcmp(key, "job_keep"))
+		return set_num(&c->job_keep_ms, v, parse_duration_ms, 0,
+			       100ull * 365 * 86400000, n, line, key, e);
+	if (!strcmp(key, "audit_keep"))
+		return set_num(&c->audit_keep_ms, v, parse_duration_ms, 0,
+			       100ull * 365 * 86400000, n, line, key, e);
+	if (!strcmp(key, "log_space"))
+		return set_num(&c->log_space, v, parse_size, 0,
+			       (uint64_t)1 << 60, n, line, key, e);
+	if (!strcmp(key, "user_log_space"))
+		return set_num(&c->user_log_space, v, parse_size, 0,
+			       (uint64_t)1 << 60, n, line, key, e);
 	if (!strcmp(key, "client_idle_timeout"))
 		return set_num(&c->client_idle_ms, v, parse_duration_ms, 100,
 			       24 * 3600 * 1000, n, line, key, e);
@@ -115,6 +130,11 @@ static int defaults(struct mgr_conf *c, struct cerr *e)
 	c->max_clients_per_user = 64;
 	c->client_idle_ms = 10000;
 	c->request_buffer_max = 32ull << 20;
+	c->log_keep_ms = 30ull * 86400000;
+	c->job_keep_ms = 400ull * 86400000;
+	c->audit_keep_ms = 400ull * 86400000;
+	c->log_space = 20ull << 30;
+	c->user_log_space = 5ull << 30;
 	if (!c->socket || !c->socket_group || !c->admin_group ||
 	    !c->state_dir || !c->helper)
 		return cerr_sys(e, "configuration");

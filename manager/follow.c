@@ -170,11 +170,20 @@ static int next_range(struct client *c, uint64_t limit, uint64_t *to,
 	uint64_t end = 0;
 	int r;
 
+	struct logf *l = f->log;
+	uint64_t note_end = l->gap_rec ? l->gap_rec + gap_note_len() : 0;
+
+	/* A log cut in the middle: from the end of its gap note, on at the
+	 * gap's end (the bytes between were punched out). */
+	if (note_end && f->off == note_end)
+		f->off = f->rec_end = l->gap_end;
 	if (f->streams == (STREAM_STDOUT | STREAM_STDERR | STREAM_META)) {
-		*to = limit;
-		return f->off < limit;
+		*to = note_end && f->off < note_end && note_end < limit ? note_end : limit;
+		return f->off < *to;
 	}
 	while (f->off >= f->rec_end) {
+		if (note_end && f->off == note_end)
+			f->off = l->gap_end;
 		if (f->off >= limit)
 			return 0;
 		r = peek_record(f->log, f->off, &stream, &end, e);

@@ -306,6 +306,7 @@ static int record_end(struct mgr *m, struct job *j, struct cerr *e)
 		.oom_kills = j->oom_kills, .cpu_usec = j->cpu_usec,
 		.memory_peak = j->memory_peak,
 		.log_bytes = j->log->stored, .log_dropped = j->log->dropped,
+		.log_size = j->log->size,
 	};
 
 	if (j->lost && store_set_lost(m->store, j->id, j->why, j->ended_ms, e) < 0)
@@ -315,7 +316,7 @@ static int record_end(struct mgr *m, struct job *j, struct cerr *e)
 		return -1;
 	if (j->failed || j->lost)
 		return store_set_log(m->store, j->id, j->log->stored,
-				     j->log->dropped, e);
+				     j->log->dropped, j->log->size, e);
 	return store_set_ended(m->store, j->id, &je, e);
 }
 
@@ -577,4 +578,6 @@ const struct mgr_ops real_ops = {
 	.launch = job_launch,
 	.stop = job_stop,
 	.follow = follow_start,
+	.rm_log = logf_remove,
+	.prune = prune_pass,
 };

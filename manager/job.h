@@ -8,12 +8,32 @@
 
 /* --- logfile.c ------------------------------------------------------- */
 
+/* Past log_max_bytes a log keeps its first and its last half: a gap
+ * note (a META record that names where the log goes on, F_SKIP_TO) marks
+ * the place, and the middle is punched out of the file as the tail moves
+ * on.  Offsets never change; readers jump from the note to gap_end. */
+#define LOG_MARKS 1024
+struct log_mark {
+	uint64_t off;		/* a record's start */
+	uint64_t output;	/* output bytes written before it */
+};
+
 struct logf {
 	int refs;
 	int fd;			/* -1: no log file (nothing was written) */
 	uint64_t size;		/* bytes of complete records */
+	uint64_t gap_rec;	/* offset of the gap note; 0: no gap */
+	uint64_t gap_end;	/* where the log goes on after the note */
+	uint64_t output;	/* output bytes ever written (live log) */
+	uint64_t punched;	/* bytes of the file punched out */
+	uint64_t left_out;	/* output bytes in the gap */
+	struct log_mark marks[LOG_MARKS];	/* tail record starts, a ring */
+	unsigned mark_first, nmarks;
+	uint64_t mark_every;	/* bytes between marks */
+	uint64_t gap_output;	/* output written before gap_end */
+	bool cap_drop;		/* past the cap with no way to keep a tail
+				 * (no note, no punching): output is dropped */
 	uint64_t stored, dropped;	/* output bytes kept, and past the cap */
-	bool truncated;		/* the cap's note is written */
 	bool failing;		/* writes fail (a full disk): output dropped */
 	uint64_t failed_bytes;	/* dropped while failing, this episode */
 	uint64_t torn;		/* bytes of a torn last record, past size */
@@ -29,11 +49,17 @@ struct logf *logf_create(struct mgr *m, const char *id, struct cerr *e);
 struct logf *logf_open_finished(struct mgr *m, const char *id,
 				struct cerr *e);
 void logf_put(struct logf *l);
+/* Bytes of a gap note record. */
+size_t gap_note_len(void);
+/* Delete a job's log file (none: not an error). */
+int logf_remove(struct mgr *m, const char *id, struct cerr *e);
 
 /* What a log file holds: whole records up to whole (torn bytes after it),
  * output bytes in them (stdout and stderr), the last record's time. */
 struct log_scan {
 	uint64_t whole, torn, output, last_time_ms;
+	uint64_t gap_rec, gap_end;	/* a gap note, 0: none */
+	uint64_t punched;		/* bytes in the gap */
 };
 int logf_scan(int fd, struct log_scan *ls);
 /* Scan a lost job's log and cut a torn tail off it (no log: all zero). */

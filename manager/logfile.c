@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <linux/falloc.h>
 #include <unistd.h>
 
 #include "job.h"
@@ -79,8 +80,24 @@ int logf_scan(int fd, struct log_scan *ls)
 		    type != C_LOG_DATA || blen < REC_DATA_OFF - WIRE_HDR_LEN ||
 		    off + WIRE_HDR_LEN + blen > (uint64_t)st.st_size ||
 		    le16_get(b + WIRE_HDR_LEN) != F_STREAM ||
-		    le16_get(b + WIRE_HDR_LEN + 12) != F_TIME_MS ||
-		    le16_get(b + WIRE_HDR_LEN + 28) != F_DATA)
+		    le16_get(b + WIRE_HDR_LEN + 12) != F_TIME_MS)
+			break;
+		if (le16_get(b + WIRE_HDR_LEN + 28) == F_SKIP_TO && !ls->gap_rec) {
+			/* the gap note: the log goes on at its skip_to */
+			uint8_t v[8];
+			uint64_t to;
+			if (pread(fd, v, sizeof v, (off_t)(off + REC_DATA_OFF)) != (ssize_t)sizeof v)
+				break;
+			to = le64_get(v);
+			if (to < off + WIRE_HDR_LEN + blen || to > (uint64_t)st.st_size)
+				break;
+			ls->gap_rec = off;
+			ls->gap_end = to;
+			ls->punched = to - (off + WIRE_HDR_LEN + blen);
+			off = to;
+			continue;
+		}
+		if (le16_get(b + WIRE_HDR_LEN + 28) != F_DATA)
 			break;
 		if (le32_get(b + WIRE_HDR_LEN + 8) != STREAM_META)
 			ls->output += blen - (REC_DATA_OFF - WIRE_HDR_LEN);
@@ -121,6 +138,8 @@ struct logf *logf_open_finished(struct mgr *m, const char *id,
 		return NULL;
 	}
 	l->torn = ls.torn;
+	l->gap_rec = ls.gap_rec;
+	l->gap_end = ls.gap_end;
 	return l;
 }
 
@@ -151,6 +170,24 @@ void logf_put(struct logf *l)
 	free(l);
 }
 
+/* Past the gap note, a record start now and then: where the gap may end.
+ * Spacing grows with the cap, so the ring covers any tail. */
+static void mark(struct logf *l, uint64_t off)
+{
+	struct log_mark *last = l->nmarks ?
+		&l->marks[(l->mark_first + l->nmarks - 1) % LOG_MARKS] : NULL;
+	uint64_t every = l->mark_every ? l->mark_every : 65536;
+
+	if (!l->gap_rec || off <= l->gap_rec || (last && off - last->off < every))
+		return;
+	if (l->nmarks == LOG_MARKS) {
+		l->mark_first = (l->mark_first + 1) % LOG_MARKS;
+		l->nmarks--;
+	}
+	l->marks[(l->mark_first + l->nmarks++) % LOG_MARKS] =
+		(struct log_mark){ off, l->output };
+}
+
 /* One record, by one pwrite: followers only ever see whole records,
  * because l->size moves after the write.  -1 with errno if the write
  * failed (the partial record is cut off again). */
@@ -177,7 +214,10 @@ static int log_record(struct mgr *m, struct logf *l, uint32_t stream,
 			logmsg("job %s: log truncate: %m", l->job_id);
 		goto out;
 	}
+	mark(l, l->size);
 	l->size += o.len;
+	if (stream != STREAM_META)
+		l->output += n;
 	logf_wake(m, l);
 	r = 0;
 out:
@@ -231,22 +271,152 @@ static void store_output(struct mgr *m, struct logf *l, uint32_t stream,
 	note(m, l, "output dropped: the log cannot be written (%s)", strerror(errno));
 }
 
+#define GAP_TEXT_LEN 120
+
+/* The gap note, always the same length so it can be rewritten in place
+ * as the gap grows. */
+static int gap_note(struct logf *l, struct wire_out *o, struct cerr *e)
+{
+	char text[GAP_TEXT_LEN + 1];
+	int n;
+
+	n = snprintf(text, sizeof text,
+		     "%llu bytes of output left out here (log_max_bytes keeps the first and the last part)",
+		     (unsigned long long)l->left_out);
+	if (n < 0 || n > GAP_TEXT_LEN)
+		n = 0;
+	memset(text + n, ' ', (size_t)(GAP_TEXT_LEN - n));
+	wire_out_init(o, &proto_client_rep, C_LOG_DATA);
+	wire_put_u32(o, F_STREAM, STREAM_META);
+	wire_put_u64(o, F_TIME_MS, (uint64_t)now_ms());
+	wire_put_u64(o, F_SKIP_TO, l->gap_end);
+	wire_put_bytes(o, F_DATA, text, GAP_TEXT_LEN);
+	return wire_out_finish(o, e);
+}
+
+/* Write (at the end) or rewrite (in place) the gap note. */
+static int put_gap_note(struct mgr *m, struct logf *l)
+{
+	struct wire_out o;
+	struct cerr e;
+	uint64_t at = l->gap_rec ? l->gap_rec : l->size;
+	int r = -1;
+
+	if (!l->gap_rec)
+		l->gap_end = l->size + gap_note_len();
+	if (gap_note(l, &o, &e) < 0)
+		logmsg("job %s: gap note: %s", l->job_id, e.msg);
+	else if (pwrite(l->fd, o.buf, o.len, (off_t)at) == (ssize_t)o.len)
+		r = 0;
+	wire_out_free(&o);
+	if (r == 0 && !l->gap_rec) {
+		l->gap_rec = at;
+		l->size += gap_note_len();
+		logf_wake(m, l);
+	}
+	return r;
+}
+
+size_t gap_note_len(void)
+{
+	return WIRE_HDR_LEN + 2 * WIRE_FIELD_HDR_LEN + 4 + 8 +
+	       WIRE_FIELD_HDR_LEN + 8 + WIRE_FIELD_HDR_LEN + GAP_TEXT_LEN;
+}
+
+/* Move the gap's end on, so the tail keeps about tail bytes of output:
+ * punch the records before the new end out of the file and tell the note.
+ * Never past a follower still reading there; one that lags more than two
+ * caps behind is let go (its connection closed), so no reader can make a
+ * log grow without bound. */
+static void advance_gap(struct mgr *m, struct logf *l, uint64_t tail)
+{
+	uint64_t want = l->output > tail ? l->output - tail : 0, end = 0, out = 0;
+	struct client *c, *next;
+	unsigned k, drop = 0;
+
+	for (c = l->followers; c; c = next) {
+		next = c->f.next;
+		if (c->f.off >= l->gap_end && l->size - c->f.off > 2 * m->conf.log_max_bytes) {
+			logmsg("job %s: a follower (uid %u) fell %llu bytes behind; letting it go",
+			       l->job_id, c->who.uid, (unsigned long long)(l->size - c->f.off));
+			client_close(m, c);
+		}
+	}
+	for (k = 0; k < l->nmarks; k++) {
+		const struct log_mark *mk = &l->marks[(l->mark_first + k) % LOG_MARKS];
+		bool pinned = false;
+		if (mk->output > want)
+			break;
+		for (c = l->followers; c && !pinned; c = c->f.next)
+			pinned = c->f.off >= l->gap_end && c->f.off < mk->off;
+		if (pinned)
+			break;
+		end = mk->off;
+		out = mk->output;
+		drop = k + 1;
+	}
+	if (!end || end <= l->gap_end)
+		return;
+	/* From the note's end, not the old gap's: blocks a punch left half
+	 * in use (zeroed, still allocated) are freed by the next one. */
+	if (fallocate(l->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)(l->gap_rec + gap_note_len()),
+		      (off_t)(end - l->gap_rec - gap_note_len())) < 0) {
+		logmsg("job %s: cannot punch its log (%m); output from here on is dropped",
+		       l->job_id);
+		l->cap_drop = true;
+		return;
+	}
+	l->punched += end - l->gap_end;
+	l->left_out += out - l->gap_output;
+	l->stored -= out - l->gap_output;
+	l->dropped += out - l->gap_output;
+	l->gap_output = out;
+	l->gap_end = end;
+	l->mark_first = (l->mark_first + drop) % LOG_MARKS;
+	l->nmarks -= drop;
+	if (put_gap_note(m, l) < 0)
+		logmsg("job %s: gap note not rewritten: %m", l->job_id);
+}
+
 void logf_output(struct mgr *m, struct logf *l, uint32_t stream,
 		 const uint8_t *data, size_t n)
 {
-	uint64_t cap = m->conf.log_max_bytes, keep;
+	uint64_t cap = m->conf.log_max_bytes, head = cap / 2, tail = cap - head;
 
-	keep = l->stored >= cap ? 0 : cap - l->stored;
-	if (keep > n)
-		keep = n;
-	if (keep)
-		store_output(m, l, stream, data, keep);
-	if (keep == n)
+	if (l->cap_drop) {
+		l->dropped += n;
 		return;
-	l->dropped += n - keep;
-	if (l->truncated)
-		return;
-	l->truncated = true;
-	note(m, l, "output truncated after %llu bytes (log_max_bytes); the rest is dropped",
-	     (unsigned long long)cap);
+	}
+	if (!l->gap_rec && l->output + n > head) {
+		/* the head is full: the rest of this chunk goes after the note */
+		uint64_t keep = head > l->output ? head - l->output : 0;
+		if (keep)
+			store_output(m, l, stream, data, keep);
+		data += keep;
+		n -= keep;
+		l->mark_every = tail / (LOG_MARKS / 2) > 65536 ? tail / (LOG_MARKS / 2) : 65536;
+		if (put_gap_note(m, l) < 0) {
+			logmsg("job %s: cannot write the gap note (%m); output past log_max_bytes / 2 is dropped",
+			       l->job_id);
+			l->cap_drop = true;
+			l->dropped += n;
+			return;
+		}
+		l->gap_output = l->output;
+	}
+	if (n)
+		store_output(m, l, stream, data, n);
+	if (l->gap_rec && l->output - l->gap_output > tail + tail / 4)
+		advance_gap(m, l, tail);
+}
+
+int logf_remove(struct mgr *m, const char *id, struct cerr *e)
+{
+	char path[PATH_MAX];
+
+	log_path(m, id, path);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return cerr_sys(e, "remove the log of job %s", id);
+	return 0;
 }

@@ -145,7 +145,7 @@ static void orphans_retry(struct mgr *m)
 			logmsg("job %s: cut %llu bytes of a torn record off its log",
 			       id, (unsigned long long)ls.torn);
 		if (store_set_lost_found(m->store, id, "corrald restarted",
-					 (int64_t)ls.last_time_ms, ls.output, &e) < 0)
+					 (int64_t)ls.last_time_ms, ls.output, ls.whole, &e) < 0)
 			memmove(m->orphans[kept++], id, JOB_ID_LEN + 1);
 		else
 			done++;
@@ -220,6 +220,7 @@ static int setup(struct mgr *m, const char *conf, struct cerr *e)
 	    listen_open(m, e) < 0)
 		return -1;
 	logmsg("listening on %s", m->conf.socket);
+	m->prune_at = mono_ms() + 1000;	/* retention: a first pass soon */
 	return 0;
 }
 
@@ -277,6 +278,7 @@ static void on_timer(struct mgr *m)
 	clients_expire(m);
 	if (m->orphans_retry_at && mono_ms() >= m->orphans_retry_at)
 		orphans_retry(m);
+	prune_timer(m);
 	if (m->helper_fd < 0 && m->helper_restart_at &&
 	    mono_ms() >= m->helper_restart_at) {
 		m->helper_restart_at = 0;
@@ -302,6 +304,8 @@ static void arm_timer(struct mgr *m)
 		at = m->stop_at;
 	if (m->orphans_retry_at && (!at || m->orphans_retry_at < at))
 		at = m->orphans_retry_at;
+	if (m->prune_at && (!at || m->prune_at < at))
+		at = m->prune_at;
 	if (at == m->timer_armed)
 		return;
 	its.it_value.tv_sec = at / 1000;

@@ -28,6 +28,9 @@ struct mgr_conf {
 	uint64_t max_clients_per_user;	/* per uid; root is exempt */
 	uint64_t client_idle_ms;	/* idle connections are closed after this */
 	uint64_t request_buffer_max;	/* all unfinished requests together */
+	/* retention (retention.c); 0: keep for ever / no limit */
+	uint64_t log_keep_ms, job_keep_ms, audit_keep_ms;
+	uint64_t log_space, user_log_space;
 };
 
 int mconf_load(struct mgr_conf *c, const char *path, struct cerr *e);
@@ -99,6 +102,7 @@ struct uid_conns {
 
 struct mgr;
 struct job_env;
+struct prune_count;
 
 /* The side effects of requests, so the request layer runs without
  * sockets or a helper (unit tests, fuzzing). */
@@ -113,6 +117,10 @@ struct mgr_ops {
 	/* Turn c into a follower of job id (c->state = SS_FOLLOW). */
 	int (*follow)(struct mgr *m, struct client *c, const char *id,
 		      uint32_t streams, bool live, struct cerr *e);
+	/* Delete a finished job's log file (rm; the row is the store's). */
+	int (*rm_log)(struct mgr *m, const char *id, struct cerr *e);
+	/* One retention pass (prune). */
+	int (*prune)(struct mgr *m, struct prune_count *pc, struct cerr *e);
 };
 
 #define JOB_BUCKETS 4096
@@ -143,6 +151,7 @@ struct mgr {
 	char (*orphans)[JOB_ID_LEN + 1];
 	int norphans;
 	int64_t orphans_retry_at;
+	int64_t prune_at;	/* the next retention pass (monotonic ms) */
 
 	/* jobs being run (starting, running, or draining output) */
 	struct job *jobs[JOB_BUCKETS];
@@ -218,6 +227,22 @@ void helper_event(struct mgr *m, uint32_t events);
 void helper_reaped(struct mgr *m, pid_t pid);
 void helper_down(struct mgr *m, const char *why);
 void helper_close(struct mgr *m);
+
+/* retention.c */
+struct store_pick;
+struct prune_count {
+	bool dry;		/* count only */
+	uint32_t batch;		/* most of each kind per pass (0: the default) */
+	struct store_pick *picks;	/* room for batch (NULL: the pass's own) */
+	bool more;		/* a batch was full: more is left */
+	unsigned logs, jobs, audit;
+	uint64_t log_bytes;
+};
+/* One pass of every retention rule, a batch of each. */
+int prune_pass(struct mgr *m, struct prune_count *pc, struct cerr *e);
+void prune_describe(const struct prune_count *pc, char *buf, size_t len);
+/* From the timer: a pass when one is due, audited, and the next one set. */
+void prune_timer(struct mgr *m);
 
 /* logging to stderr (journald adds the time) */
 void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -266,11 +266,89 @@ static void do_follow(struct mgr *m, struct client *c,
 	char id[JOB_ID_LEN + 1];
 	struct cerr e;
 
-	if (resolve(m, c, "follow", msg, id) < 0 ||
-	    audited(m, c, "follow", id, live ? "follow=1" : "follow=0") < 0)
+	bool finished;
+	int64_t deleted;
+
+	if (resolve(m, c, "follow", msg, id) < 0)
+		return;
+	if (store_finished(m->store, id, &finished, &deleted, &e) < 0)
+		return refuse(m, c, "follow", id, &e);
+	if (deleted && streams) {
+		cerr_set(&e, ENOENT, "the log of job %s was deleted (by retention or corral rm)", id);
+		return refuse(m, c, "follow", id, &e);
+	}
+	if (audited(m, c, "follow", id, live ? "follow=1" : "follow=0") < 0)
 		return;
 	if (m->ops->follow(m, c, id, streams, live, &e) < 0)
 		return refuse(m, c, "follow", id, &e);
+}
+
+/* --- RM and PRUNE ---------------------------------------------------- */
+
+/* What a prune pass did or would do, for its reply and its audit row. */
+void prune_describe(const struct prune_count *pc, char *buf, size_t len)
+{
+	char size[32];
+
+	snprintf(buf, len, "%s%u log(s) (%s), %u job(s), %u audit row(s)",
+		 pc->dry ? "would delete " : "deleted ", pc->logs,
+		 fmt_size(pc->log_bytes, size, sizeof size), pc->jobs, pc->audit);
+}
+
+/* A finished job and its log, deleted for good: its own user's or an
+ * admin's.  The audit row names the job in its detail (the job_id
+ * column of earlier rows goes with the job). */
+static void do_rm(struct mgr *m, struct client *c, const struct wire_msg *msg)
+{
+	char id[JOB_ID_LEN + 1], detail[64];
+	bool finished;
+	struct cerr e;
+
+	if (resolve(m, c, "rm", msg, id) < 0)
+		return;
+	if (store_finished(m->store, id, &finished, NULL, &e) < 0)
+		return refuse(m, c, "rm", id, &e);
+	if (!finished) {
+		cerr_set(&e, EBUSY, "job %s has not ended: stop it first", id);
+		return refuse(m, c, "rm", id, &e);
+	}
+	snprintf(detail, sizeof detail, "job %s", id);
+	if (audit(m, &c->who, "rm", id, "ok", detail, true) < 0) {
+		reply_error(c, EIO, STAGE_NONE,
+			    "corrald cannot record this request in its audit log (is its disk full?); nothing was done");
+		return;
+	}
+	if (m->ops->rm_log(m, id, &e) < 0 || store_delete_job(m->store, id, &e) < 0)
+		return refuse(m, c, "rm", NULL, &e);
+	reply_ok(c, id);
+}
+
+static void do_prune(struct mgr *m, struct client *c, const struct wire_msg *msg)
+{
+	struct prune_count pc = { .dry = wire_u32(msg, F_DRY_RUN, 0) };
+	char text[200];
+	struct wire_out o;
+	struct cerr e;
+
+	if (!c->who.admin) {
+		cerr_set(&e, EACCES, "pruning is for admins only");
+		return refuse(m, c, "prune", NULL, &e);
+	}
+	/* A dry run counts in one wide pass; a real one goes batch by
+	 * batch (each quick) until nothing is left. */
+	pc.batch = pc.dry ? 100000 : 1024;
+	for (int i = 0; i < 1000; i++) {
+		if (m->ops->prune(m, &pc, &e) < 0)
+			return refuse(m, c, "prune", NULL, &e);
+		if (pc.dry || !pc.more)
+			break;
+	}
+	prune_describe(&pc, text, sizeof text);
+	if (audit(m, &c->who, "prune", NULL, "ok", text, !pc.dry) < 0 && !pc.dry)
+		logmsg("prune by uid %u not audited: %s", c->who.uid, text);
+	wire_out_init(&o, &proto_client_rep, C_OK);
+	wire_put_str(&o, F_MESSAGE, text);
+	push(c, &o);
 }
 
 /* --- LIST and AUDIT -------------------------------------------------- */
@@ -394,6 +472,10 @@ void req_handle(struct mgr *m, struct client *c, const struct wire_msg *msg)
 		return do_audit(m, c, msg);
 	case C_WHOAMI:
 		return do_whoami(m, c);
+	case C_RM:
+		return do_rm(m, c, msg);
+	case C_PRUNE:
+		return do_prune(m, c, msg);
 	}
 	/* Nothing else gets here: the decoder refuses every type that does
 	 * not travel towards corrald. */

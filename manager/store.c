@@ -62,6 +62,7 @@ static const struct col job_cols[] = {
 	{ "errno", F_ERRNO, K_U32, false },
 	{ "log_bytes", F_LOG_BYTES, K_U64, false },
 	{ "log_dropped", F_LOG_DROPPED, K_U64, false },
+	{ "log_deleted_ms", F_LOG_DELETED_MS, K_U64, false },
 };
 #define NCOLS ARRAY_SIZE(job_cols)
 #define FIRST_RUN_COL 5	/* job_cols[5..] with from_run come from RUN */
@@ -71,6 +72,9 @@ enum stmt_id {
 	ST_AUDIT, ST_LOST_ALL, ST_BY_ID, ST_BY_PREFIX, ST_BY_NAME, ST_STATE,
 	ST_RUNNING, ST_FAILED, ST_LOST, ST_LOST_FOUND, ST_UNFINISHED,
 	ST_ENDED, ST_LOG, ST_AUDIT_LIST,
+	ST_OLD_LOGS, ST_LOG_TOTAL, ST_OLDEST_LOGS, ST_USERS_OVER,
+	ST_USER_OLDEST_LOGS, ST_OLD_JOBS, ST_LOG_DELETED, ST_DELETE_JOB,
+	ST_OLD_AUDIT, ST_COUNT_OLD_AUDIT, ST_FINISHED,
 	ST_SELECT, ST_INSERT, ST_LIST, ST_LIST_UID, ST_LIST_STATE,
 	ST_LIST_UID_STATE,
 	ST_COUNT
@@ -105,7 +109,7 @@ static const char *const fixed_sql[] = {
 	/* A job found unfinished at start-up: its log says how much it
 	 * wrote and when last; NULL ended_ms is an end nobody saw. */
 	[ST_LOST_FOUND] = "UPDATE jobs SET state = 'lost', error = ?2, "
-			  "ended_ms = ?3, log_bytes = ?4 "
+			  "ended_ms = ?3, log_bytes = ?4, log_size = ?5 "
 			  "WHERE id = ?1 AND state IN ('starting', 'running')",
 	[ST_UNFINISHED] = "SELECT id FROM jobs WHERE state IN ('starting', 'running') "
 			  "ORDER BY created_ms LIMIT ?1",
@@ -114,10 +118,41 @@ static const char *const fixed_sql[] = {
 	[ST_ENDED] = "UPDATE jobs SET state = ?2, ended_ms = ?3, "
 		     "exit_code = ?4, signal = ?5, wstatus = ?6, "
 		     "oom_kills = ?7, cpu_usec = ?8, memory_peak = ?9, "
-		     "log_bytes = ?10, log_dropped = ?11 "
+		     "log_bytes = ?10, log_dropped = ?11, log_size = ?12 "
 		     "WHERE id = ?1 AND state IN ('starting', 'running')",
-	[ST_LOG] = "UPDATE jobs SET log_bytes = ?2, log_dropped = ?3 "
+	[ST_LOG] = "UPDATE jobs SET log_bytes = ?2, log_dropped = ?3, log_size = ?4 "
 		   "WHERE id = ?1",
+	/* Retention (retention.c).  A finished job's end is its ended_ms,
+	 * or its creation when its end is unknown; every query walks the
+	 * jobs_finished index in that order.  ?1 is a cutoff or a quota. */
+#define FINISHED "state NOT IN ('starting', 'running')"
+#define END_AT "COALESCE(ended_ms, created_ms)"
+	[ST_OLD_LOGS] = "SELECT id, log_size FROM jobs WHERE " FINISHED " AND "
+			END_AT " < ?1 AND log_deleted_ms IS NULL "
+			"ORDER BY " END_AT " LIMIT ?2",
+	[ST_LOG_TOTAL] = "SELECT COALESCE(SUM(log_size), 0) FROM jobs WHERE "
+			 FINISHED " AND log_deleted_ms IS NULL",
+	[ST_OLDEST_LOGS] = "SELECT id, log_size FROM jobs WHERE " FINISHED
+			   " AND log_deleted_ms IS NULL AND log_size > 0 "
+			   "ORDER BY " END_AT " LIMIT ?2",
+	[ST_USERS_OVER] = "SELECT uid, SUM(log_size) FROM jobs WHERE " FINISHED
+			  " AND log_deleted_ms IS NULL GROUP BY uid "
+			  "HAVING SUM(log_size) > ?1 LIMIT ?2",
+	[ST_USER_OLDEST_LOGS] = "SELECT id, log_size FROM jobs WHERE " FINISHED
+				" AND uid = ?1 AND log_deleted_ms IS NULL AND log_size > 0 "
+				"ORDER BY " END_AT " LIMIT ?2",
+	[ST_OLD_JOBS] = "SELECT id, log_size FROM jobs WHERE " FINISHED " AND "
+			END_AT " < ?1 ORDER BY " END_AT " LIMIT ?2",
+	[ST_LOG_DELETED] = "UPDATE jobs SET log_deleted_ms = ?2 WHERE id = ?1",
+	[ST_DELETE_JOB] = "DELETE FROM jobs WHERE id = ?1 AND " FINISHED,
+	[ST_OLD_AUDIT] = "DELETE FROM audit WHERE id IN (SELECT id FROM audit "
+			 "WHERE time_ms < ?1 ORDER BY id LIMIT ?2)",
+	[ST_COUNT_OLD_AUDIT] = "SELECT count(*) FROM (SELECT id FROM audit "
+			       "WHERE time_ms < ?1 LIMIT ?2)",
+	[ST_FINISHED] = "SELECT " FINISHED ", COALESCE(log_deleted_ms, 0) "
+			"FROM jobs WHERE id = ?1",
+#undef FINISHED
+#undef END_AT
 	[ST_AUDIT_LIST] = "SELECT time_ms, uid, pid, action, job_id, outcome, "
 			  "detail, id FROM audit WHERE id < ?1 "
 			  "ORDER BY id DESC LIMIT ?2",
@@ -643,7 +678,8 @@ int store_set_lost(struct store *s, const char *id, const char *error,
 }
 
 int store_set_lost_found(struct store *s, const char *id, const char *error,
-			 int64_t last_ms, uint64_t log_bytes, struct cerr *e)
+			 int64_t last_ms, uint64_t log_bytes, uint64_t log_size,
+			 struct cerr *e)
 {
 	sqlite3_stmt *st = s->st[ST_LOST_FOUND];
 
@@ -652,6 +688,7 @@ int store_set_lost_found(struct store *s, const char *id, const char *error,
 	if (last_ms > 0)
 		sqlite3_bind_int64(st, 3, last_ms);
 	sqlite3_bind_int64(st, 4, i64(log_bytes));
+	sqlite3_bind_int64(st, 5, i64(log_size));
 	return update(s, ST_LOST_FOUND, "set lost", e) < 0 ? -1 : 0;
 }
 
@@ -677,17 +714,19 @@ int store_set_ended(struct store *s, const char *id, const struct job_end *je,
 	}
 	sqlite3_bind_int64(st, 10, i64(je->log_bytes));
 	sqlite3_bind_int64(st, 11, i64(je->log_dropped));
+	sqlite3_bind_int64(st, 12, i64(je->log_size));
 	return update(s, ST_ENDED, "set ended", e) < 0 ? -1 : 0;
 }
 
 int store_set_log(struct store *s, const char *id, uint64_t bytes,
-		  uint64_t dropped, struct cerr *e)
+		  uint64_t dropped, uint64_t size, struct cerr *e)
 {
 	sqlite3_stmt *st = s->st[ST_LOG];
 
 	bind_text(st, 1, id);
 	sqlite3_bind_int64(st, 2, i64(bytes));
 	sqlite3_bind_int64(st, 3, i64(dropped));
+	sqlite3_bind_int64(st, 4, i64(size));
 	return update(s, ST_LOG, "set log size", e) < 0 ? -1 : 0;
 }
 
@@ -1010,4 +1049,148 @@ int store_audit_list(struct store *s, int64_t *before, uint32_t max,
 		(*n)++;
 	}
 	return r;
+}
+
+/* --- retention ------------------------------------------------------- */
+
+static int pick(struct store *s, enum stmt_id id, int64_t a1, uint32_t max,
+		struct store_pick *out, uint32_t *n, struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[id];
+	int r;
+
+	*n = 0;
+	sqlite3_bind_int64(st, 1, a1);
+	sqlite3_bind_int64(st, 2, max);
+	while ((r = step_row(s, st, "retention", e)) > 0) {
+		copy_col(st, 0, out[*n].id, sizeof out[*n].id);
+		out[*n].size = (uint64_t)sqlite3_column_int64(st, 1);
+		(*n)++;
+	}
+	return r;
+}
+
+int store_pick_old_logs(struct store *s, int64_t before, uint32_t max,
+			struct store_pick *out, uint32_t *n, struct cerr *e)
+{
+	return pick(s, ST_OLD_LOGS, before, max, out, n, e);
+}
+
+int store_pick_oldest_logs(struct store *s, uint32_t max,
+			   struct store_pick *out, uint32_t *n, struct cerr *e)
+{
+	return pick(s, ST_OLDEST_LOGS, 0, max, out, n, e);
+}
+
+int store_pick_user_logs(struct store *s, uint32_t uid, uint32_t max,
+			 struct store_pick *out, uint32_t *n, struct cerr *e)
+{
+	return pick(s, ST_USER_OLDEST_LOGS, uid, max, out, n, e);
+}
+
+int store_pick_old_jobs(struct store *s, int64_t before, uint32_t max,
+			struct store_pick *out, uint32_t *n, struct cerr *e)
+{
+	return pick(s, ST_OLD_JOBS, before, max, out, n, e);
+}
+
+int store_log_total(struct store *s, uint64_t *bytes, struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_LOG_TOTAL];
+	int r = step_row(s, st, "log total", e);
+
+	if (r < 0)
+		return -1;
+	*bytes = r ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+	finish(st);
+	return 0;
+}
+
+int store_users_over(struct store *s, uint64_t quota, uint32_t max,
+		     struct store_user *out, uint32_t *n, struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_USERS_OVER];
+	int r;
+
+	*n = 0;
+	sqlite3_bind_int64(st, 1, i64(quota));
+	sqlite3_bind_int64(st, 2, max);
+	while ((r = step_row(s, st, "log quota", e)) > 0) {
+		out[*n].uid = (uint32_t)sqlite3_column_int64(st, 0);
+		out[*n].bytes = (uint64_t)sqlite3_column_int64(st, 1);
+		(*n)++;
+	}
+	return r;
+}
+
+int store_log_deleted(struct store *s, const char *id, int64_t now,
+		      struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_LOG_DELETED];
+
+	bind_text(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	return update(s, ST_LOG_DELETED, "mark log deleted", e) < 0 ? -1 : 0;
+}
+
+int store_delete_job(struct store *s, const char *id, struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_DELETE_JOB];
+	int n;
+
+	bind_text(st, 1, id);
+	n = update(s, ST_DELETE_JOB, "delete job", e);
+	if (n < 0)
+		return -1;
+	return n ? 0 : cerr_set(e, EBUSY, "job %s is not finished", id);
+}
+
+int store_prune_audit(struct store *s, int64_t before, uint32_t max,
+		      uint32_t *n, struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_OLD_AUDIT];
+	int r;
+
+	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int64(st, 2, max);
+	r = update(s, ST_OLD_AUDIT, "prune audit", e);
+	if (r < 0)
+		return -1;
+	*n = (uint32_t)r;
+	return 0;
+}
+
+int store_count_old_audit(struct store *s, int64_t before, uint32_t max,
+			  uint32_t *n, struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_COUNT_OLD_AUDIT];
+	int r;
+
+	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int64(st, 2, max);
+	r = step_row(s, st, "count audit", e);
+	if (r < 0)
+		return -1;
+	*n = r ? (uint32_t)sqlite3_column_int64(st, 0) : 0;
+	finish(st);
+	return 0;
+}
+
+int store_finished(struct store *s, const char *id, bool *finished,
+		   int64_t *log_deleted_ms, struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_FINISHED];
+	int r;
+
+	bind_text(st, 1, id);
+	r = step_row(s, st, "job state", e);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return cerr_set(e, ENOENT, "no such job: %s", id);
+	*finished = sqlite3_column_int(st, 0) != 0;
+	if (log_deleted_ms)
+		*log_deleted_ms = sqlite3_column_int64(st, 1);
+	finish(st);
+	return 0;
 }

@@ -30,7 +30,7 @@ struct job_end {
 	bool has_status;	/* EXITED arrived: wstatus and stats valid */
 	uint32_t wstatus;
 	uint64_t oom_kills, cpu_usec, memory_peak;
-	uint64_t log_bytes, log_dropped;
+	uint64_t log_bytes, log_dropped, log_size;
 };
 
 /* LIST filter and keyset cursor (newest first). */
@@ -91,14 +91,15 @@ int store_set_lost(struct store *s, const char *id, const char *error,
 /* A job found unfinished at start-up: lost, with the log's own figures;
  * last_ms 0: its end is unknown. */
 int store_set_lost_found(struct store *s, const char *id, const char *error,
-			 int64_t last_ms, uint64_t log_bytes, struct cerr *e);
+			 int64_t last_ms, uint64_t log_bytes, uint64_t log_size,
+			 struct cerr *e);
 /* Up to max ids of starting/running jobs, oldest first. */
 int store_unfinished(struct store *s, char (*ids)[JOB_ID_LEN + 1], int max,
 		     int *n, struct cerr *e);
 int store_set_ended(struct store *s, const char *id, const struct job_end *je,
 		    struct cerr *e);
 int store_set_log(struct store *s, const char *id, uint64_t bytes,
-		  uint64_t dropped, struct cerr *e);
+		  uint64_t dropped, uint64_t size, struct cerr *e);
 
 /* Up to max rows after the cursor; advances it.  *n = rows produced. */
 int store_list(struct store *s, struct list_query *q, uint32_t max,
@@ -106,5 +107,46 @@ int store_list(struct store *s, struct list_query *q, uint32_t max,
 /* Audit rows with id < *before (0: from the newest), newest first. */
 int store_audit_list(struct store *s, int64_t *before, uint32_t max,
 		     store_row_fn fn, void *ctx, uint32_t *n, struct cerr *e);
+
+/* --- retention (retention.c) ---------------------------------------- */
+
+struct store_pick {
+	char id[JOB_ID_LEN + 1];
+	uint64_t size;		/* its log's bytes */
+};
+struct store_user {
+	uint32_t uid;
+	uint64_t bytes;
+};
+
+/* Finished jobs, oldest end first, at most max: whose logs ended before
+ * a cutoff (and are still there), every kept log, one user's kept logs,
+ * whose rows ended before a cutoff. */
+int store_pick_old_logs(struct store *s, int64_t before, uint32_t max,
+			struct store_pick *out, uint32_t *n, struct cerr *e);
+int store_pick_oldest_logs(struct store *s, uint32_t max,
+			   struct store_pick *out, uint32_t *n, struct cerr *e);
+int store_pick_user_logs(struct store *s, uint32_t uid, uint32_t max,
+			 struct store_pick *out, uint32_t *n, struct cerr *e);
+int store_pick_old_jobs(struct store *s, int64_t before, uint32_t max,
+			struct store_pick *out, uint32_t *n, struct cerr *e);
+/* Bytes of every finished job's kept log. */
+int store_log_total(struct store *s, uint64_t *bytes, struct cerr *e);
+/* Users whose finished jobs keep more than quota bytes of logs. */
+int store_users_over(struct store *s, uint64_t quota, uint32_t max,
+		     struct store_user *out, uint32_t *n, struct cerr *e);
+int store_log_deleted(struct store *s, const char *id, int64_t now,
+		      struct cerr *e);
+/* Delete a finished job's row (EBUSY if it is not finished). */
+int store_delete_job(struct store *s, const char *id, struct cerr *e);
+/* Delete up to max audit rows older than before; *n deleted. */
+int store_prune_audit(struct store *s, int64_t before, uint32_t max,
+		      uint32_t *n, struct cerr *e);
+/* How many (at most max) audit rows are older than before. */
+int store_count_old_audit(struct store *s, int64_t before, uint32_t max,
+			  uint32_t *n, struct cerr *e);
+/* Whether a job has ended, and when its log was deleted (0: it was not). */
+int store_finished(struct store *s, const char *id, bool *finished,
+		   int64_t *log_deleted_ms, struct cerr *e);
 
 #endif

@@ -126,6 +126,7 @@ ${CORRAL_ADMIN_CLIENTS:+admin_clients = $CORRAL_ADMIN_CLIENTS}
 ${CORRAL_MAX_CLIENTS_PER_USER:+max_clients_per_user = $CORRAL_MAX_CLIENTS_PER_USER}
 ${CORRAL_IDLE_TIMEOUT:+client_idle_timeout = $CORRAL_IDLE_TIMEOUT}
 ${CORRAL_REQUEST_BUFFER_MAX:+request_buffer_max = $CORRAL_REQUEST_BUFFER_MAX}
+${CORRAL_CONF_EXTRA:-}
 CONF
 	if ! launch "$dir" "$mgr" "$mgrp"; then
 		stop "$dir"

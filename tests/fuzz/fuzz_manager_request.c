@@ -44,8 +44,22 @@ static int stub_follow(struct mgr *m, struct client *c, const char *id,
 	return r;
 }
 
+static int stub_rm_log(struct mgr *m, const char *id, struct cerr *e)
+{
+	(void)m, (void)id, (void)e;
+	return 0;
+}
+
+static int stub_prune(struct mgr *m, struct prune_count *pc, struct cerr *e)
+{
+	(void)m, (void)e;
+	pc->logs += pc->dry ? 2 : 1;
+	return 0;
+}
+
 static const struct mgr_ops stub_ops = {
 	.launch = stub_launch, .stop = stub_stop, .follow = stub_follow,
+	.rm_log = stub_rm_log, .prune = stub_prune,
 };
 
 static void seed_jobs(struct store *s)

@@ -22,10 +22,13 @@ log_has() { cr "$3" logs "$1" 2>&1 | grep -q -- "$2"; }
 CORRAL_LOG_MAX=1M CORRAL_MAX_CLIENTS=40 CORRAL_ADMIN_CLIENTS=8 \
 	CORRAL_MAX_CLIENTS_PER_USER=20 CORRAL_IDLE_TIMEOUT=3s start_instance cap
 
+# Past log_max_bytes (1M here) a log keeps its first half and its last
+# half with a note between: the end of a failing build is never lost, and
+# the file's blocks stay within the cap.
 t_cap() {
-	local id t0 t1 lb ld
+	local id t0 t1 lb ld sz blocks out
 	t0=$(now_ns)
-	id=$(cr "$uA" run -d -- head -c 20M /dev/zero)
+	id=$(cr "$uA" run -d -- seq 1 3000000)
 	cr "$uA" wait "$id"
 	local rc=$?
 	t1=$(now_ns)
@@ -35,16 +38,23 @@ t_cap() {
 	cr "$uA" status --json "$id" >"$work/cap.json"
 	lb=$(sed -n 's/.*"log_bytes":\([0-9]*\).*/\1/p' "$work/cap.json")
 	ld=$(sed -n 's/.*"log_dropped":\([0-9]*\).*/\1/p' "$work/cap.json")
-	expect cap_status_counts "log_bytes=$lb log_dropped=$ld, want 1048576 and 19922944" \
-		test "$lb" = 1048576 -a "$ld" = 19922944
+	sz=$(seq 1 3000000 | wc -c)
+	expect cap_status_counts "log_bytes=$lb log_dropped=$ld of $sz, want about 1 MiB kept" \
+		sh -c '[ $(($1 + $2)) = "$3" ] && [ "$1" -ge 1048576 ] && [ "$1" -le 1245184 ]' _ "$lb" "$ld" "$sz"
 	cr "$uA" status "$id" >"$work/cap.txt"
 	expect cap_status_text "status output: $(grep -i output "$work/cap.txt")" \
-		grep -q 'output: *1048576 bytes stored, 19922944 dropped' "$work/cap.txt"
+		grep -q "output: *$lb bytes stored, $ld dropped" "$work/cap.txt"
 	cr "$uA" logs "$id" >"$work/cap.out" 2>"$work/cap.err"
-	expect cap_stdout_is_first_mib "logs stdout is $(wc -c <"$work/cap.out") bytes" \
-		cmp -s "$work/cap.out" <(head -c 1M /dev/zero)
-	expect cap_truncation_note "logs stderr: $(head -c 200 "$work/cap.err")" \
-		grep -q '^corral: .*truncat' <(tail -n 1 "$work/cap.err")
+	expect cap_keeps_the_head "logs stdout starts: $(head -c 30 "$work/cap.out" | tr '\n' ' ')" \
+		cmp -s <(head -c 524288 "$work/cap.out") <(seq 1 3000000 | head -c 524288)
+	expect cap_keeps_the_tail "logs stdout ends: $(tail -n 2 "$work/cap.out" | tr '\n' ' ')" \
+		cmp -s <(tail -c 500000 "$work/cap.out") <(seq 1 3000000 | tail -c 500000)
+	out=$(cat "$work/cap.err")
+	expect cap_gap_note "logs stderr: $(head -c 300 "$work/cap.err")" \
+		has "$out" "^corral: $ld bytes of output left out here"
+	blocks=$(($(stat -c %b "$dir/state/logs/$id.log") * 512))
+	echo "# the capped log: $(stat -c %s "$dir/state/logs/$id.log") bytes long, $blocks on disk"
+	expect cap_disk_bounded "log uses $blocks bytes on disk" test "$blocks" -lt 1572864
 }
 t_cap
 
@@ -641,6 +651,81 @@ t_rawclient
 m_latency
 m_throughput
 t_crash
+
+stop_instance
+
+# --- instance 3: retention ----------------------------------------------------
+
+CORRAL_CONF_EXTRA="log_keep = 4s
+job_keep = 9s
+audit_keep = 9s
+user_log_space = 100K
+log_space = 1G" start_instance ret
+
+t_rm() {
+	local a b run out rc
+	a=$(cr "$uA" run -d -- echo a)
+	b=$(cr "$uB" run -d -- echo b)
+	run=$(cr "$uA" run -d -- sleep 100)
+	cr "$uA" wait "$a" >/dev/null; cr "$uB" wait "$b" >/dev/null
+	out=$(cr "$uA" rm "$run" 2>&1); rc=$?
+	expect rm_running_refused "rc=$rc: $out" \
+		sh -c '[ "$1" = 125 ] && echo "$2" | grep -q "has not ended: stop it first"' _ "$rc" "$out"
+	out=$(cr "$uA" rm "$b" 2>&1); rc=$?
+	expect rm_other_users_refused "rc=$rc: $out" test "$rc" = 125 -a -n "$(field "$b" state)"
+	cr "$uA" rm "$a"; rc=$?
+	expect rm_own_deleted "rc=$rc, row: '$(field "$a" state)', log there: $(ls "$dir/state/logs/$a.log" 2>/dev/null)" \
+		sh -c '[ "$1" = 0 ] && [ -z "$2" ] && [ ! -e "$3" ]' _ "$rc" "$(field "$a" state)" "$dir/state/logs/$a.log"
+	cr "$uAdm" rm "$b"; rc=$?
+	expect rm_admin_any "rc=$rc, row '$(field "$b" state)'" test "$rc" = 0 -a -z "$(field "$b" state)"
+	expect rm_audited "rm rows: $(sql "SELECT count(*) FROM audit WHERE action='rm' AND outcome='ok'")" \
+		test "$(sql "SELECT count(*) FROM audit WHERE action='rm' AND outcome='ok'")" = 2
+	cr "$uA" kill "$run" >/dev/null; cr "$uA" wait "$run" >/dev/null 2>&1
+}
+
+# 60 KiB of output per job against a 100K per-user quota: pruning keeps
+# the newest; later log_keep, job_keep and audit_keep take the rest.
+t_retention() {
+	local j1 j2 j3 out rc t0
+	t0=$(date +%s)
+	j1=$(cr "$uA" run -d -- head -c 61440 /dev/zero)
+	cr "$uA" wait "$j1" >/dev/null
+	j2=$(cr "$uA" run -d -- head -c 61440 /dev/zero)
+	cr "$uA" wait "$j2" >/dev/null
+	j3=$(cr "$uA" run -d -- head -c 61440 /dev/zero)
+	cr "$uA" wait "$j3" >/dev/null
+	out=$(cr "$uA" prune 2>&1); rc=$?
+	expect prune_admins_only "rc=$rc: $out" test "$rc" = 125
+	out=$(cr "$uAdm" prune --dry-run 2>&1); rc=$?
+	expect prune_dry_run "rc=$rc: $out; logs there: $(ls "$dir/state/logs" | wc -l)" \
+		sh -c '[ "$1" = 0 ] && echo "$2" | grep -q "^would delete 2 log(s)" && [ -e "$3" ]' \
+		_ "$rc" "$out" "$dir/state/logs/$j1.log"
+	out=$(cr "$uAdm" prune 2>&1)
+	expect prune_user_quota "$out; deleted: $(field "$j1" log_deleted_ms)/$(field "$j2" log_deleted_ms)/$(field "$j3" log_deleted_ms)" \
+		sh -c '[ -n "$1" ] && [ -n "$2" ] && [ -z "$3" ] && [ ! -e "$4" ]' \
+		_ "$(field "$j1" log_deleted_ms)" "$(field "$j2" log_deleted_ms)" "$(field "$j3" log_deleted_ms)" \
+		"$dir/state/logs/$j1.log"
+	out=$(cr "$uA" logs "$j1" 2>&1); rc=$?
+	expect prune_logs_says_deleted "rc=$rc: $out" \
+		sh -c '[ "$1" = 125 ] && echo "$2" | grep -q "was deleted"' _ "$rc" "$out"
+	out=$(cr "$uA" status "$j1" 2>&1)
+	expect prune_status_says_deleted "$out" has "$out" '^log: *deleted'
+	out=$(cr "$uA" logs "$j3" 2>/dev/null | wc -c)
+	expect prune_newest_kept "$out bytes" test "$out" = 61440
+	sleep $((t0 + 5 - $(date +%s)))
+	cr "$uAdm" prune >/dev/null
+	expect prune_log_keep "j3 log deleted: '$(field "$j3" log_deleted_ms)'" test -n "$(field "$j3" log_deleted_ms)"
+	sleep $((t0 + 10 - $(date +%s)))
+	out=$(cr "$uAdm" prune 2>&1)
+	expect prune_job_keep "$out; rows left: $(sql "SELECT count(*) FROM jobs WHERE id IN ('$j1','$j2','$j3')")" \
+		test "$(sql "SELECT count(*) FROM jobs WHERE id IN ('$j1','$j2','$j3')")" = 0
+	expect prune_audit_keep "audit rows older than 9 s: $(sql "SELECT count(*) FROM audit WHERE time_ms < $(((t0 - 1) * 1000))")" \
+		test "$(sql "SELECT count(*) FROM audit WHERE time_ms < $(((t0 - 1) * 1000))")" = 0
+	expect prune_audited "prune rows: $(sql "SELECT count(*) FROM audit WHERE action='prune'")" \
+		test "$(sql "SELECT count(*) FROM audit WHERE action='prune'")" -ge 1
+}
+t_rm
+t_retention
 
 stop_instance
 echo "# measurements: latency $MEASURE_LAT; log throughput $MEASURE_TPUT; corrald RSS with 100 followers: $MEASURE_RSS"

@@ -69,6 +69,21 @@ f_second_instance() {
 	cr "$uA" wait "$id" >/dev/null 2>&1
 }
 
+# --- a start that fails inside corrald ---------------------------------------
+
+f_manager_stage() {
+	local out rc id
+	chmod 0500 "$state/logs"
+	out=$(cr "$uA" run --name mstage -- true 2>&1); rc=$?
+	chmod 0750 "$state/logs"
+	id=$(sql "SELECT id FROM jobs WHERE name='mstage'")
+	expect manager_stage_failed "rc=$rc: $out; row $(field "$id" state)/$(field "$id" stage)" \
+		sh -c '[ "$1" = 126 ] && [ "$2" = failed ] && [ "$3" = manager ]' \
+		_ "$rc" "$(field "$id" state)" "$(field "$id" stage)"
+	expect manager_stage_audited "start rows: $(sql "SELECT outcome FROM audit WHERE action='start' AND job_id='$id'")" \
+		test "$(sql "SELECT outcome FROM audit WHERE action='start' AND job_id='$id'")" = failed
+}
+
 # --- kill -9 of corrald and of the helper during a stream of runs ----------
 
 storm_client() { # storm_client N: runs -d until $work/storm.stop exists
@@ -285,6 +300,7 @@ f_full_disk() {
 start_instance main
 state=$dir/state
 f_second_instance
+f_manager_stage
 f_sigstop
 f_sigterm
 f_torn_log

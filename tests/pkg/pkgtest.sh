@@ -157,7 +157,7 @@ helpers=$(pgrep -x corral-helper | wc -l)
 	fail stop "job_groups_before=$before alice_procs=$left job_groups=$groups helpers=$helpers"
 ok stop "secs=$((took / 1000)).$((took % 1000 / 100)) job_groups_before=$before alice_procs=$left job_groups_after=$groups unit_cgroup=$([ -d "$UNIT_CG" ] && echo kept || echo removed)"
 
-# ---- restart: a job that was running is lost ------------------------------------------------
+# ---- restart: a running job is killed, and its end recorded (docs/manager.md, Shutdown) -----
 
 systemctl start corrald
 wait_for 300 served || fail restart "corrald did not come back: $(systemctl is-active corrald)"
@@ -169,7 +169,7 @@ state=$(as_alice corral status --json "$id" 2>&1 | js state)
 as_alice corral wait "$id" >/dev/null 2>&1
 wrc=$?
 left=$(pgrep -u alice | wc -l)
-[ "$state" = lost ] && [ $wrc = 125 ] && [ "$left" = 0 ] ||
+[ "$state" = killed ] && [ $wrc = 137 ] && [ "$left" = 0 ] ||
 	fail restart "state=$state wait_rc=$wrc alice_procs=$left"
 ok restart "state=$state wait_rc=$wrc alice_procs=$left"
 

@@ -71,8 +71,11 @@ static void fill(struct wire_out *o, const struct wire_proto *p, uint16_t t)
 		put_limits(o);
 		wire_put_str(o, F_NAME, "build");
 		wire_put_u64(o, F_TIMEOUT_MS, 60000);
-	} else if (t == C_FOLLOW || t == C_STATUS || t == C_STOP || t == C_KILL) {
+	} else if (t == C_FOLLOW || t == C_STATUS || t == C_STOP || t == C_KILL ||
+		   t == C_RM) {
 		wire_put_str(o, F_JOB_REF, "0123");
+		if (t == C_STOP || t == C_KILL)
+			wire_put_u32(o, F_UID, 1000);
 		if (t == C_FOLLOW)
 			wire_put_u32(o, F_FOLLOW, 1);
 		if (t == C_STOP)
@@ -141,6 +144,8 @@ static int gen_link(const char *root, const struct wire_proto *p, int link)
 		fill(&o, p, p->msgs[i].type);
 		if (wire_out_finish(&o, &e) < 0) {
 			fprintf(stderr, "gen_seeds: %s\n", e.msg);
+			wire_out_free(&o);
+			free(all);
 			return -1;
 		}
 		snprintf(name, sizeof name, "%s-%s", link & 2 ? "client" : "helper",

@@ -12,10 +12,15 @@
 #define CLI_COMMON_OPTS \
 	{ "socket", required_argument, NULL, 'S' }, \
 	{ "help", no_argument, NULL, 'h' }
+/* Commands that take JOBs: whose job names they mean (admins). */
+#define CLI_REF_OPTS \
+	{ "user", required_argument, NULL, 'U' }
 
 struct cli {
-	const char *cmd;	/* subcommand name, for messages */
+	const char *cmd;	/* subcommand name, for messages (NULL: none) */
 	const char *socket;	/* --socket, or NULL */
+	bool names_of_set;	/* --user: job names mean that user's jobs */
+	uint32_t names_of;
 };
 
 /* "corral: CMD: <msg> (see corral CMD --help)"; returns EXIT_CORRAL. */
@@ -25,12 +30,19 @@ int cli_usage(const struct cli *c, const char *fmt, ...)
 /* "corral: <e->msg>"; returns EXIT_CORRAL. */
 int cli_fail(const struct cli *c, const struct cerr *e);
 
+/* getopt_long without abbreviated long options (they are unknown). */
+int cli_getopt(int argc, char **argv, const char *shortopts,
+	       const struct option *longopts);
+
 /* Report a getopt failure (opterr is 0); returns EXIT_CORRAL. */
 int cli_bad_option(const struct cli *c, int ch, char *const argv[]);
 
-/* The single JOB operand after the options (at argv[optind]); NULL after
- * printing a usage error. */
-const char *cli_one_job(const struct cli *c, int argc, char **argv);
+/* The JOB operands after the options (argv[optind..argc)): 0 if there is
+ * at least one and each is of a JOB's length, else a usage error. */
+int cli_jobs(const struct cli *c, int argc, char **argv);
+
+/* --user U (a name or a uid) of the commands that take JOBs. */
+int cli_names_of(struct cli *c, const char *v);
 
 int cli_connect(const struct cli *c, struct corral_conn *conn, struct cerr *e);
 

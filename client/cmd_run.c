@@ -57,7 +57,7 @@ static void run_help(FILE *f)
 }
 
 static const char logs_help[] =
-"usage: corral logs [-f] [--stdout|--stderr] JOB\n"
+"usage: corral logs [-f] [--stdout|--stderr] [--user U] JOB...\n"
 "\n"
 "Print a job's output from the start: stdout to stdout, stderr to stderr,\n"
 "corrald's notes to stderr as \"corral: ...\".\n"
@@ -67,10 +67,12 @@ static const char logs_help[] =
 "Exit status: 0, or 125 on error.\n";
 
 static const char wait_help[] =
-"usage: corral wait [--json] JOB\n"
+"usage: corral wait [--json] [--user U] JOB...\n"
 "\n"
-"Wait for a job to end and exit like it (see corral run --help).\n"
-"  --json                 also print the final job record as JSON\n";
+"Wait for each job to end and exit like the first one that did not exit\n"
+"0 (0 if all did; see corral run --help for the codes).\n"
+"  --json                 also print each final job record as JSON\n"
+"  --user U               names mean user U's jobs (admins)\n";
 
 /* --- output ------------------------------------------------------------ */
 
@@ -244,7 +246,7 @@ static int parse_run(int argc, char **argv, struct cli *c, struct run_opts *o)
 
 	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:dh", run_opts(), NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, "+:dh", run_opts())) != -1) {
 		if (ch == 'h') {
 			run_help(stdout);
 			o->help = true;
@@ -424,6 +426,7 @@ static const struct option logs_opts[] = {
 	{ "follow", no_argument, NULL, 'f' },
 	{ "stdout", no_argument, NULL, O_STDOUT },
 	{ "stderr", no_argument, NULL, O_STDERR },
+	CLI_REF_OPTS,
 	CLI_COMMON_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -440,33 +443,38 @@ int cmd_logs(int argc, char **argv, struct cli *c)
 
 	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":fh", logs_opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":fh", logs_opts)) != -1) {
 		switch (ch) {
 		case 'f': follow = true; break;
 		case O_STDOUT: streams |= STREAM_STDOUT; break;
 		case O_STDERR: streams |= STREAM_STDERR; break;
 		case 'S': c->socket = optarg; break;
+		case 'U': if (cli_names_of(c, optarg)) return EXIT_CORRAL; break;
 		case 'h': fputs(logs_help, stdout); return 0;
 		default: return cli_bad_option(c, ch, argv);
 		}
 	}
-	if (!(ref = cli_one_job(c, argc, argv)))
+	if (cli_jobs(c, argc, argv))
 		return EXIT_CORRAL;
 	if (!streams)
 		streams = STREAM_STDOUT | STREAM_STDERR | STREAM_META;
-	if (cli_connect(c, &conn, &e) < 0)
-		return cli_fail(c, &e);
-	if (corral_follow(&conn, ref, streams, follow, cli_write_log, NULL,
-			  &job, &e) < 0)
-		rc = cli_fail(c, &e);
-	else
-		corral_job_free(&job);
-	corral_close(&conn);
+	for (int i = optind; i < argc; i++) {
+		ref = argv[i];
+		if (cli_connect(c, &conn, &e) < 0)
+			return cli_fail(c, &e);
+		if (corral_follow(&conn, ref, streams, follow, cli_write_log, NULL,
+				  &job, &e) < 0)
+			rc = cli_fail(c, &e);
+		else
+			corral_job_free(&job);
+		corral_close(&conn);
+	}
 	return rc;
 }
 
 static const struct option wait_opts[] = {
 	{ "json", no_argument, NULL, O_WJSON },
+	CLI_REF_OPTS,
 	CLI_COMMON_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -478,31 +486,43 @@ int cmd_wait(int argc, char **argv, struct cli *c)
 	struct cerr e = { 0 };
 	bool json = false;
 	const char *ref;
-	int ch, rc;
+	int ch, rc = 0;
 
 	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", wait_opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", wait_opts)) != -1) {
 		switch (ch) {
 		case O_WJSON: json = true; break;
 		case 'S': c->socket = optarg; break;
+		case 'U': if (cli_names_of(c, optarg)) return EXIT_CORRAL; break;
 		case 'h': fputs(wait_help, stdout); return 0;
 		default: return cli_bad_option(c, ch, argv);
 		}
 	}
-	if (!(ref = cli_one_job(c, argc, argv)))
+	if (cli_jobs(c, argc, argv))
 		return EXIT_CORRAL;
-	if (cli_connect(c, &conn, &e) < 0)
-		return cli_fail(c, &e);
-	rc = corral_follow(&conn, ref, 0, true, NULL, NULL, &job, &e);
-	corral_close(&conn);
-	if (rc < 0)
-		return cli_fail(c, &e);
-	if (json) {
-		json_job(stdout, &job);
-		fputc('\n', stdout);
+	/* Each in turn; the status is the first job's that did not exit 0
+	 * (so `corral wait a b && next` goes on only if all did). */
+	for (int i = optind; i < argc; i++) {
+		ref = argv[i];
+		if (cli_connect(c, &conn, &e) < 0)
+			return cli_fail(c, &e);
+		if (corral_follow(&conn, ref, 0, true, NULL, NULL, &job, &e) < 0) {
+			corral_close(&conn);
+			if (!rc)
+				rc = cli_fail(c, &e);
+			else
+				cli_fail(c, &e);
+			continue;
+		}
+		corral_close(&conn);
+		if (json) {
+			json_job(stdout, &job);
+			fputc('\n', stdout);
+		}
+		if (!rc)
+			rc = job_exit_status(&job);
+		corral_job_free(&job);
 	}
-	rc = job_exit_status(&job);
-	corral_job_free(&job);
 	return rc;
 }

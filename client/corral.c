@@ -41,12 +41,40 @@ int cli_usage(const struct cli *c, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "corral: %s: ", c->cmd);
+	fputs("corral: ", stderr);
+	if (c->cmd)
+		fprintf(stderr, "%s: ", c->cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see corral %s --help)\n", c->cmd);
+	fprintf(stderr, " (see corral%s%s --help)\n", c->cmd ? " " : "",
+		c->cmd ? c->cmd : "");
 	return EXIT_CORRAL;
+}
+
+/* getopt_long, without its abbreviations: "--time 1:00" must not pass as
+ * --timeout.  A long option given short of its name is an unknown one
+ * (returned as '?', optopt 0, the token at argv[optind - 1]). */
+int cli_getopt(int argc, char **argv, const char *shortopts,
+	       const struct option *longopts)
+{
+	int li = -1, ch = getopt_long(argc, argv, shortopts, longopts, &li);
+	const char *tok, *eq;
+
+	if (ch == -1 || li < 0)
+		return ch;
+	tok = argv[optind - 1];
+	if (strncmp(tok, "--", 2) && optind >= 2)
+		tok = argv[optind - 2];	/* the value came apart */
+	eq = strchr(tok, '=');
+	if (!strncmp(tok, "--", 2) &&
+	    strlen(longopts[li].name) == (size_t)((eq ? eq : tok + strlen(tok)) - tok - 2))
+		return ch;
+	/* point the error at the token */
+	if (argv[optind - 1] != tok)
+		optind--;
+	optopt = 0;
+	return '?';
 }
 
 int cli_fail(const struct cli *c, const struct cerr *e)
@@ -66,29 +94,27 @@ int cli_bad_option(const struct cli *c, int ch, char *const argv[])
 		return cli_usage(c, "option %s needs a value", arg);
 	if (optopt && !(arg[0] == '-' && arg[1] == '-'))
 		return cli_usage(c, "unknown option -%c", optopt);
-	return cli_usage(c, "unknown option %s", arg);
+	return cli_usage(c, "unknown option %.*s", (int)strcspn(arg, "="), arg);
 }
 
-const char *cli_one_job(const struct cli *c, int argc, char **argv)
+int cli_jobs(const struct cli *c, int argc, char **argv)
 {
-	if (argc - optind < 1) {
-		cli_usage(c, "missing JOB");
-		return NULL;
-	}
-	if (argc - optind > 1) {
-		cli_usage(c, "expected one JOB, got %d operands", argc - optind);
-		return NULL;
-	}
-	if (!argv[optind][0] || strlen(argv[optind]) > NAME_LEN_MAX) {
-		cli_usage(c, "JOB must be 1 to %d bytes", NAME_LEN_MAX);
-		return NULL;
-	}
-	return argv[optind];
+	if (argc - optind < 1)
+		return cli_usage(c, "missing JOB");
+	for (int i = optind; i < argc; i++)
+		if (!argv[i][0] || strlen(argv[i]) > NAME_LEN_MAX)
+			return cli_usage(c, "JOB must be 1 to %d bytes: \"%.80s\"",
+					 NAME_LEN_MAX, argv[i]);
+	return 0;
 }
 
 int cli_connect(const struct cli *c, struct corral_conn *conn, struct cerr *e)
 {
-	return corral_connect(conn, corral_socket_path(c->socket), e);
+	if (corral_connect(conn, corral_socket_path(c->socket), e) < 0)
+		return -1;
+	if (c->names_of_set)
+		corral_names_of(conn, c->names_of);
+	return 0;
 }
 
 enum { O_JSON = 256, O_ALL, O_USER, O_STATE, O_LIMIT, O_GRACE, O_DRY };
@@ -139,6 +165,16 @@ static int parse_user(const char *v, uint32_t *uid, struct cerr *e)
 	if (parse_u64(v, &n, e) < 0 || n > 0xfffffffeu)
 		return cerr_set(e, EINVAL, "--user: \"%s\" is neither a user name nor a uid", v);
 	*uid = (uint32_t)n;
+	return 0;
+}
+
+int cli_names_of(struct cli *c, const char *v)
+{
+	struct cerr e = { 0 };
+
+	if (parse_user(v, &c->names_of, &e) < 0)
+		return cli_usage(c, "%s", e.msg);
+	c->names_of_set = true;
 	return 0;
 }
 
@@ -213,7 +249,7 @@ static int cmd_ps(int argc, char **argv, struct cli *c)
 
 	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":ah", ps_opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":ah", ps_opts)) != -1) {
 		if (ch == 'h') {
 			ps_help(stdout);
 			return 0;
@@ -388,6 +424,7 @@ static void print_status(const struct corral_job *j)
 
 static const struct option json_opts[] = {
 	{ "json", no_argument, NULL, O_JSON },
+	CLI_REF_OPTS,
 	CLI_COMMON_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -401,7 +438,7 @@ static int json_only(int argc, char **argv, struct cli *c, const char *help,
 
 	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", json_opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", json_opts)) != -1) {
 		if (ch == 'h') {
 			fputs(help, stdout);
 			return 0;
@@ -410,7 +447,9 @@ static int json_only(int argc, char **argv, struct cli *c, const char *help,
 			c->socket = optarg;
 		else if (ch == O_JSON && json)
 			*json = true;
-		else
+		else if (ch == 'U' && cli_names_of(c, optarg) != 0)
+			return EXIT_CORRAL;
+		else if (ch != 'U')
 			return cli_bad_option(c, ch, argv);
 	}
 	return -1;
@@ -427,39 +466,53 @@ static int cmd_status(int argc, char **argv, struct cli *c)
 
 	if ((rc = json_only(argc, argv, c, status_help, &json)) >= 0)
 		return rc;
-	if (!(ref = cli_one_job(c, argc, argv)))
+	if (cli_jobs(c, argc, argv))
 		return EXIT_CORRAL;
 	if (cli_connect(c, &conn, &e) < 0)
 		return cli_fail(c, &e);
-	rc = corral_status(&conn, ref, &job, &e);
-	corral_close(&conn);
-	if (rc < 0)
-		return cli_fail(c, &e);
-	if (json) {
-		json_job(stdout, &job);
-		fputc('\n', stdout);
-	} else {
-		print_status(&job);
+	rc = 0;
+	for (int i = optind; i < argc; i++) {
+		ref = argv[i];
+		if (corral_status(&conn, ref, &job, &e) < 0) {
+			rc = cli_fail(c, &e);
+			if (conn.fd < 0 && cli_connect(c, &conn, &e) < 0)
+				return cli_fail(c, &e);
+			continue;
+		}
+		if (json) {
+			json_job(stdout, &job);
+			fputc('\n', stdout);
+		} else {
+			if (i > optind)
+				putchar('\n');
+			print_status(&job);
+		}
+		corral_job_free(&job);
 	}
-	corral_job_free(&job);
-	return 0;
+	corral_close(&conn);
+	return rc;
 }
 
 /* --- stop, kill ------------------------------------------------------------ */
 
 static const char stop_help[] =
-"usage: corral stop [--grace DUR] JOB\n"
+"usage: corral stop [--grace DUR] [--user U] JOB...\n"
 "\n"
-"Send SIGTERM to the job; if it is still there after the grace period\n"
-"(corrald's default unless --grace, at most 1h), kill its whole cgroup.\n";
+"Send SIGTERM to each job; if it is still there after the grace period\n"
+"(corrald's default unless --grace, at most 1h), kill its whole cgroup.\n"
+"A name means your newest job of that name still running (and not\n"
+"being stopped already); a job that has ended is left alone (exit 0).\n"
+"  --user U               names mean user U's jobs (admins)\n";
 
 static const char kill_help[] =
-"usage: corral kill JOB\n"
+"usage: corral kill [--user U] JOB...\n"
 "\n"
-"Kill every process of the job at once (cgroup.kill).\n";
+"Kill every process of each job at once (cgroup.kill).\n"
+"  --user U               names mean user U's jobs (admins)\n";
 
 static const struct option stop_opts[] = {
 	{ "grace", required_argument, NULL, O_GRACE },
+	CLI_REF_OPTS,
 	CLI_COMMON_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
@@ -475,14 +528,16 @@ static int stop_or_kill(int argc, char **argv, struct cli *c, bool kill)
 
 	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", kill ? stop_opts + 1 : stop_opts,
-				 NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", kill ? stop_opts + 1 : stop_opts)) != -1) {
 		if (ch == 'h') {
 			fputs(kill ? kill_help : stop_help, stdout);
 			return 0;
 		}
 		if (ch == 'S') {
 			c->socket = optarg;
+		} else if (ch == 'U') {
+			if (cli_names_of(c, optarg))
+				return EXIT_CORRAL;
 		} else if (ch == O_GRACE) {
 			has_grace = true;
 			if (parse_duration_ms(optarg, &grace, &e) < 0)
@@ -493,14 +548,21 @@ static int stop_or_kill(int argc, char **argv, struct cli *c, bool kill)
 			return cli_bad_option(c, ch, argv);
 		}
 	}
-	if (!(ref = cli_one_job(c, argc, argv)))
+	if (cli_jobs(c, argc, argv))
 		return EXIT_CORRAL;
-	if (cli_connect(c, &conn, &e) < 0)
-		return cli_fail(c, &e);
-	rc = kill ? corral_kill(&conn, ref, NULL, &e)
-		  : corral_stop(&conn, ref, has_grace, grace, NULL, &e);
-	corral_close(&conn);
-	return rc < 0 ? cli_fail(c, &e) : 0;
+	rc = 0;
+	for (int i = optind; i < argc; i++) {
+		ref = argv[i];
+		if (cli_connect(c, &conn, &e) < 0)
+			return cli_fail(c, &e);
+		if ((kill ? corral_kill(&conn, ref, NULL, &e)
+			  : corral_stop(&conn, ref, has_grace, grace, NULL, &e)) < 0)
+			rc = cli_fail(c, &e);
+		else if (conn.note[0])
+			fprintf(stderr, "corral: %s\n", conn.note);
+		corral_close(&conn);
+	}
+	return rc;
 }
 
 static int cmd_stop(int argc, char **argv, struct cli *c)
@@ -571,7 +633,7 @@ static int cmd_prune(int argc, char **argv, struct cli *c)
 
 	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", prune_opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", prune_opts)) != -1) {
 		if (ch == 'h') {
 			fputs(prune_help, stdout);
 			return 0;
@@ -646,7 +708,7 @@ static int cmd_audit(int argc, char **argv, struct cli *c)
 
 	optind = 0;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", audit_opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", audit_opts)) != -1) {
 		if (ch == 'h') {
 			fputs(audit_help, stdout);
 			return 0;
@@ -742,11 +804,11 @@ static int finish(int rc)
 
 int main(int argc, char **argv)
 {
-	struct cli c = { .cmd = "corral" };
+	struct cli c = { .cmd = NULL };
 	int ch;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "+:h", main_opts, NULL)) != -1) {
+	while ((ch = cli_getopt(argc, argv, "+:hV", main_opts)) != -1) {
 		switch (ch) {
 		case 'h': fputs(main_help, stdout); return finish(0);
 		case 'V': printf("corral %s\n", CORRAL_VERSION); return finish(0);

@@ -97,6 +97,12 @@ int corral_connect(struct corral_conn *c, const char *path, struct cerr *e)
 	return 0;
 }
 
+void corral_names_of(struct corral_conn *c, uint32_t uid)
+{
+	c->names_of_set = true;
+	c->names_of = uid;
+}
+
 void corral_close(struct corral_conn *c)
 {
 	if (c->fd >= 0)
@@ -317,6 +323,14 @@ void corral_job_free(struct corral_job *j)
 	memset(j, 0, sizeof *j);
 }
 
+/* A job reference, and whose names it means if that was set. */
+static void put_ref(struct corral_conn *c, struct wire_out *o, const char *ref)
+{
+	wire_put_str(o, F_JOB_REF, ref);
+	if (c->names_of_set)
+		wire_put_u32(o, F_UID, c->names_of);
+}
+
 /* --- FOLLOW ------------------------------------------------------------- */
 
 static int deliver_log(struct corral_conn *c, struct wire_msg *m,
@@ -341,7 +355,7 @@ int corral_follow(struct corral_conn *c, const char *ref, uint32_t streams,
 	struct wire_msg m;
 
 	wire_out_init(&o, &proto_client_req, C_FOLLOW);
-	wire_put_str(&o, F_JOB_REF, ref);
+	put_ref(c, &o, ref);
 	wire_put_u32(&o, F_STREAMS, streams);
 	wire_put_u32(&o, F_FOLLOW, follow ? 1 : 0);
 	if (send_msg(c, &o, e) < 0)
@@ -401,10 +415,6 @@ int corral_list(struct corral_conn *c, const struct corral_list_req *q,
 	}
 }
 
-static void put_ref(struct wire_out *o, const char *ref)
-{
-	wire_put_str(o, F_JOB_REF, ref);
-}
 
 int corral_status(struct corral_conn *c, const char *ref,
 		  struct corral_job *job, struct cerr *e)
@@ -413,7 +423,7 @@ int corral_status(struct corral_conn *c, const char *ref,
 	struct wire_msg m;
 
 	wire_out_init(&o, &proto_client_req, C_STATUS);
-	put_ref(&o, ref);
+	put_ref(c, &o, ref);
 	if (send_msg(c, &o, e) < 0 || recv_msg(c, &m, e) < 0)
 		return -1;
 	if (m.type != C_JOB)
@@ -436,6 +446,8 @@ static int expect_ok(struct corral_conn *c, const char *req,
 	s = wire_str(&m, F_JOB_ID);
 	if (id)
 		snprintf(id, JOB_ID_LEN + 1, "%s", s ? s : "");
+	s = wire_str(&m, F_MESSAGE);
+	snprintf(c->note, sizeof c->note, "%s", s ? s : "");
 	wire_msg_free(&m);
 	return 0;
 }
@@ -446,7 +458,7 @@ int corral_stop(struct corral_conn *c, const char *ref, bool has_grace,
 	struct wire_out o;
 
 	wire_out_init(&o, &proto_client_req, C_STOP);
-	put_ref(&o, ref);
+	put_ref(c, &o, ref);
 	if (has_grace)
 		wire_put_u64(&o, F_GRACE_MS, grace_ms);
 	if (send_msg(c, &o, e) < 0)
@@ -460,7 +472,7 @@ int corral_kill(struct corral_conn *c, const char *ref,
 	struct wire_out o;
 
 	wire_out_init(&o, &proto_client_req, C_KILL);
-	put_ref(&o, ref);
+	put_ref(c, &o, ref);
 	if (send_msg(c, &o, e) < 0)
 		return -1;
 	return expect_ok(c, "KILL", id, e);
@@ -472,7 +484,7 @@ int corral_rm(struct corral_conn *c, const char *ref,
 	struct wire_out o;
 
 	wire_out_init(&o, &proto_client_req, C_RM);
-	put_ref(&o, ref);
+	put_ref(c, &o, ref);
 	if (send_msg(c, &o, e) < 0)
 		return -1;
 	return expect_ok(c, "RM", id, e);

@@ -32,6 +32,12 @@ struct corral_conn {
 	 * wait for ever once they have begun. */
 	int timeout_ms;
 	bool awaiting;		/* a request was sent and nothing came yet */
+	/* Whose job names references mean (admins: another user's); set
+	 * with corral_names_of. */
+	bool names_of_set;
+	uint32_t names_of;
+	/* The note corrald's last OK carried ("" if none). */
+	char note[MESSAGE_LEN_MAX];
 	/* Optional: while waiting for a reply, also watch wake_fd and call
 	 * on_wake(wake_ctx) when it is readable (the CLI's signal pipe). */
 	int wake_fd;
@@ -45,6 +51,8 @@ const char *corral_socket_path(const char *opt);
 
 int corral_connect(struct corral_conn *c, const char *path, struct cerr *e);
 void corral_close(struct corral_conn *c);
+/* Job names in later requests mean uid's jobs (admins only). */
+void corral_names_of(struct corral_conn *c, uint32_t uid);
 
 struct corral_run_req {
 	const char *const *argv;

@@ -97,26 +97,49 @@ int parse_size(const char *s, uint64_t *out, struct cerr *e)
 	return cerr_set(e, EINVAL, "\"%s\" is not a size (e.g. 512M, 1.5G)", s);
 }
 
-int parse_duration_ms(const char *s, uint64_t *out, struct cerr *e)
+/* The unit at p: its multiplier and length; 0 length if none matches. */
+static size_t duration_unit(const char *p, uint64_t *mult)
 {
 	static const struct { const char *suf; uint64_t mult; } units[] = {
-		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
-		{ "min", 60000 }, { "h", 3600000 }, { "d", 86400000 },
+		{ "ms", 1 }, { "min", 60000 }, { "s", 1000 }, { "m", 60000 },
+		{ "h", 3600000 }, { "d", 86400000 },
 	};
-	uint64_t i, f;
-	const char *end;
 
-	if (!s || parse_decimal(s, &i, &f, &end) < 0)
-		return cerr_set(e, EINVAL, "\"%s\" is not a duration (e.g. 30s, 5m, 250ms)",
-				s ? s : "");
 	for (size_t k = 0; k < sizeof units / sizeof units[0]; k++) {
-		if (strcmp(end, units[k].suf))
-			continue;
-		if (scaled(i, f, units[k].mult, out) < 0)
-			return cerr_set(e, ERANGE, "duration \"%s\" is too large", s);
-		return 0;
+		size_t n = strlen(units[k].suf);
+		if (!strncmp(p, units[k].suf, n) && !(p[n] >= 'a' && p[n] <= 'z')) {
+			*mult = units[k].mult;
+			return n;
+		}
 	}
-	return cerr_set(e, EINVAL, "\"%s\" is not a duration (e.g. 30s, 5m, 250ms)", s);
+	return 0;
+}
+
+int parse_duration_ms(const char *s, uint64_t *out, struct cerr *e)
+{
+	const char *p = s, *end;
+	uint64_t i, f, part, total = 0, mult;
+	size_t n;
+
+	if (!s || !*s)
+		return cerr_set(e, EINVAL, "\"%s\" is not a duration (e.g. 30s, 5m, 1h30m, 250ms)",
+				s ? s : "");
+	/* A bare number is seconds; otherwise number-unit pairs, as 1h30m. */
+	while (*p) {
+		if (parse_decimal(p, &i, &f, &end) < 0)
+			return cerr_set(e, EINVAL, "\"%s\" is not a duration (e.g. 30s, 5m, 1h30m, 250ms)", s);
+		n = duration_unit(end, &mult);
+		if (!n && !*end && p == s)
+			mult = 1000, n = 0;
+		else if (!n)
+			return cerr_set(e, EINVAL, "\"%s\" is not a duration (e.g. 30s, 5m, 1h30m, 250ms)", s);
+		if (scaled(i, f, mult, &part) < 0 || total > UINT64_MAX - part)
+			return cerr_set(e, ERANGE, "duration \"%s\" is too large", s);
+		total += part;
+		p = end + n;
+	}
+	*out = total;
+	return 0;
 }
 
 int parse_cpus(const char *s, uint64_t *quota_usec, struct cerr *e)
@@ -188,8 +211,9 @@ bool job_name_valid(const char *s)
 	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 		      "0123456789._-+@") != n || s[0] == '-' || s[0] == '.')
 		return false;
-	/* A name that could be an id prefix would make refs ambiguous. */
-	return strspn(s, "0123456789abcdef-") != n;
+	/* Any name but a job id: "2024" or "cafe" may also start an id, and
+	 * a reference that is both is refused naming both (store.c). */
+	return !job_id_valid(s);
 }
 
 /* --- formatting -------------------------------------------------------- */

@@ -36,8 +36,7 @@ bool job_id_valid(const char *s);
 bool cpuset_valid(const char *s);
 
 /* A job name: 1 to NAME_LEN_MAX of letters, digits and ._-+@, not
- * starting with '-' or '.', and not only hex digits and '-' (which would
- * read as an id prefix). */
+ * starting with '-' or '.', and not a job id. */
 bool job_name_valid(const char *s);
 
 /* "512 MiB", "1.5 GiB", "100 B".  buf of at least 32 bytes. */

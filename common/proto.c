@@ -131,8 +131,12 @@ const struct wire_proto proto_helper_ev = {
 	"helper link", helper_msgs, ARRAY_SIZE(helper_msgs), WD_REP
 };
 
+/* F_UID in a job reference: whose job names it means (admins only). */
+#define REF_FIELDS \
+	STR(F_JOB_REF, "job", R, 1, NAME_LEN_MAX), \
+	U32(F_UID, "uid", 0, 0, 0xfffffffeu)
 static const struct wire_field_spec c_follow[] = {
-	STR(F_JOB_REF, "job", R, 1, NAME_LEN_MAX),
+	REF_FIELDS,
 	U32(F_STREAMS, "streams", 0, 0, STREAM_STDOUT | STREAM_STDERR | STREAM_META),
 	U32(F_FOLLOW, "follow", 0, 0, 1),
 };
@@ -143,10 +147,10 @@ static const struct wire_field_spec c_list[] = {
 	U32(F_LIMIT, "limit", 0, 1, 100000),
 };
 static const struct wire_field_spec c_ref[] = {
-	STR(F_JOB_REF, "job", R, 1, NAME_LEN_MAX),
+	REF_FIELDS,
 };
 static const struct wire_field_spec c_stop[] = {
-	STR(F_JOB_REF, "job", R, 1, NAME_LEN_MAX),
+	REF_FIELDS,
 	U64(F_GRACE_MS, "grace_ms", 0, 0, 3600ull * 1000),
 };
 static const struct wire_field_spec c_prune[] = {

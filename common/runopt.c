@@ -56,7 +56,7 @@ static int check_str(const struct runopt_def *d, const char *s, struct cerr *e)
 	case RT_NAME:
 		if (!job_name_valid(s))
 			return cerr_set(e, EINVAL,
-					"\"%s\": use letters, digits and ._-+@, not only hex digits", s);
+					"\"%s\": use letters, digits and ._-+@ (not first), and not a job id", s);
 		return 0;
 	case RT_PATH:
 		if (s[0] != '/')

@@ -574,9 +574,17 @@ void job_timers(struct mgr *m)
 	}
 }
 
+static bool job_stopping(struct mgr *m, const char *id)
+{
+	struct job *j = job_find(m, id);
+
+	return j && j->reason != END_NONE;
+}
+
 const struct mgr_ops real_ops = {
 	.launch = job_launch,
 	.stop = job_stop,
+	.stopping = job_stopping,
 	.follow = follow_start,
 	.rm_log = logf_remove,
 	.prune = prune_pass,

@@ -117,6 +117,8 @@ struct mgr_ops {
 	/* Turn c into a follower of job id (c->state = SS_FOLLOW). */
 	int (*follow)(struct mgr *m, struct client *c, const char *id,
 		      uint32_t streams, bool live, struct cerr *e);
+	/* Whether job id is being stopped already (stop, kill of a name). */
+	bool (*stopping)(struct mgr *m, const char *id);
 	/* Delete a finished job's log file (rm; the row is the store's). */
 	int (*rm_log)(struct mgr *m, const char *id, struct cerr *e);
 	/* One retention pass (prune). */

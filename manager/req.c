@@ -204,18 +204,38 @@ static void do_run(struct mgr *m, struct client *c, const struct wire_msg *msg)
 
 /* --- job references -------------------------------------------------- */
 
-/* Resolve F_JOB_REF for c; refuse (audited) on failure. */
-static int resolve(struct mgr *m, struct client *c, const char *action,
-		   const struct wire_msg *msg, char id[JOB_ID_LEN + 1])
+/* Resolve F_JOB_REF for c; refuse (audited) on failure.  Names are the
+ * caller's own; an admin names another user's jobs with F_UID. */
+static int resolve_as(struct mgr *m, struct client *c, const char *action,
+		      const struct wire_msg *msg, bool unfinished_first,
+		      char id[JOB_ID_LEN + 1])
 {
-	const char *ref = wire_str(msg, F_JOB_REF);
+	struct ref_query q = {
+		.ref = wire_str(msg, F_JOB_REF), .uid = c->who.uid,
+		.admin = c->who.admin, .name_uid = c->who.uid,
+		.unfinished_first = unfinished_first,
+	};
 	struct cerr e;
 
-	if (store_resolve(m->store, ref, c->who.admin, c->who.uid, id, &e) < 0) {
+	if (wire_has(msg, F_UID)) {
+		q.name_uid = wire_u32(msg, F_UID, 0);
+		if (q.name_uid != c->who.uid && !c->who.admin) {
+			cerr_set(&e, EACCES, "naming another user's jobs needs admin rights");
+			refuse(m, c, action, NULL, &e);
+			return -1;
+		}
+	}
+	if (store_resolve(m->store, &q, id, &e) < 0) {
 		refuse(m, c, action, NULL, &e);
 		return -1;
 	}
 	return 0;
+}
+
+static int resolve(struct mgr *m, struct client *c, const char *action,
+		   const struct wire_msg *msg, char id[JOB_ID_LEN + 1])
+{
+	return resolve_as(m, c, action, msg, false, id);
 }
 
 static void do_status(struct mgr *m, struct client *c,
@@ -238,23 +258,72 @@ static void do_status(struct mgr *m, struct client *c,
 	push(c, &o);
 }
 
+/* A name given to stop or kill means a job of that name still running,
+ * and not one already being stopped: "stop dup" twice stops both.  The
+ * note names the others still running under it. */
+static void pick_by_name(struct mgr *m, const char *name, uint32_t uid,
+			 char id[JOB_ID_LEN + 1], char *note, size_t len)
+{
+	char ids[8][JOB_ID_LEN + 1];
+	int n = 0, pick = -1;
+	size_t used = 0;
+	struct cerr e;
+
+	if (store_by_name(m->store, name, uid, true, ids, 8, &n, &e) < 0 || n < 1)
+		return;
+	for (int i = 0; i < n && pick < 0; i++)
+		if (!m->ops->stopping(m, ids[i]))
+			pick = i;
+	if (pick < 0)
+		pick = 0;
+	memcpy(id, ids[pick], JOB_ID_LEN + 1);
+	for (int i = 0; i < n && used < len; i++) {
+		int w;
+		if (i == pick)
+			continue;
+		w = snprintf(note + used, len - used, "%s%.8s", used ? ", " : "also running as \"", ids[i]);
+		used += w > 0 ? (size_t)w : 0;
+	}
+	if (used && used < len)
+		snprintf(note + used, len - used, "\" (%s), by id", name);
+}
+
 static void do_stop(struct mgr *m, struct client *c, const struct wire_msg *msg,
 		    bool kill)
 {
 	const char *action = kill ? "kill" : "stop";
 	uint64_t grace = wire_u64(msg, F_GRACE_MS, m->conf.stop_grace_ms);
-	char id[JOB_ID_LEN + 1], detail[64] = "";
+	char id[JOB_ID_LEN + 1], detail[64] = "", note[200] = "";
+	char state[STATE_LEN_MAX + 1];
+	struct wire_out o;
+	bool finished;
 	struct cerr e;
 
-	if (resolve(m, c, action, msg, id) < 0)
+	if (resolve_as(m, c, action, msg, true, id) < 0)
 		return;
-	if (m->ops->stop(m, id, kill, grace, &e) < 0)
+	if (!job_id_valid(wire_str(msg, F_JOB_REF)))
+		pick_by_name(m, wire_str(msg, F_JOB_REF),
+			     wire_u32(msg, F_UID, c->who.uid), id, note, sizeof note);
+	if (store_finished(m->store, id, &finished, NULL, &e) < 0 ||
+	    (finished && store_state(m->store, id, state, &e) < 0))
 		return refuse(m, c, action, id, &e);
-	if (!kill)
-		snprintf(detail, sizeof detail, "grace_ms=%llu",
-			 (unsigned long long)grace);
+	/* Stopping what has ended is done already: say so, and succeed. */
+	if (finished) {
+		snprintf(note, sizeof note, "job %s has already ended (%s)", id, state);
+		snprintf(detail, sizeof detail, "already %s", state);
+	} else {
+		if (m->ops->stop(m, id, kill, grace, &e) < 0)
+			return refuse(m, c, action, id, &e);
+		if (!kill)
+			snprintf(detail, sizeof detail, "grace_ms=%llu",
+				 (unsigned long long)grace);
+	}
 	audit(m, &c->who, action, id, "ok", detail, true);
-	reply_ok(c, id);
+	wire_out_init(&o, &proto_client_rep, C_OK);
+	wire_put_str(&o, F_JOB_ID, id);
+	if (note[0])
+		wire_put_str(&o, F_MESSAGE, note);
+	push(c, &o);
 }
 
 static void do_follow(struct mgr *m, struct client *c,

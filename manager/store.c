@@ -95,9 +95,10 @@ static const char *const fixed_sql[] = {
 	 * the ids starting with prefix, and the primary key serves it. */
 	[ST_BY_PREFIX] = "SELECT id FROM jobs WHERE id >= ?1 AND id < ?2 "
 			 "AND (?3 < 0 OR uid = ?3) ORDER BY id LIMIT 2",
-	[ST_BY_NAME] = "SELECT id FROM jobs WHERE name = ?1 "
-		       "AND (?2 < 0 OR uid = ?2) "
-		       "ORDER BY created_ms DESC, id DESC LIMIT 1",
+	/* Names are one user's: ?2 is whose.  ?3: only unfinished jobs. */
+	[ST_BY_NAME] = "SELECT id FROM jobs WHERE name = ?1 AND uid = ?2 "
+		       "AND (?3 = 0 OR state IN ('starting', 'running')) "
+		       "ORDER BY created_ms DESC, id DESC LIMIT ?4",
 	[ST_STATE] = "SELECT state FROM jobs WHERE id = ?1",
 	[ST_RUNNING] = "UPDATE jobs SET state = 'running', pid = ?2, "
 		       "started_ms = ?3 WHERE id = ?1 AND state = 'starting'",
@@ -818,38 +819,64 @@ static int resolve_prefix(struct store *s, const char *ref, bool admin,
 			ref, id, other);
 }
 
-static int resolve_name(struct store *s, const char *ref, bool admin,
-			uint32_t uid, char id[JOB_ID_LEN + 1], struct cerr *e)
+int store_by_name(struct store *s, const char *name, uint32_t uid,
+		  bool unfinished, char (*ids)[JOB_ID_LEN + 1], int max, int *n,
+		  struct cerr *e)
 {
 	sqlite3_stmt *st = s->st[ST_BY_NAME];
 	int r;
 
-	bind_text(st, 1, ref);
-	sqlite3_bind_int64(st, 2, admin ? -1 : (sqlite3_int64)uid);
-	r = step_row(s, st, "look up job name", e);
-	if (r <= 0)
-		return r;
-	copy_col(st, 0, id, JOB_ID_LEN + 1);
-	finish(st);
-	return 1;
+	*n = 0;
+	bind_text(st, 1, name);
+	sqlite3_bind_int64(st, 2, uid);
+	sqlite3_bind_int64(st, 3, unfinished);
+	sqlite3_bind_int64(st, 4, max);
+	while ((r = step_row(s, st, "look up job name", e)) > 0)
+		copy_col(st, 0, ids[(*n)++], JOB_ID_LEN + 1);
+	return r;
 }
 
-int store_resolve(struct store *s, const char *ref, bool admin, uint32_t uid,
+/* A name means the newest of the user's jobs with it (for stop and kill,
+ * the newest that has not ended, if one has not); a full id, that job; a
+ * hex prefix of 4 or more, the one visible job whose id starts with it.
+ * A reference that is both a name and a prefix of another job's id is
+ * refused, naming both. */
+int store_resolve(struct store *s, const struct ref_query *q,
 		  char id[JOB_ID_LEN + 1], struct cerr *e)
 {
-	int r = 0;
+	char by_name[1][JOB_ID_LEN + 1], by_prefix[JOB_ID_LEN + 1];
+	int named = 0, r = 0;
+	size_t n = strlen(q->ref);
 
-	if (job_id_valid(ref))
-		r = resolve_id(s, ref, admin, uid, id, e);
-	else if (prefix_ref(ref))
-		r = resolve_prefix(s, ref, admin, uid, id, e);
-	if (r == 0)
-		r = resolve_name(s, ref, admin, uid, id, e);
-	if (r < 0)
+	if (job_id_valid(q->ref)) {
+		r = resolve_id(s, q->ref, q->admin, q->uid, id, e);
+		if (r < 0)
+			return -1;
+		return r ? 0 : cerr_set(e, ENOENT, "no such job: %s", q->ref);
+	}
+	if (q->unfinished_first &&
+	    store_by_name(s, q->ref, q->name_uid, true, by_name, 1, &named, e) < 0)
 		return -1;
-	if (r == 0)
-		return cerr_set(e, ENOENT, "no such job: %s", ref);
-	return 0;
+	if (!named && store_by_name(s, q->ref, q->name_uid, false, by_name, 1, &named, e) < 0)
+		return -1;
+	if (prefix_ref(q->ref)) {
+		r = resolve_prefix(s, q->ref, q->admin, q->uid, by_prefix, e);
+		if (r < 0)
+			return -1;
+	}
+	if (named && r && strcmp(by_name[0], by_prefix))
+		return cerr_set(e, EINVAL,
+				"\"%s\" names job %s and starts the id of job %s: use more of the id",
+				q->ref, by_name[0], by_prefix);
+	if (named || r) {
+		snprintf(id, JOB_ID_LEN + 1, "%s", named ? by_name[0] : by_prefix);
+		return 0;
+	}
+	if (n < REF_PREFIX_MIN && strspn(q->ref, "0123456789abcdef-") == n)
+		return cerr_set(e, ENOENT,
+				"no such job: %s (an id prefix needs at least %d characters)",
+				q->ref, REF_PREFIX_MIN);
+	return cerr_set(e, ENOENT, "no such job: %s", q->ref);
 }
 
 int store_unfinished(struct store *s, char (*ids)[JOB_ID_LEN + 1], int max,

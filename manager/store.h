@@ -67,10 +67,23 @@ int store_insert_run(struct store *s, const char *id, uint32_t uid,
 int store_audit(struct store *s, const struct audit_rec *a, bool durable,
 		struct cerr *e);
 
-/* Resolve a job reference visible to uid (all jobs if admin) into an
- * id: full id, unique id prefix (>= 4 chars) or newest job by name. */
-int store_resolve(struct store *s, const char *ref, bool admin, uint32_t uid,
+/* A job reference: a full id, a unique id prefix (>= 4 characters), or
+ * the name of one of name_uid's jobs.  uid sees its own jobs (admins all)
+ * by id and prefix. */
+struct ref_query {
+	const char *ref;
+	uint32_t uid;
+	bool admin;
+	uint32_t name_uid;	/* whose names: uid's own, or (admins) --user's */
+	bool unfinished_first;	/* stop, kill: a name means a job still running */
+};
+int store_resolve(struct store *s, const struct ref_query *q,
 		  char id[JOB_ID_LEN + 1], struct cerr *e);
+/* Up to max of uid's jobs named name, newest first (only unfinished ones
+ * if unfinished). */
+int store_by_name(struct store *s, const char *name, uint32_t uid,
+		  bool unfinished, char (*ids)[JOB_ID_LEN + 1], int max, int *n,
+		  struct cerr *e);
 
 /* The job's state; -1 with ENOENT if there is no such row. */
 int store_state(struct store *s, const char *id,

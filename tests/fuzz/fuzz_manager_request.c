@@ -44,6 +44,12 @@ static int stub_follow(struct mgr *m, struct client *c, const char *id,
 	return r;
 }
 
+static bool stub_stopping(struct mgr *m, const char *id)
+{
+	(void)m;
+	return id[0] == 'a';
+}
+
 static int stub_rm_log(struct mgr *m, const char *id, struct cerr *e)
 {
 	(void)m, (void)id, (void)e;
@@ -59,7 +65,7 @@ static int stub_prune(struct mgr *m, struct prune_count *pc, struct cerr *e)
 
 static const struct mgr_ops stub_ops = {
 	.launch = stub_launch, .stop = stub_stop, .follow = stub_follow,
-	.rm_log = stub_rm_log, .prune = stub_prune,
+	.rm_log = stub_rm_log, .prune = stub_prune, .stopping = stub_stopping,
 };
 
 static void seed_jobs(struct store *s)

@@ -273,7 +273,7 @@ t_audit_each() {
 	audit_one audit_row_list "list/ok" "$uA" ps
 	audit_one audit_row_logs "follow/ok" "$uA" logs ident
 	audit_one audit_row_wait "follow/ok" "$uA" wait ident
-	audit_one audit_row_stop_final "stop/error" "$uA" stop ident
+	audit_one audit_row_stop_final "stop/ok" "$uA" stop ident
 	audit_one audit_row_kill_other "kill/error" "$uA" kill bjob
 	audit_one audit_row_whoami "whoami/ok" "$uA" whoami
 	audit_one audit_row_audit_denied "audit/denied" "$uA" audit
@@ -405,8 +405,10 @@ t_stop() {
 		-a "$(field "$id" signal)" = 9 -a $ms -ge 900 -a $ms -lt 4000
 	local out
 	out=$(cr "$uA" stop "$id" 2>&1); rc=$?
-	[ $rc = 125 ] && has "$out" stopped
-	result $? stop_final_job_refused "rc=$rc: $out"
+	# Stopping an ended job is idempotent (systemctl stop, docker stop):
+	# exit 0, with a note saying so.
+	[ $rc = 0 ] && has "$out" "already ended"
+	result $? stop_ended_job_idempotent "rc=$rc: $out"
 }
 
 t_exit_codes() {
@@ -487,6 +489,73 @@ t_cli() {
 	result $? cli_bad_timeout_names_flag "rc=$rc: $out"
 	out=$(cr "$uA" 2>&1); rc=$?
 	expect cli_no_command "rc=$rc" test $rc = 125
+	out=$(cr "$uA" -V 2>&1); rc=$?
+	[ $rc = 0 ] && has "$out" '[0-9]\.[0-9]'
+	result $? cli_version_short "rc=$rc: $out"
+	out=$(cr "$uA" -Z 2>&1; cr "$uA" status -Z x 2>&1; cr "$uA" run --memory 1Q -- true 2>&1)
+	! has "$out" 'corral: corral' && ! has "$out" 'corral corral'
+	result $? cli_no_doubled_prefix "$out"
+	# No GNU abbreviations: --time is not --timeout.
+	out=$(cr "$uA" run --time 1:00 -- true 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" 'unknown option --time\b'
+	result $? cli_no_abbreviations "rc=$rc: $out"
+	local id
+	id=$(cr "$uA" run -d --timeout 1h30m -- true)
+	cr "$uA" wait "$id" >/dev/null
+	expect cli_compound_duration "timeout_ms=$(field "$id" timeout_ms)" \
+		test "$(field "$id" timeout_ms)" = 5400000
+	out=$(cr "$uA" status 4e1 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" "4 characters"
+	result $? cli_short_ref_says_minimum "rc=$rc: $out"
+}
+
+# Names belong to their user; several jobs per command.
+t_names() {
+	local out rc n ida idb ids d1 d2
+	for n in 2024 add cafe; do
+		out=$(cr "$uA" run --name "$n" -- echo "named $n" 2>&1); rc=$?
+		[ $rc = 0 ] && has "$out" "named $n" &&
+			[ "$(cr "$uA" logs "$n")" = "named $n" ]
+		result $? "name_allowed_$n" "rc=$rc: $out"
+	done
+	idb=$(cr "$uB" run -d --name shared -- sleep 60)
+	ida=$(cr "$uAdm" run -d --name shared -- sleep 60)
+	cr "$uAdm" stop --grace 0 shared >/dev/null 2>&1; rc=$?
+	cr "$uAdm" wait "$ida" >/dev/null
+	expect name_is_callers_own "rc=$rc; admin's job $(field "$ida" state), B's $(field "$idb" state)" \
+		test $rc = 0 -a "$(field "$ida" state)" = stopped -a "$(field "$idb" state)" = running
+	out=$(cr "$uA" stop --user "$uB" shared 2>&1); rc=$?
+	expect name_other_user_needs_admin "rc=$rc: $out; B's $(field "$idb" state)" \
+		test $rc = 125 -a "$(field "$idb" state)" = running
+	cr "$uAdm" stop --grace 0 --user "$uB" shared >/dev/null 2>&1; rc=$?
+	cr "$uAdm" wait "$idb" >/dev/null
+	expect name_admin_user_flag "rc=$rc; B's $(field "$idb" state)" \
+		test $rc = 0 -a "$(field "$idb" state)" = stopped
+	d1=$(cr "$uA" run -d --name dup -- sleep 60)
+	d2=$(cr "$uA" run -d --name dup -- sleep 60)
+	out=$(cr "$uA" status dup 2>&1); rc=$?
+	[ $rc = 0 ] && has "$out" "$d2"
+	result $? name_means_newest "rc=$rc: $out"
+	out=$(cr "$uA" stop --grace 0 dup 2>&1); rc=$?
+	has "$out" "also running"
+	result $? name_stop_notes_others "rc=$rc: $out"
+	cr "$uA" stop --grace 0 dup >/dev/null 2>&1; rc=$?
+	cr "$uA" wait "$d1" "$d2" >/dev/null
+	expect name_stop_twice_stops_both "rc=$rc; $(field "$d1" state) $(field "$d2" state)" \
+		test $rc = 0 -a "$(field "$d1" state)" = stopped -a "$(field "$d2" state)" = stopped
+	d1=$(cr "$uA" run -d -- sh -c 'echo one')
+	d2=$(cr "$uA" run -d -- sh -c 'echo two; exit 3')
+	cr "$uA" wait "$d1" "$d2"; rc=$?
+	expect multi_wait_first_failure "rc=$rc" test $rc = 3
+	out=$(cr "$uA" logs "$d1" "$d2")
+	expect multi_logs "$out" test "$out" = "$(printf 'one\ntwo')"
+	out=$(cr "$uA" status "$d1" "$d2" | grep -c '^state:')
+	expect multi_status "$out state lines" test "$out" = 2
+	ids=$(for n in 1 2 3; do cr "$uA" run -d -- sleep 60; done)
+	cr "$uA" stop --grace 0 $ids >/dev/null; rc=$?
+	cr "$uA" wait $ids >/dev/null
+	out=$(for d in $ids; do field "$d" state; done | sort -u)
+	expect multi_stop "rc=$rc; states $out" test $rc = 0 -a "$out" = stopped
 }
 
 corrald_rss() { awk '/^VmRSS/ { print $2 }' "/proc/$CORRALD_PID/status"; }
@@ -647,6 +716,7 @@ t_partial
 t_private_tmp
 t_soft_limits
 t_cli
+t_names
 t_rawclient
 m_latency
 m_throughput

@@ -119,6 +119,13 @@ static void test_parse_duration(void **state)
 	bad(parse_duration_ms, "-1s", EINVAL);
 	bad(parse_duration_ms, "1.5.s", EINVAL);
 	bad(parse_duration_ms, "1S", EINVAL);
+	ok(parse_duration_ms, "1h30m", 5400000);
+	ok(parse_duration_ms, "2m30s", 150000);
+	ok(parse_duration_ms, "1d2h", 93600000);
+	ok(parse_duration_ms, "1m500ms", 60500);
+	bad(parse_duration_ms, "1h30", EINVAL);	/* a bare number only alone */
+	bad(parse_duration_ms, "h", EINVAL);
+	bad(parse_duration_ms, "1x30m", EINVAL);
 }
 
 static void test_parse_cpus(void **state)

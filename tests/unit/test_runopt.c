@@ -82,7 +82,10 @@ static void test_parse_bounds(void **state)
 	parse_err(OPT_PIDS_MAX, "4194305", "is above the maximum of 4194304");
 	parse_err(OPT_TIMEOUT_MS, "367d", "\"367d\" is above the maximum of 366d00h00m");
 	parse_err(OPT_CPUSET_CPUS, "0-1;3", "is not a list");
-	parse_err(OPT_NAME, "abc-123", "not only hex digits");
+	parse_err(OPT_NAME, "0123abcd-4567-89ef-0123-456789abcdef", "not a job id");
+	parse_err(OPT_NAME, "-x", "not first");
+	assert_int_equal(runopt_parse(&r, OPT_NAME, "cafe", &e), 0);
+	assert_int_equal(runopt_parse(&r, OPT_NAME, "2024", &e), 0);
 	parse_err(OPT_ROOTFS, "srv/x", "not an absolute path");
 	assert_int_equal(runopt_parse(&r, OPT_CPUSET_CPUS, "0-1,3", &e), 0);
 	assert_string_equal(runopt_format(&r, OPT_CPUSET_CPUS, b, sizeof b), "0-1,3");

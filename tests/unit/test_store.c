@@ -20,6 +20,9 @@
 #define ID_A2 "aaaa2222-0000-4000-8000-000000000002"
 #define ID_B "bbbb0000-0000-4000-8000-000000000003"
 #define ID_OTHER "cccc0000-0000-4000-8000-000000000004"
+#define ID_C2 "dddd0000-0000-4000-8000-000000000005"
+#define ID_N "eeee0000-0000-4000-8000-000000000006"
+#define ID_X "ffff0000-0000-4000-8000-000000000007"
 
 /* A decoded RUN request, as the request layer would see it. */
 static void make_run(struct wire_msg *m, const char *name, const char *arg0)
@@ -175,6 +178,16 @@ static void test_duplicate_id_rolls_back(void **state)
 	store_close(s);
 }
 
+static int res(struct store *s, const char *ref, bool admin, uint32_t uid,
+	       uint32_t name_uid, bool unfinished, char id[JOB_ID_LEN + 1],
+	       struct cerr *e)
+{
+	struct ref_query q = { .ref = ref, .uid = uid, .admin = admin,
+			       .name_uid = name_uid, .unfinished_first = unfinished };
+
+	return store_resolve(s, &q, id, e);
+}
+
 static void test_resolve(void **state)
 {
 	char id[JOB_ID_LEN + 1];
@@ -186,36 +199,55 @@ static void test_resolve(void **state)
 	insert(s, ID_A2, 1000, "web", 2);
 	insert(s, ID_B, 1000, NULL, 3);
 	insert(s, ID_OTHER, 2000, "web", 4);
+	insert(s, ID_C2, 0, "web", 5);		/* an admin's own */
+	insert(s, ID_N, 1000, "2024", 6);	/* names may be all digits */
 
-	assert_int_equal(store_resolve(s, ID_B, false, 1000, id, &e), 0);
+	assert_int_equal(res(s, ID_B, false, 1000, 1000, false, id, &e), 0);
 	assert_string_equal(id, ID_B);
-	assert_int_equal(store_resolve(s, "aaaa1", false, 1000, id, &e), 0);
+	assert_int_equal(res(s, "aaaa1", false, 1000, 1000, false, id, &e), 0);
 	assert_string_equal(id, ID_A1);
-	assert_int_equal(store_resolve(s, "bbbb", false, 1000, id, &e), 0);
+	assert_int_equal(res(s, "bbbb", false, 1000, 1000, false, id, &e), 0);
 	assert_string_equal(id, ID_B);
 
-	assert_int_equal(store_resolve(s, "aaaa", false, 1000, id, &e), -1);
+	assert_int_equal(res(s, "aaaa", false, 1000, 1000, false, id, &e), -1);
 	assert_int_equal(e.num, EINVAL);
 	assert_non_null(strstr(e.msg, "ambiguous"));
 	assert_non_null(strstr(e.msg, "aaaa"));
 
-	/* Newest visible job with the name: the other user's is newer but
-	 * invisible to uid 1000; an admin sees it. */
-	assert_int_equal(store_resolve(s, "web", false, 1000, id, &e), 0);
+	/* A name is the caller's own: an admin's "web" is the admin's job,
+	 * not another user's newer one; --user names theirs. */
+	assert_int_equal(res(s, "web", false, 1000, 1000, false, id, &e), 0);
 	assert_string_equal(id, ID_A2);
-	assert_int_equal(store_resolve(s, "web", true, 0, id, &e), 0);
+	assert_int_equal(res(s, "web", true, 0, 0, false, id, &e), 0);
+	assert_string_equal(id, ID_C2);
+	assert_int_equal(res(s, "web", true, 0, 2000, false, id, &e), 0);
 	assert_string_equal(id, ID_OTHER);
+	assert_int_equal(res(s, "2024", false, 1000, 1000, false, id, &e), 0);
+	assert_string_equal(id, ID_N);
 
 	/* Another user's job is "no such job", never "forbidden". */
-	assert_int_equal(store_resolve(s, ID_OTHER, false, 1000, id, &e), -1);
+	assert_int_equal(res(s, ID_OTHER, false, 1000, 1000, false, id, &e), -1);
 	assert_int_equal(e.num, ENOENT);
-	assert_int_equal(store_resolve(s, "cccc", false, 1000, id, &e), -1);
+	assert_int_equal(res(s, "cccc", false, 1000, 1000, false, id, &e), -1);
 	assert_int_equal(e.num, ENOENT);
-	assert_int_equal(store_resolve(s, ID_OTHER, true, 0, id, &e), 0);
+	assert_int_equal(res(s, ID_OTHER, true, 0, 0, false, id, &e), 0);
 
-	/* Too short for a prefix, and no such name. */
-	assert_int_equal(store_resolve(s, "aaa", false, 1000, id, &e), -1);
+	/* Too short for a prefix, and no such name: the message says why. */
+	assert_int_equal(res(s, "aaa", false, 1000, 1000, false, id, &e), -1);
 	assert_int_equal(e.num, ENOENT);
+	assert_non_null(strstr(e.msg, "at least 4 characters"));
+
+	/* A name that is also the start of another job's id: both named. */
+	insert(s, ID_X, 1000, "cccc", 7);
+	assert_int_equal(res(s, "cccc", true, 0, 1000, false, id, &e), -1);
+	assert_non_null(strstr(e.msg, "names job " ID_X));
+	assert_non_null(strstr(e.msg, "starts the id of job " ID_OTHER));
+
+	/* stop and kill: a name means a job still running */
+	assert_int_equal(store_set_running(s, ID_A1, 7, 8, &e), 0);
+	assert_int_equal(store_set_ended(s, ID_A2, &(struct job_end){ .state = "exited" }, &e), 0);
+	assert_int_equal(res(s, "web", false, 1000, 1000, true, id, &e), 0);
+	assert_string_equal(id, ID_A1);
 	store_close(s);
 }
 

@@ -41,6 +41,9 @@ int cli_bad_option(const struct cli *c, int ch, char *const argv[]);
  * at least one and each is of a JOB's length, else a usage error. */
 int cli_jobs(const struct cli *c, int argc, char **argv);
 
+/* A user name or uid, for --user. */
+int cli_parse_user(const char *v, uint32_t *uid, struct cerr *e);
+
 /* --user U (a name or a uid) of the commands that take JOBs. */
 int cli_names_of(struct cli *c, const char *v);
 
@@ -55,6 +58,8 @@ int cli_write_log(void *ctx, uint32_t stream, uint64_t time_ms,
 		  const uint8_t *data, size_t len, struct cerr *e);
 
 int cmd_run(int argc, char **argv, struct cli *c);
+int cmd_ps(int argc, char **argv, struct cli *c);
+int cmd_audit(int argc, char **argv, struct cli *c);
 int cmd_logs(int argc, char **argv, struct cli *c);
 int cmd_wait(int argc, char **argv, struct cli *c);
 

@@ -580,9 +580,11 @@ void json_job(FILE *f, const struct corral_job *j)
 	fputc('}', f);
 }
 
-void json_audit_row(FILE *f, const struct corral_audit_row *r)
+void json_audit_row(FILE *f, const struct corral_audit_row *r,
+		    const struct passwd *pw)
 {
 	fprintf(f, "{\"time_ms\":%" PRIu64 ",\"uid\":%u", r->time_ms, r->uid);
+	jstr(f, "user", pw ? pw->pw_name : NULL);
 	ju64(f, "pid", r->has_pid, r->pid);
 	jstr(f, "action", r->action);
 	jstr(f, "job_id", r->job_id);

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pwd.h>
 #include <stdio.h>
 
 #include "err.h"
@@ -91,6 +92,8 @@ void json_str(FILE *f, const char *s);
 void json_job(FILE *f, const struct corral_job *j);
 
 /* One audit row as a JSON object. */
-void json_audit_row(FILE *f, const struct corral_audit_row *r);
+/* pw, if not NULL, adds the user's name. */
+void json_audit_row(FILE *f, const struct corral_audit_row *r,
+		    const struct passwd *pw);
 
 #endif

@@ -32,12 +32,15 @@ static const char run_help_tail[] =
 "  --no-net --no-pid --no-mount --no-uts --no-ipc\n"
 "                         share that namespace with the host (policy allowing)\n"
 "  -d, --detach           print the job id and exit 0 without waiting\n"
+"  -q, --quiet            attached: do not print \"Running as job ID\" on stderr\n"
 "  --json                 with -d: print {\"id\":\"...\"}\n"
 "  --socket PATH          corrald's socket\n"
 "\n"
 "Exit status: the job's exit code; 128+N if signal N ended it;\n"
-"125 corral or corrald failed (usage, connection, refusal, job lost);\n"
-"126 the job could not be started; 127 the command was not found.\n"
+"125 corral or corrald failed (usage, connection, a request corrald\n"
+"refused, job lost); 126 the job was accepted but could not start (the\n"
+"helper's policy refused it, or a start stage failed: the status names\n"
+"which); 127 the command was not found.\n"
 "Interrupting corral (Ctrl-C, SIGTERM, SIGHUP) stops the job; a second\n"
 "interrupt kills it.\n";
 
@@ -63,6 +66,7 @@ static const char logs_help[] =
 "corrald's notes to stderr as \"corral: ...\".\n"
 "  -f, --follow           keep going until the job ends\n"
 "  --stdout, --stderr     only that stream (no notes)\n"
+"  --user U               names mean user U's jobs (admins)\n"
 "JOB is an id, a unique id prefix (4+ characters) or a name.\n"
 "Exit status: 0, or 125 on error.\n";
 
@@ -134,6 +138,7 @@ static const struct option fixed_opts[] = {
 	{ "no-uts", no_argument, NULL, O_NO_UTS },
 	{ "no-ipc", no_argument, NULL, O_NO_IPC },
 	{ "detach", no_argument, NULL, 'd' },
+	{ "quiet", no_argument, NULL, 'q' },
 	{ "json", no_argument, NULL, O_JSON },
 	CLI_COMMON_OPTS,
 };
@@ -156,7 +161,7 @@ struct run_opts {
 	struct corral_run_req req;
 	const char *env[ENV_MAX + 1];
 	size_t nenv;
-	bool detach, json, help;
+	bool detach, json, help, quiet;
 	char cwd[PATH_LEN_MAX];
 };
 
@@ -218,6 +223,7 @@ static int opt_one(struct run_opts *o, int ch, const char *v, struct cerr *e)
 	case O_NO_UTS: o->req.ns_off |= NS_UTS; return 0;
 	case O_NO_IPC: o->req.ns_off |= NS_IPC; return 0;
 	case 'd': o->detach = true; return 0;
+	case 'q': o->quiet = true; return 0;
 	case O_JSON: o->json = true; return 0;
 	}
 	return cerr_set(e, EINVAL, "unhandled option");
@@ -246,7 +252,7 @@ static int parse_run(int argc, char **argv, struct cli *c, struct run_opts *o)
 
 	optind = 0;
 	opterr = 0;
-	while ((ch = cli_getopt(argc, argv, "+:dh", run_opts())) != -1) {
+	while ((ch = cli_getopt(argc, argv, "+:dqh", run_opts())) != -1) {
 		if (ch == 'h') {
 			run_help(stdout);
 			o->help = true;
@@ -368,6 +374,9 @@ static int run_attached(struct corral_conn *conn, struct run_opts *o,
 		return conn->remote_error ? run_error_status(conn->error_stage, &e)
 					  : EXIT_CORRAL;
 	}
+	/* As systemd-run says "Running as unit: ...": which job this is. */
+	if (!o->quiet)
+		fprintf(stderr, "Running as job %s\n", a.id);
 	escalate(&a);	/* interrupted while it was starting */
 	if (corral_follow(conn, a.id, STREAM_STDOUT | STREAM_STDERR | STREAM_META,
 			  true, cli_write_log, NULL, &job, &e) < 0) {

@@ -18,19 +18,20 @@ static const char main_help[] =
 "Run commands as jobs with resource limits, through corrald.\n"
 "\n"
 "Commands:\n"
-"  run [LIMITS] [OPTIONS] [--] CMD [ARG...]   run a job (attached or -d)\n"
-"  ps [-a] [--user U] [--state S] [--json]    list jobs\n"
-"  status [--json] JOB                        everything known about a job\n"
-"  logs [-f] [--stdout|--stderr] JOB          a job's output\n"
-"  wait [--json] JOB                          wait for a job, exit like it\n"
-"  stop [--grace DUR] JOB                     SIGTERM, then kill after grace\n"
-"  kill JOB                                   kill the job's whole cgroup\n"
-"  rm JOB...                                  delete ended jobs and their logs\n"
-"  prune [--dry-run]                          apply retention now (admins)\n"
-"  audit [--limit N] [--json]                 the audit log (admins)\n"
-"  whoami [--json]                            who corrald thinks you are\n"
+"  run [OPTIONS] [--] CMD [ARG...]       run a job (attached, or -d)\n"
+"  ps [OPTIONS]                          list jobs (-a, -q, --state, --name)\n"
+"  status [--json] JOB...                everything known about jobs\n"
+"  logs [-f] [--stdout|--stderr] JOB...  jobs' output\n"
+"  wait [--json] JOB...                  wait for jobs, exit like them\n"
+"  stop [--grace DUR] JOB...             SIGTERM, then kill after the grace\n"
+"  kill JOB...                           kill the jobs' whole cgroups\n"
+"  rm JOB...                             delete ended jobs and their logs\n"
+"  prune [--dry-run]                     apply retention now (admins)\n"
+"  audit [OPTIONS]                       the audit log (admins)\n"
+"  whoami [--json]                       who corrald thinks you are\n"
 "\n"
-"JOB is a job id, a unique id prefix (4+ characters) or a job name.\n"
+"JOB is a job id, a unique id prefix (4+ characters) or the name of one\n"
+"of your jobs (admins name another user's with --user U).\n"
 "The socket is --socket, else $CORRAL_SOCKET, else " DEFAULT_SOCKET ".\n"
 "corral COMMAND --help describes each command.  Exit status 125 means\n"
 "corral itself failed (usage, connection, refusal); see docs/cli.md.\n";
@@ -117,7 +118,7 @@ int cli_connect(const struct cli *c, struct corral_conn *conn, struct cerr *e)
 	return 0;
 }
 
-enum { O_JSON = 256, O_ALL, O_USER, O_STATE, O_LIMIT, O_GRACE, O_DRY };
+enum { O_JSON = 256, O_GRACE, O_DRY };
 
 /* A plain value for a human column, escaped (fmt_text); "-" for none. */
 static const char *col(const char *s, size_t width, char *buf, size_t len)
@@ -125,35 +126,9 @@ static const char *col(const char *s, size_t width, char *buf, size_t len)
 	return fmt_text(s ? s : "-", width, buf, len);
 }
 
-/* --- ps ---------------------------------------------------------------- */
+/* --- job references ------------------------------------------------------ */
 
-static void ps_help(FILE *f)
-{
-	fputs("usage: corral ps [-a] [--user U] [--state S] [--limit N] [--json]\n"
-	      "\n"
-	      "List jobs, newest first.  By default only yours; -a asks for everyone's\n"
-	      "(corrald honours it for admins only).\n"
-	      "  -a, --all              all users' jobs\n"
-	      "  --user U               only jobs of user U (name or uid)\n"
-	      "  --state S              only jobs in state S, one of:\n"
-	      "                        ", f);
-	for (int s = 0; s < JS_COUNT; s++)
-		fprintf(f, " %s", state_name((enum job_state)s));
-	fputs("\n  --limit N              at most N jobs\n"
-	      "  --json                 a JSON array of job records (see docs/cli.md)\n", f);
-}
-
-static const struct option ps_opts[] = {
-	{ "all", no_argument, NULL, 'a' },
-	{ "user", required_argument, NULL, O_USER },
-	{ "state", required_argument, NULL, O_STATE },
-	{ "limit", required_argument, NULL, O_LIMIT },
-	{ "json", no_argument, NULL, O_JSON },
-	CLI_COMMON_OPTS,
-	{ NULL, 0, NULL, 0 },
-};
-
-static int parse_user(const char *v, uint32_t *uid, struct cerr *e)
+int cli_parse_user(const char *v, uint32_t *uid, struct cerr *e)
 {
 	struct passwd *pw = getpwnam(v);
 	uint64_t n;
@@ -172,117 +147,21 @@ int cli_names_of(struct cli *c, const char *v)
 {
 	struct cerr e = { 0 };
 
-	if (parse_user(v, &c->names_of, &e) < 0)
+	if (cli_parse_user(v, &c->names_of, &e) < 0)
 		return cli_usage(c, "%s", e.msg);
 	c->names_of_set = true;
 	return 0;
 }
 
-static int parse_limit(const char *v, uint32_t *out, struct cerr *e)
-{
-	uint64_t n;
-
-	if (parse_u64(v, &n, e) < 0)
-		return cerr_wrap(e, "--limit");
-	if (n < 1 || n > 100000)
-		return cerr_set(e, ERANGE, "--limit: \"%s\" is not between 1 and 100000", v);
-	*out = (uint32_t)n;
-	return 0;
-}
-
-static int ps_opt(struct corral_list_req *q, int ch, const char *v,
-		  struct cerr *e)
-{
-	switch (ch) {
-	case 'a':
-		q->all = true;
-		return 0;
-	case O_USER:
-		q->has_uid = true;
-		return parse_user(v, &q->uid, e);
-	case O_STATE:
-		if (state_from_name(v) < 0)
-			return cerr_set(e, EINVAL, "--state: \"%s\" is not a job state", v);
-		q->state = v;
-		return 0;
-	case O_LIMIT:
-		return parse_limit(v, &q->limit, e);
-	}
-	return cerr_set(e, EINVAL, "unhandled option");
-}
-
-struct ps_ctx {
-	bool json;
-	size_t n;
-};
-
-static int ps_row(void *ctx, const struct corral_job *j, struct cerr *e)
-{
-	struct ps_ctx *p = ctx;
-	char user[24], ex[32], t[32], state[24], name[24], cmd[48], uidbuf[16];
-
-	if (p->json) {
-		fputs(p->n++ ? ",\n" : "[\n", stdout);
-		json_job(stdout, j);
-		return 0;
-	}
-	if (!p->n++)
-		printf("%-8s  %-10s  %-9s  %-7s  %-19s  %-16s  %s\n", "ID", "USER",
-		       "STATE", "EXIT", "CREATED", "NAME", "COMMAND");
-	snprintf(uidbuf, sizeof uidbuf, "%u", j->uid);
-	printf("%-8.8s  %-10s  %-9s  %-7s  %-19s  %-16s  %s\n", j->id,
-	       col(j->user ? j->user : uidbuf, 10, user, sizeof user),
-	       col(j->state, 9, state, sizeof state), fmt_exit(j, ex, sizeof ex),
-	       fmt_time_ms(j->created_ms, t, sizeof t),
-	       col(j->opt.s[OPT_NAME], 16, name, sizeof name),
-	       fmt_command(j->argv, j->argc, 40, cmd, sizeof cmd));
-	return 0;
-}
-
-static int cmd_ps(int argc, char **argv, struct cli *c)
-{
-	struct corral_list_req q = { 0 };
-	struct ps_ctx p = { 0 };
-	struct corral_conn conn;
-	struct cerr e = { 0 };
-	int ch, rc = 0;
-
-	optind = 0;
-	opterr = 0;
-	while ((ch = cli_getopt(argc, argv, ":ah", ps_opts)) != -1) {
-		if (ch == 'h') {
-			ps_help(stdout);
-			return 0;
-		}
-		if (ch == 'S')
-			c->socket = optarg;
-		else if (ch == O_JSON)
-			p.json = true;
-		else if (ch == '?' || ch == ':')
-			return cli_bad_option(c, ch, argv);
-		else if (ps_opt(&q, ch, optarg, &e) < 0)
-			return cli_usage(c, "%s", e.msg);
-	}
-	if (optind < argc)
-		return cli_usage(c, "unexpected operand \"%s\"", argv[optind]);
-	if (cli_connect(c, &conn, &e) < 0)
-		return cli_fail(c, &e);
-	if (corral_list(&conn, &q, ps_row, &p, &e) < 0)
-		rc = cli_fail(c, &e);
-	else if (p.json)
-		fputs(p.n ? "\n]\n" : "[]\n", stdout);
-	corral_close(&conn);
-	return rc;
-}
-
 /* --- status ------------------------------------------------------------ */
 
 static const char status_help[] =
-"usage: corral status [--json] JOB\n"
+"usage: corral status [--json] [--user U] JOB...\n"
 "\n"
-"Every recorded field of a job: who, what, limits, isolation, times,\n"
-"how it ended, resources used, output stored.\n"
-"  --json                 the job record as one JSON object\n";
+"Every recorded field of each job: who, what, limits, isolation, times,\n"
+"how it ended, resources used, output stored (so far, while it runs).\n"
+"  --json                 the job record as one JSON object per job\n"
+"  --user U               names mean user U's jobs (admins)\n";
 
 /* The table's cgroup limits on one line, by their flag names. */
 static void print_limits(const struct runopts *r)
@@ -383,12 +262,18 @@ static void print_end(const struct corral_job *j)
 	if (j->has_signal)
 		printf("%-13s %u (%s)\n", "signal:", j->signal,
 		       fmt_signal(j->signal, b, sizeof b));
+	/* cpu time is always measured; the memory figures need the memory
+	 * controller: "-" when the kernel did not count them. */
 	if (j->has_oom)
 		printf("%-13s %" PRIu64 "\n", "oom kills:", j->oom_kills);
+	else if (j->has_cpu)
+		printf("%-13s -\n", "oom kills:");
 	if (j->has_cpu)
 		printf("%-13s %s s\n", "cpu time:", fmt_cpu_seconds(j->cpu_usec, b, sizeof b));
 	if (j->has_peak)
 		printf("%-13s %s\n", "memory peak:", fmt_size(j->memory_peak, b, sizeof b));
+	else if (j->has_cpu)
+		printf("%-13s - (not measured)\n", "memory peak:");
 	if (j->error)
 		printf("%-13s %s\n", "error:", col(j->error, 1024, b, sizeof b));
 	if (j->stage != STAGE_NONE)
@@ -422,23 +307,24 @@ static void print_status(const struct corral_job *j)
 	print_end(j);
 }
 
-static const struct option json_opts[] = {
-	{ "json", no_argument, NULL, O_JSON },
+static const struct option json_ref_opts[] = {
 	CLI_REF_OPTS,
+	{ "json", no_argument, NULL, O_JSON },
 	CLI_COMMON_OPTS,
 	{ NULL, 0, NULL, 0 },
 };
+static const struct option *const json_opts = json_ref_opts + 1;	/* no --user */
 
-/* Options of commands that take only --json (json NULL: not even that):
- * returns -1 to go on. */
+/* Options of commands that take only --json (json NULL: not even that)
+ * and, if refs, --user: returns -1 to go on. */
 static int json_only(int argc, char **argv, struct cli *c, const char *help,
-		     bool *json)
+		     bool *json, bool refs)
 {
 	int ch;
 
 	optind = 0;
 	opterr = 0;
-	while ((ch = cli_getopt(argc, argv, ":h", json_opts)) != -1) {
+	while ((ch = cli_getopt(argc, argv, ":h", refs ? json_ref_opts : json_opts)) != -1) {
 		if (ch == 'h') {
 			fputs(help, stdout);
 			return 0;
@@ -464,7 +350,7 @@ static int cmd_status(int argc, char **argv, struct cli *c)
 	const char *ref;
 	int rc;
 
-	if ((rc = json_only(argc, argv, c, status_help, &json)) >= 0)
+	if ((rc = json_only(argc, argv, c, status_help, &json, true)) >= 0)
 		return rc;
 	if (cli_jobs(c, argc, argv))
 		return EXIT_CORRAL;
@@ -502,6 +388,7 @@ static const char stop_help[] =
 "(corrald's default unless --grace, at most 1h), kill its whole cgroup.\n"
 "A name means your newest job of that name still running (and not\n"
 "being stopped already); a job that has ended is left alone (exit 0).\n"
+"  --grace DUR            how long SIGTERM has before the kill (30s, 1m30s)\n"
 "  --user U               names mean user U's jobs (admins)\n";
 
 static const char kill_help[] =
@@ -578,10 +465,11 @@ static int cmd_kill(int argc, char **argv, struct cli *c)
 /* --- rm, prune ------------------------------------------------------------- */
 
 static const char rm_help[] =
-"usage: corral rm JOB...\n"
+"usage: corral rm [--user U] JOB...\n"
 "\n"
 "Delete ended jobs, their records and their logs, for good.  Your own\n"
 "jobs; admins any.  A job that has not ended is refused (stop it first).\n"
+"  --user U               names mean user U's jobs (admins)\n"
 "Exit status: 0 if every JOB was deleted, else 125.\n";
 
 static int cmd_rm(int argc, char **argv, struct cli *c)
@@ -591,7 +479,7 @@ static int cmd_rm(int argc, char **argv, struct cli *c)
 	char id[JOB_ID_LEN + 1];
 	int rc = 0, r;
 
-	if ((r = json_only(argc, argv, c, rm_help, NULL)) >= 0)
+	if ((r = json_only(argc, argv, c, rm_help, NULL, true)) >= 0)
 		return r;
 	if (optind >= argc)
 		return cli_usage(c, "missing JOB");
@@ -657,87 +545,13 @@ static int cmd_prune(int argc, char **argv, struct cli *c)
 	return 0;
 }
 
-/* --- audit, whoami --------------------------------------------------------- */
-
-static const char audit_help[] =
-"usage: corral audit [--limit N] [--json]\n"
-"\n"
-"The audit log, newest first: every request corrald received, allowed or\n"
-"denied.  Admins only (root and members of corral-admin).\n"
-"  --limit N              at most N rows\n"
-"  --json                 a JSON array of rows (see docs/cli.md)\n";
-
-static const struct option audit_opts[] = {
-	{ "limit", required_argument, NULL, O_LIMIT },
-	{ "json", no_argument, NULL, O_JSON },
-	CLI_COMMON_OPTS,
-	{ NULL, 0, NULL, 0 },
-};
-
-static int audit_row(void *ctx, const struct corral_audit_row *r,
-		     struct cerr *e)
-{
-	struct ps_ctx *p = ctx;
-	char t[32], pid[16], act[40], out[40], det[200];
-
-	if (p->json) {
-		fputs(p->n++ ? ",\n" : "[\n", stdout);
-		json_audit_row(stdout, r);
-		return 0;
-	}
-	if (!p->n++)
-		printf("%-19s  %-6s  %-7s  %-8s  %-8s  %-8s  %s\n", "TIME", "UID",
-		       "PID", "ACTION", "JOB", "OUTCOME", "DETAIL");
-	snprintf(pid, sizeof pid, r->has_pid ? "%u" : "-", r->pid);
-	printf("%-19s  %-6u  %-7s  %-8s  %-8.8s  %-8s  %s\n",
-	       fmt_time_ms(r->time_ms, t, sizeof t), r->uid, pid,
-	       col(r->action, 32, act, sizeof act),
-	       r->job_id && *r->job_id ? r->job_id : "-",
-	       col(r->outcome, 32, out, sizeof out),
-	       col(r->detail, 160, det, sizeof det));
-	return 0;
-}
-
-static int cmd_audit(int argc, char **argv, struct cli *c)
-{
-	struct ps_ctx p = { 0 };
-	struct corral_conn conn;
-	struct cerr e = { 0 };
-	uint32_t limit = 0;
-	int ch, rc = 0;
-
-	optind = 0;
-	opterr = 0;
-	while ((ch = cli_getopt(argc, argv, ":h", audit_opts)) != -1) {
-		if (ch == 'h') {
-			fputs(audit_help, stdout);
-			return 0;
-		}
-		if (ch == 'S')
-			c->socket = optarg;
-		else if (ch == O_JSON)
-			p.json = true;
-		else if (ch == O_LIMIT && parse_limit(optarg, &limit, &e) < 0)
-			return cli_usage(c, "%s", e.msg);
-		else if (ch != O_LIMIT)
-			return cli_bad_option(c, ch, argv);
-	}
-	if (optind < argc)
-		return cli_usage(c, "unexpected operand \"%s\"", argv[optind]);
-	if (cli_connect(c, &conn, &e) < 0)
-		return cli_fail(c, &e);
-	if (corral_audit(&conn, limit, audit_row, &p, &e) < 0)
-		rc = cli_fail(c, &e);
-	else if (p.json)
-		fputs(p.n ? "\n]\n" : "[]\n", stdout);
-	corral_close(&conn);
-	return rc;
-}
+/* --- whoami ---------------------------------------------------------------- */
 
 static const char whoami_help[] =
 "usage: corral whoami [--json]\n"
 "\n"
-"The uid corrald sees on this connection and whether it counts as admin.\n";
+"The uid corrald sees on this connection and whether it counts as admin.\n"
+"  --json                 as a JSON object\n";
 
 static int cmd_whoami(int argc, char **argv, struct cli *c)
 {
@@ -748,7 +562,7 @@ static int cmd_whoami(int argc, char **argv, struct cli *c)
 	uint32_t uid;
 	int rc;
 
-	if ((rc = json_only(argc, argv, c, whoami_help, &json)) >= 0)
+	if ((rc = json_only(argc, argv, c, whoami_help, &json, false)) >= 0)
 		return rc;
 	if (optind < argc)
 		return cli_usage(c, "unexpected operand \"%s\"", argv[optind]);

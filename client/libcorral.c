@@ -388,8 +388,10 @@ int corral_list(struct corral_conn *c, const struct corral_list_req *q,
 		wire_put_u32(&o, F_ALL, 1);
 	if (q->has_uid)
 		wire_put_u32(&o, F_UID, q->uid);
-	if (q->state)
-		wire_put_str(&o, F_STATE, q->state);
+	if (q->states)
+		wire_put_u32(&o, F_STATES, q->states);
+	if (q->name)
+		wire_put_str(&o, F_NAME, q->name);
 	if (q->limit)
 		wire_put_u32(&o, F_LIMIT, q->limit);
 	if (send_msg(c, &o, e) < 0)
@@ -546,15 +548,21 @@ static void audit_from_msg(const struct wire_msg *m, struct corral_audit_row *r)
 	r->detail = wire_str(m, F_DETAIL);
 }
 
-int corral_audit(struct corral_conn *c, uint32_t limit, corral_audit_fn fn,
-		 void *ctx, struct cerr *e)
+int corral_audit(struct corral_conn *c, const struct corral_audit_req *q,
+		 corral_audit_fn fn, void *ctx, struct cerr *e)
 {
 	struct wire_out o;
 	struct wire_msg m;
 
 	wire_out_init(&o, &proto_client_req, C_AUDIT);
-	if (limit)
-		wire_put_u32(&o, F_LIMIT, limit);
+	if (q->limit)
+		wire_put_u32(&o, F_LIMIT, q->limit);
+	if (q->has_uid)
+		wire_put_u32(&o, F_UID, q->uid);
+	if (q->action)
+		wire_put_str(&o, F_ACTION, q->action);
+	if (q->since_ms)
+		wire_put_u64(&o, F_SINCE_MS, q->since_ms);
 	if (send_msg(c, &o, e) < 0)
 		return -1;
 	for (;;) {

@@ -120,7 +120,8 @@ struct corral_list_req {
 	bool all;
 	bool has_uid;
 	uint32_t uid;
-	const char *state;	/* NULL: any */
+	uint32_t states;	/* 1 << enum job_state each; 0: any */
+	const char *name;	/* NULL: any */
 	uint32_t limit;		/* 0: corrald's default */
 };
 
@@ -137,7 +138,16 @@ int corral_stop(struct corral_conn *c, const char *ref, bool has_grace,
 int corral_kill(struct corral_conn *c, const char *ref,
 		char id[JOB_ID_LEN + 1], struct cerr *e);
 
-int corral_audit(struct corral_conn *c, uint32_t limit, corral_audit_fn fn,
+struct corral_audit_req {
+	bool has_uid;
+	uint32_t uid;
+	const char *action;	/* NULL: any */
+	uint64_t since_ms;	/* 0: from the start */
+	uint32_t limit;		/* 0: corrald's default */
+};
+
+int corral_audit(struct corral_conn *c, const struct corral_audit_req *q,
+		 corral_audit_fn fn,
 		 void *ctx, struct cerr *e);
 
 int corral_whoami(struct corral_conn *c, uint32_t *uid, bool *admin,

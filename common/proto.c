@@ -102,9 +102,11 @@ static const struct wire_field_spec h_start_failed[] = {
 static const struct wire_field_spec h_exited[] = {
 	JOBID,
 	U32(F_WSTATUS, "wstatus", R, 0, 0xffff),
-	U64(F_OOM_KILLS, "oom_kills", R, 0, U63),
+	/* Without the memory controller (or before Linux 5.19, for
+	 * memory.peak) these are not measured, and not sent. */
+	U64(F_OOM_KILLS, "oom_kills", 0, 0, U63),
 	U64(F_CPU_USEC, "cpu_usec", R, 0, U63),
-	U64(F_MEMORY_PEAK, "memory_peak", R, 0, U63),
+	U64(F_MEMORY_PEAK, "memory_peak", 0, 0, U63),
 };
 static const struct wire_field_spec h_error[] = {
 	STR(F_JOB_ID, "job_id", 0, 0, 64),
@@ -143,8 +145,9 @@ static const struct wire_field_spec c_follow[] = {
 static const struct wire_field_spec c_list[] = {
 	U32(F_ALL, "all", 0, 0, 1),
 	U32(F_UID, "uid", 0, 0, 0xfffffffeu),
-	STR(F_STATE, "state", 0, 1, STATE_LEN_MAX),
-	U32(F_LIMIT, "limit", 0, 1, 100000),
+	U32(F_STATES, "states", 0, 1, (1u << JS_COUNT) - 1),
+	STR(F_NAME, "name", 0, 1, NAME_LEN_MAX),
+	U32(F_LIMIT, "limit", 0, 1, LIST_LIMIT_MAX + 1),
 };
 static const struct wire_field_spec c_ref[] = {
 	REF_FIELDS,
@@ -157,7 +160,10 @@ static const struct wire_field_spec c_prune[] = {
 	U32(F_DRY_RUN, "dry_run", 0, 0, 1),
 };
 static const struct wire_field_spec c_audit[] = {
-	U32(F_LIMIT, "limit", 0, 1, 100000),
+	U32(F_LIMIT, "limit", 0, 1, LIST_LIMIT_MAX + 1),
+	U32(F_UID, "uid", 0, 0, 0xfffffffeu),
+	STR(F_ACTION, "action", 0, 1, 32),
+	U64(F_SINCE_MS, "since_ms", 0, 0, U63),
 };
 static const struct wire_field_spec c_started[] = { JOBID };
 static const struct wire_field_spec c_log_data[] = {

@@ -55,6 +55,8 @@ enum {
 	F_LOG_DELETED_MS,	/* U64: when the job's log was deleted */
 	F_DRY_RUN,	/* U32 0/1 */
 	F_SKIP_TO,	/* U64: in a log's gap note, where the log goes on */
+	F_STATES,	/* U32: LIST filter, bit (1 << enum job_state) per state */
+	F_SINCE_MS,	/* U64: AUDIT filter, rows at or after this time */
 #define OPT(ID, field, ...) F_##ID = field,
 #include "runopt.def"
 #undef OPT

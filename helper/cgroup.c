@@ -330,14 +330,17 @@ void cg_read_stats(int jfd, struct cg_stats *s)
 	char buf[4096];
 
 	memset(s, 0, sizeof *s);
-	if (read_at(jfd, "memory.events", buf, sizeof buf) > 0)
+	if (read_at(jfd, "memory.events", buf, sizeof buf) > 0) {
 		s->oom_kills = keyed(buf, "oom_kill");
+		s->has_oom = true;
+	}
 	if (read_at(jfd, "cpu.stat", buf, sizeof buf) > 0)
 		s->cpu_usec = keyed(buf, "usage_usec");
 	if (read_at(jfd, "memory.peak", buf, sizeof buf) > 0) {
 		s->memory_peak = strtoull(buf, NULL, 10);
 		if (s->memory_peak > WIRE_U63_MAX)
 			s->memory_peak = WIRE_U63_MAX;
+		s->has_peak = true;
 	}
 }
 

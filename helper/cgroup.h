@@ -18,6 +18,7 @@ struct cg_root {
 
 struct cg_stats {
 	uint64_t oom_kills, cpu_usec, memory_peak;
+	bool has_oom, has_peak;	/* the memory controller's files were there */
 };
 
 /* Find cgroup2, open the base, move any processes in it into base/daemon

@@ -357,9 +357,11 @@ static void finish(struct job *j)
 		wire_out_init(&o, &proto_helper_ev, H_EXITED);
 		wire_put_str(&o, F_JOB_ID, j->id);
 		wire_put_u32(&o, F_WSTATUS, j->wstatus);
-		wire_put_u64(&o, F_OOM_KILLS, j->stats.oom_kills);
+		if (j->stats.has_oom)
+			wire_put_u64(&o, F_OOM_KILLS, j->stats.oom_kills);
 		wire_put_u64(&o, F_CPU_USEC, j->stats.cpu_usec);
-		wire_put_u64(&o, F_MEMORY_PEAK, j->stats.memory_peak);
+		if (j->stats.has_peak)
+			wire_put_u64(&o, F_MEMORY_PEAK, j->stats.memory_peak);
 		send_msg(&o);
 	} else {
 		snprintf(msg, sizeof msg, "%s", strerror(j->fail.err));

@@ -151,7 +151,7 @@ static int follow_finish(struct mgr *m, struct client *c, struct cerr *e)
 	if (c->f.live && l->final) {
 		r = outq_push_buf(&c->q, l->final, e);
 	} else {
-		r = store_job_msg(m->store, c->f.job_id, &o, e);
+		r = store_job_msg(m->store, c->f.job_id, NULL, &o, e);
 		if (r == 0)
 			r = outq_push(&c->q, &o, e);
 		wire_out_free(&o);

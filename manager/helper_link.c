@@ -219,9 +219,9 @@ static void decode_event(const struct wire_msg *msg, struct helper_event *ev)
 	ev->err = (int)wire_u32(msg, F_ERRNO, EIO);
 	ev->message = wire_str(msg, F_MESSAGE);
 	ev->wstatus = wire_u32(msg, F_WSTATUS, 0);
-	ev->oom_kills = wire_u64(msg, F_OOM_KILLS, 0);
+	ev->oom_kills = wire_u64(msg, F_OOM_KILLS, STAT_NONE);
 	ev->cpu_usec = wire_u64(msg, F_CPU_USEC, 0);
-	ev->memory_peak = wire_u64(msg, F_MEMORY_PEAK, 0);
+	ev->memory_peak = wire_u64(msg, F_MEMORY_PEAK, STAT_NONE);
 }
 
 void helper_event(struct mgr *m, uint32_t events)

@@ -85,6 +85,9 @@ static void job_free_later(struct mgr *m, struct job *j)
 	job_unlink(m, j);
 	logf_put(j->log);
 	j->log = NULL;
+	free(j->cwd);
+	free(j->argv0);
+	j->cwd = j->argv0 = NULL;
 	j->dead = true;
 	j->next_dead = m->dead_jobs;
 	m->dead_jobs = j;
@@ -211,7 +214,12 @@ static int job_launch(struct mgr *m, struct client *c, const char *id,
 	snprintf(j->id, sizeof j->id, "%s", id);
 	j->out.fd = j->err.fd = -1;
 	j->timeout_ms = wire_u64(run, F_TIMEOUT_MS, 0);
+	/* Only for a failed start's message; NULL just makes it vaguer. */
+	j->cwd = strdup(wire_str(run, F_CWD));
+	j->argv0 = strdup(wire_str(run, F_ARGV));
 	if (!(j->log = logf_create(m, id, e))) {
+		free(j->cwd);
+		free(j->argv0);
 		free(j);
 		return -1;
 	}
@@ -282,7 +290,7 @@ static int job_stop(struct mgr *m, const char *id, bool kill,
 
 static enum job_state end_state(const struct job *j)
 {
-	if (j->oom_kills > 0)
+	if (j->oom_kills > 0 && j->oom_kills != STAT_NONE)
 		return JS_OOM;
 	switch (j->reason) {
 	case END_TIMED_OUT:
@@ -327,7 +335,7 @@ static void publish_final(struct mgr *m, struct job *j)
 	struct wire_out o;
 	struct cerr e;
 
-	if (store_job_msg(m->store, j->id, &o, &e) == 0)
+	if (store_job_msg(m->store, j->id, NULL, &o, &e) == 0)
 		l->final = obuf_from(&o);
 	else
 		logmsg("job %s: final record: %s", j->id, e.msg);
@@ -432,19 +440,35 @@ static void on_started(struct mgr *m, struct job *j, uint32_t pid)
 	waiter_done(m, j);
 }
 
+/* The helper says what failed in its own terms (an errno's text); the
+ * user needs the directory or the command it was about. */
+static void failed_why(const struct job *j, unsigned stage, int num,
+		       const char *message, char *buf, size_t len)
+{
+	if (stage == STAGE_JOB_CWD && j->cwd)
+		snprintf(buf, len, "cannot enter the working directory %.300s: %s",
+			 j->cwd, message);
+	else if (stage == STAGE_JOB_EXEC && j->argv0 && num == ENOENT)
+		snprintf(buf, len, "%.300s: command not found", j->argv0);
+	else if (stage == STAGE_JOB_EXEC && j->argv0)
+		snprintf(buf, len, "cannot run %.300s: %s", j->argv0, message);
+	else
+		snprintf(buf, len, "%s", message);
+}
+
 static void on_failed(struct mgr *m, struct job *j, unsigned stage,
 		      int num, const char *message)
 {
-	char msg[1024];
+	char msg[MESSAGE_LEN_MAX];
 
 	if (j->started || j->exited)
 		return;
-	snprintf(msg, sizeof msg, "start failed at stage %s: %s",
-		 stage_name(stage), message);
+	failed_why(j, stage, num, message, j->why, sizeof j->why);
+	snprintf(msg, sizeof msg, "start failed at stage %s: %.900s",
+		 stage_name(stage), j->why);
 	j->stage = stage;
 	j->fail_errno = num;
 	j->ended_ms = now_ms();
-	snprintf(j->why, sizeof j->why, "%s", message);
 	/* The RUN was audited "ok" when it was accepted; its failure to
 	 * start is an outcome of its own. */
 	struct ident who = { .uid = j->uid, .admin = false };
@@ -581,10 +605,22 @@ static bool job_stopping(struct mgr *m, const char *id)
 	return j && j->reason != END_NONE;
 }
 
+static bool job_live_output(struct mgr *m, const char *id, struct job_live *out)
+{
+	struct job *j = job_find(m, id);
+
+	if (!j || !j->log)
+		return false;
+	out->stored = j->log->stored;
+	out->dropped = j->log->dropped;
+	return true;
+}
+
 const struct mgr_ops real_ops = {
 	.launch = job_launch,
 	.stop = job_stop,
 	.stopping = job_stopping,
+	.live_output = job_live_output,
 	.follow = follow_start,
 	.rm_log = logf_remove,
 	.prune = prune_pass,

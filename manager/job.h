@@ -108,6 +108,7 @@ struct job {
 	uint64_t timeout_ms;
 	int64_t timeout_at, kill_at, drain_at;	/* monotonic ms, 0: none */
 	uint32_t uid;			/* who asked, for the audit of a failed start */
+	char *cwd, *argv0;		/* what a failed start was about, or NULL */
 	unsigned stage;			/* failed: where */
 	int fail_errno;		/* failed: its errno */
 	char why[MESSAGE_LEN_MAX];	/* failed or lost: why */
@@ -118,6 +119,10 @@ struct job {
 };
 
 /* An event from the helper, decoded by helper_link.c. */
+/* A figure the kernel did not measure (no memory controller): stored as
+ * NULL, shown as "-". */
+#define STAT_NONE UINT64_MAX
+
 struct helper_event {
 	uint16_t type;		/* H_STARTED, H_START_FAILED, H_EXITED, H_ERROR */
 	const char *name;	/* the message's name, for logs */

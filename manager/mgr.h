@@ -78,7 +78,7 @@ struct client {
 	struct outq q;
 	enum sess_state state;
 	struct list_query lq;	/* SS_LIST */
-	int64_t audit_before;	/* SS_AUDIT */
+	struct audit_query aq;	/* SS_AUDIT */
 	uint32_t left;		/* rows still wanted */
 	struct follow f;	/* SS_FOLLOW */
 	struct job *run_job;	/* SS_RUN: waiting for STARTED */
@@ -119,6 +119,8 @@ struct mgr_ops {
 		      uint32_t streams, bool live, struct cerr *e);
 	/* Whether job id is being stopped already (stop, kill of a name). */
 	bool (*stopping)(struct mgr *m, const char *id);
+	/* A running job's output figures so far; false if not running. */
+	bool (*live_output)(struct mgr *m, const char *id, struct job_live *out);
 	/* Delete a finished job's log file (rm; the row is the store's). */
 	int (*rm_log)(struct mgr *m, const char *id, struct cerr *e);
 	/* One retention pass (prune). */

@@ -148,9 +148,59 @@ static int check_run(const struct wire_msg *msg, struct cerr *e)
 	return check_env(msg, e);
 }
 
+/* The audit row's detail: the whole command line as a shell would take
+ * it back (a word with a special character in single quotes, or in
+ * double quotes if it has a single quote and nothing double quotes
+ * change), cut at AUDIT_ARGV_MAX bytes with "...", then the name. */
+#define AUDIT_ARGV_MAX 600
+static void put_word(char *buf, size_t *used, const char *w)
+{
+	char q = '\'';
+
+	if (*w && !strpbrk(w, " \t\n'\"\\$`;&|<>()*?[]#~=%!{}")) {
+		q = 0;
+	} else if (strchr(w, '\'') && !strpbrk(w, "\"\\$`!")) {
+		q = '"';
+	}
+	if (q)
+		buf[(*used)++] = q;
+	for (; *w && *used < AUDIT_ARGV_MAX; w++) {
+		if (*w == '\'' && q == '\'') {
+			memcpy(buf + *used, "'\\''", 4);	/* close, \', reopen */
+			*used += 4;
+		} else {
+			buf[(*used)++] = *w;
+		}
+	}
+	if (q)
+		buf[(*used)++] = q;
+}
+
+static void run_detail(const struct wire_msg *msg, char *buf, size_t len)
+{
+	size_t n = 0, used = 0;
+	_cleanup_free_ const char **argv = wire_strv(msg, F_ARGV, &n);
+
+	/* buf has AUDIT_ARGV_MAX + 8 bytes at least: a word may overrun
+	 * the limit by a quote, or an escaped quote and a closing one. */
+	for (size_t i = 0; argv && i < n && used < AUDIT_ARGV_MAX; i++) {
+		if (i)
+			buf[used++] = ' ';
+		put_word(buf, &used, argv[i]);
+	}
+	if (used >= AUDIT_ARGV_MAX) {
+		memcpy(buf + AUDIT_ARGV_MAX - 3, "...", 3);
+		used = AUDIT_ARGV_MAX;
+	}
+	buf[used] = '\0';
+	if (wire_has(msg, F_NAME))
+		snprintf(buf + strlen(buf), len - strlen(buf), " name=%s",
+			 wire_str(msg, F_NAME));
+}
+
 static void do_run(struct mgr *m, struct client *c, const struct wire_msg *msg)
 {
-	char id[JOB_ID_LEN + 1], detail[256];
+	char id[JOB_ID_LEN + 1], detail[AUDIT_ARGV_MAX + NAME_LEN_MAX + 8];
 	struct job_env env;
 	struct cerr e;
 	uuid_t u;
@@ -169,9 +219,7 @@ static void do_run(struct mgr *m, struct client *c, const struct wire_msg *msg)
 	}
 	uuid_generate_random(u);
 	uuid_unparse_lower(u, id);
-	snprintf(detail, sizeof detail, "%s%s%.64s", wire_str(msg, F_ARGV),
-		 wire_has(msg, F_NAME) ? " name=" : "",
-		 wire_has(msg, F_NAME) ? wire_str(msg, F_NAME) : "");
+	run_detail(msg, detail, sizeof detail);
 	struct audit_rec a = { .time_ms = now_ms(), .uid = c->who.uid,
 			       .pid = c->who.pid, .action = "run",
 			       .job_id = id, .outcome = "ok",
@@ -242,12 +290,16 @@ static void do_status(struct mgr *m, struct client *c,
 		      const struct wire_msg *msg)
 {
 	char id[JOB_ID_LEN + 1];
+	struct job_live live;
 	struct wire_out o;
 	struct cerr e;
 
 	if (resolve(m, c, "status", msg, id) < 0)
 		return;
-	if (store_job_msg(m->store, id, &o, &e) < 0) {
+	/* A running job's output figures are its log's, not the row's
+	 * (written at the end). */
+	if (store_job_msg(m->store, id, m->ops->live_output(m, id, &live) ? &live : NULL,
+			  &o, &e) < 0) {
 		wire_out_free(&o);
 		return refuse(m, c, "status", id, &e);
 	}
@@ -432,7 +484,7 @@ static int list_row(void *ctx, struct wire_out *o, struct cerr *e)
 static int list_query_init(struct client *c, const struct wire_msg *msg,
 			   struct cerr *e)
 {
-	const char *state = wire_str(msg, F_STATE);
+	const char *name = wire_str(msg, F_NAME);
 	bool all = wire_u32(msg, F_ALL, 0);
 
 	memset(&c->lq, 0, sizeof c->lq);
@@ -441,14 +493,13 @@ static int list_query_init(struct client *c, const struct wire_msg *msg,
 	if (wire_has(msg, F_UID) && wire_u32(msg, F_UID, 0) != c->who.uid &&
 	    !c->who.admin)
 		return cerr_set(e, EACCES, "listing another user's jobs needs admin rights");
-	if (state && state_from_name(state) < 0)
-		return cerr_set(e, EINVAL, "unknown job state \"%s\"", state);
 	c->lq.by_uid = !all;
 	c->lq.uid = wire_u32(msg, F_UID, c->who.uid);
 	if (all && wire_has(msg, F_UID))
 		c->lq.by_uid = true;
-	if (state)
-		snprintf(c->lq.state, sizeof c->lq.state, "%s", state);
+	c->lq.states = wire_u32(msg, F_STATES, 0);
+	if (name)
+		snprintf(c->lq.name, sizeof c->lq.name, "%s", name);
 	c->left = wire_u32(msg, F_LIMIT, LIST_DEFAULT_LIMIT);
 	return 0;
 }
@@ -476,7 +527,12 @@ static void do_audit(struct mgr *m, struct client *c,
 	}
 	if (audited(m, c, "audit", NULL, NULL) < 0)
 		return;
-	c->audit_before = 0;
+	memset(&c->aq, 0, sizeof c->aq);
+	c->aq.by_uid = wire_has(msg, F_UID);
+	c->aq.uid = wire_u32(msg, F_UID, 0);
+	if (wire_has(msg, F_ACTION))
+		snprintf(c->aq.action, sizeof c->aq.action, "%s", wire_str(msg, F_ACTION));
+	c->aq.since_ms = wire_u64(msg, F_SINCE_MS, 0);
 	c->left = wire_u32(msg, F_LIMIT, LIST_DEFAULT_LIMIT);
 	c->state = SS_AUDIT;
 	req_more(m, c);
@@ -494,7 +550,7 @@ void req_more(struct mgr *m, struct client *c)
 		uint32_t page = c->left < LIST_PAGE ? c->left : LIST_PAGE, n;
 		int r = c->state == SS_LIST
 			? store_list(m->store, &c->lq, page, list_row, c, &n, &e)
-			: store_audit_list(m->store, &c->audit_before, page,
+			: store_audit_list(m->store, &c->aq, page,
 					   list_row, c, &n, &e);
 		if (r < 0) {
 			c->state = SS_IDLE;

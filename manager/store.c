@@ -75,8 +75,7 @@ enum stmt_id {
 	ST_OLD_LOGS, ST_LOG_TOTAL, ST_OLDEST_LOGS, ST_USERS_OVER,
 	ST_USER_OLDEST_LOGS, ST_OLD_JOBS, ST_LOG_DELETED, ST_DELETE_JOB,
 	ST_OLD_AUDIT, ST_COUNT_OLD_AUDIT, ST_FINISHED,
-	ST_SELECT, ST_INSERT, ST_LIST, ST_LIST_UID, ST_LIST_STATE,
-	ST_LIST_UID_STATE,
+	ST_SELECT, ST_INSERT, ST_LIST, ST_LIST_UID,
 	ST_COUNT
 };
 
@@ -154,17 +153,19 @@ static const char *const fixed_sql[] = {
 			"FROM jobs WHERE id = ?1",
 #undef FINISHED
 #undef END_AT
+	/* ?3 uid (-1: any), ?4 action (NULL: any), ?5 since. */
 	[ST_AUDIT_LIST] = "SELECT time_ms, uid, pid, action, job_id, outcome, "
 			  "detail, id FROM audit WHERE id < ?1 "
-			  "ORDER BY id DESC LIMIT ?2",
+			  "AND (?3 < 0 OR uid = ?3) AND (?4 IS NULL OR action = ?4) "
+			  "AND time_ms >= ?5 ORDER BY id DESC LIMIT ?2",
 };
 
-/* LIST variants: ?1 uid, ?2 state, (?3, ?4) cursor, ?5 limit. */
+/* LIST, of everyone's jobs or one user's (its own index): ?1 uid, ?2
+ * the states wanted as " exited failed " (NULL: any), ?6 name (NULL:
+ * any), (?3, ?4) cursor, ?5 limit. */
 static const char *const list_where[] = {
 	[ST_LIST - ST_LIST] = "",
 	[ST_LIST_UID - ST_LIST] = "uid = ?1 AND ",
-	[ST_LIST_STATE - ST_LIST] = "state = ?2 AND ",
-	[ST_LIST_UID_STATE - ST_LIST] = "uid = ?1 AND state = ?2 AND ",
 };
 
 struct store {
@@ -227,6 +228,15 @@ static int exec_sql(struct store *s, const char *sql, const char *what,
 static sqlite3_int64 i64(uint64_t v)
 {
 	return (sqlite3_int64)v;
+}
+
+/* UINT64_MAX: not measured (job.h's STAT_NONE), NULL in the store. */
+static void bind_stat(sqlite3_stmt *st, int i, uint64_t v)
+{
+	if (v == UINT64_MAX)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_int64(st, i, i64(v));
 }
 
 static int set_sync(struct store *s, bool full, struct cerr *e)
@@ -377,9 +387,10 @@ static int prepare_all(struct store *s, struct cerr *e)
 	snprintf(buf, sizeof buf, "%sWHERE id = ?1", sel);
 	if (prepare(s, ST_SELECT, buf, e) < 0 || prepare_insert(s, e) < 0)
 		return -1;
-	for (int i = ST_LIST; i <= ST_LIST_UID_STATE; i++) {
+	for (int i = ST_LIST; i <= ST_LIST_UID; i++) {
 		snprintf(buf, sizeof buf,
-			 "%sWHERE %s(created_ms, id) < (?3, ?4) "
+			 "%sWHERE %s(?2 IS NULL OR instr(?2, ' ' || state || ' ')) "
+			 "AND (?6 IS NULL OR name = ?6) AND (created_ms, id) < (?3, ?4) "
 			 "ORDER BY created_ms DESC, id DESC LIMIT ?5",
 			 sel, list_where[i - ST_LIST]);
 		if (prepare(s, i, buf, e) < 0)
@@ -709,9 +720,9 @@ int store_set_ended(struct store *s, const char *id, const struct job_end *je,
 		else if (WIFSIGNALED(w))
 			sqlite3_bind_int64(st, 5, WTERMSIG(w));
 		sqlite3_bind_int64(st, 6, w);
-		sqlite3_bind_int64(st, 7, i64(je->oom_kills));
+		bind_stat(st, 7, je->oom_kills);
 		sqlite3_bind_int64(st, 8, i64(je->cpu_usec));
-		sqlite3_bind_int64(st, 9, i64(je->memory_peak));
+		bind_stat(st, 9, je->memory_peak);
 	}
 	sqlite3_bind_int64(st, 10, i64(je->log_bytes));
 	sqlite3_bind_int64(st, 11, i64(je->log_dropped));
@@ -962,18 +973,24 @@ static void put_col(struct wire_out *o, sqlite3_stmt *st, int i,
 	}
 }
 
-static int row_to_job(sqlite3_stmt *st, struct wire_out *o, struct cerr *e)
+static int row_to_job(sqlite3_stmt *st, const struct job_live *live,
+		      struct wire_out *o, struct cerr *e)
 {
 	wire_out_init(o, &proto_client_rep, C_JOB);
-	for (size_t i = 0; i < NCOLS; i++)
-		put_col(o, st, (int)i, &job_cols[i]);
+	for (size_t i = 0; i < NCOLS; i++) {
+		uint16_t f = job_cols[i].field;
+		if (live && (f == F_LOG_BYTES || f == F_LOG_DROPPED))
+			wire_put_u64(o, f, f == F_LOG_BYTES ? live->stored : live->dropped);
+		else
+			put_col(o, st, (int)i, &job_cols[i]);
+	}
 	if (wire_out_finish(o, e) < 0)
 		return cerr_wrap(e, "job record");
 	return 0;
 }
 
-int store_job_msg(struct store *s, const char *id, struct wire_out *o,
-		  struct cerr *e)
+int store_job_msg(struct store *s, const char *id, const struct job_live *live,
+		  struct wire_out *o, struct cerr *e)
 {
 	sqlite3_stmt *st = s->st[ST_SELECT];
 	int r;
@@ -985,23 +1002,24 @@ int store_job_msg(struct store *s, const char *id, struct wire_out *o,
 		return -1;
 	if (r == 0)
 		return cerr_set(e, ENOENT, "no such job: %s", id);
-	r = row_to_job(st, o, e);
+	r = row_to_job(st, live, o, e);
 	finish(st);
 	return r;
-}
-
-static enum stmt_id list_stmt(const struct list_query *q)
-{
-	if (q->by_uid)
-		return q->state[0] ? ST_LIST_UID_STATE : ST_LIST_UID;
-	return q->state[0] ? ST_LIST_STATE : ST_LIST;
 }
 
 static void bind_list(sqlite3_stmt *st, const struct list_query *q,
 		      uint32_t max)
 {
+	char states[JS_COUNT * (STATE_LEN_MAX + 1) + 2] = " ";
+
+	for (int i = 0; i < JS_COUNT; i++)
+		if (q->states & (1u << i)) {
+			strcat(states, state_name((enum job_state)i));
+			strcat(states, " ");
+		}
 	sqlite3_bind_int64(st, 1, q->uid);
-	bind_text(st, 2, q->state);
+	bind_text(st, 2, q->states ? states : NULL);
+	bind_text(st, 6, q->name[0] ? q->name : NULL);
 	sqlite3_bind_int64(st, 3, q->started ? q->cur_created : INT64_MAX);
 	bind_text(st, 4, q->started ? q->cur_id : "");
 	sqlite3_bind_int64(st, 5, max);
@@ -1010,14 +1028,14 @@ static void bind_list(sqlite3_stmt *st, const struct list_query *q,
 int store_list(struct store *s, struct list_query *q, uint32_t max,
 	       store_row_fn fn, void *ctx, uint32_t *n, struct cerr *e)
 {
-	sqlite3_stmt *st = s->st[list_stmt(q)];
+	sqlite3_stmt *st = s->st[q->by_uid ? ST_LIST_UID : ST_LIST];
 	int r;
 
 	*n = 0;
 	bind_list(st, q, max);
 	while ((r = step_row(s, st, "list jobs", e)) > 0) {
 		struct wire_out o;
-		int rc = row_to_job(st, &o, e);
+		int rc = row_to_job(st, NULL, &o, e);
 
 		if (rc == 0)
 			rc = fn(ctx, &o, e);
@@ -1052,15 +1070,18 @@ static int audit_to_msg(sqlite3_stmt *st, struct wire_out *o, struct cerr *e)
 	return wire_out_finish(o, e);
 }
 
-int store_audit_list(struct store *s, int64_t *before, uint32_t max,
+int store_audit_list(struct store *s, struct audit_query *q, uint32_t max,
 		     store_row_fn fn, void *ctx, uint32_t *n, struct cerr *e)
 {
 	sqlite3_stmt *st = s->st[ST_AUDIT_LIST];
 	int r;
 
 	*n = 0;
-	sqlite3_bind_int64(st, 1, *before > 0 ? *before : INT64_MAX);
+	sqlite3_bind_int64(st, 1, q->before > 0 ? q->before : INT64_MAX);
 	sqlite3_bind_int64(st, 2, max);
+	sqlite3_bind_int64(st, 3, q->by_uid ? (sqlite3_int64)q->uid : -1);
+	bind_text(st, 4, q->action[0] ? q->action : NULL);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)q->since_ms);
 	while ((r = step_row(s, st, "list audit", e)) > 0) {
 		struct wire_out o;
 		int rc = audit_to_msg(st, &o, e);
@@ -1072,7 +1093,7 @@ int store_audit_list(struct store *s, int64_t *before, uint32_t max,
 			finish(st);
 			return -1;
 		}
-		*before = sqlite3_column_int64(st, 7);
+		q->before = sqlite3_column_int64(st, 7);
 		(*n)++;
 	}
 	return r;

@@ -24,12 +24,17 @@ struct audit_rec {
 };
 
 /* What a job's end leaves in its row. */
+/* A running job's output so far (STATUS shows these, not the row's). */
+struct job_live {
+	uint64_t stored, dropped;
+};
+
 struct job_end {
 	const char *state;
 	int64_t ended_ms;
 	bool has_status;	/* EXITED arrived: wstatus and stats valid */
 	uint32_t wstatus;
-	uint64_t oom_kills, cpu_usec, memory_peak;
+	uint64_t oom_kills, cpu_usec, memory_peak;	/* UINT64_MAX: not measured */
 	uint64_t log_bytes, log_dropped, log_size;
 };
 
@@ -37,7 +42,8 @@ struct job_end {
 struct list_query {
 	bool by_uid;
 	uint32_t uid;
-	char state[STATE_LEN_MAX + 1];	/* "" = any */
+	uint32_t states;		/* 1 << enum job_state; 0 = any */
+	char name[NAME_LEN_MAX + 1];	/* "" = any */
 	bool started;			/* cursor valid */
 	int64_t cur_created;
 	char cur_id[JOB_ID_LEN + 1];
@@ -90,9 +96,10 @@ int store_state(struct store *s, const char *id,
 		char state[STATE_LEN_MAX + 1], struct cerr *e);
 
 /* Build the JOB record of one job; o is initialised here and must be
- * freed by the caller with wire_out_free (also on error). */
-int store_job_msg(struct store *s, const char *id, struct wire_out *o,
-		  struct cerr *e);
+ * freed by the caller with wire_out_free (also on error).  live, if not
+ * NULL, replaces the row's output figures. */
+int store_job_msg(struct store *s, const char *id, const struct job_live *live,
+		  struct wire_out *o, struct cerr *e);
 
 int store_set_running(struct store *s, const char *id, uint32_t pid,
 		      int64_t now, struct cerr *e);
@@ -117,8 +124,16 @@ int store_set_log(struct store *s, const char *id, uint64_t bytes,
 /* Up to max rows after the cursor; advances it.  *n = rows produced. */
 int store_list(struct store *s, struct list_query *q, uint32_t max,
 	       store_row_fn fn, void *ctx, uint32_t *n, struct cerr *e);
-/* Audit rows with id < *before (0: from the newest), newest first. */
-int store_audit_list(struct store *s, int64_t *before, uint32_t max,
+struct audit_query {
+	int64_t before;			/* rows with id below; 0: from the newest */
+	bool by_uid;
+	uint32_t uid;
+	char action[33];		/* "" = any */
+	uint64_t since_ms;
+};
+
+/* Audit rows matching q, newest first; q->before moves on. */
+int store_audit_list(struct store *s, struct audit_query *q, uint32_t max,
 		     store_row_fn fn, void *ctx, uint32_t *n, struct cerr *e);
 
 /* --- retention (retention.c) ---------------------------------------- */

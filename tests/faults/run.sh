@@ -137,7 +137,7 @@ EOF
 	expect storm_every_job_audited "$orphans job rows without their run audit row" test "$orphans" = 0
 	expect storm_nothing_left "processes of $uA: $(pgrep -u "$uidA" | wc -l), cgroups left rc $rc" \
 		sh -c '[ "$1" = 0 ] && ! pgrep -u "$2" >/dev/null' _ "$rc" "$uidA"
-	out=$(cr "$uA" run -- echo hi 2>&1)
+	out=$(cr "$uA" run -q -- echo hi 2>&1)
 	expect storm_serves_after "run after the storm: $out" test "$out" = hi
 }
 
@@ -232,7 +232,7 @@ f_damaged_store() {
 		sh -c '[ "$1" != 0 ] && [ "$1" != 124 ] && echo "$2" | grep -q "job store is damaged"' _ "$rc" "$out"
 	cp "$work/good.db" "$db"
 	restart_corrald
-	out=$(cr "$uA" run -- echo back 2>&1)
+	out=$(cr "$uA" run -q -- echo back 2>&1)
 	expect store_restored_serves "$out" test "$out" = back
 	stop_instance
 }
@@ -290,7 +290,7 @@ f_full_disk() {
 	wait_for 10 sh -c "[ \"\$(setpriv --reuid=$mgr --regid=$mgrp --init-groups sqlite3 -cmd '.timeout 5000' '$db' \"SELECT state FROM jobs WHERE id='$id'\")\" = lost ]"
 	st=$(field "$id" state)
 	left=$(sql "SELECT count(*) FROM jobs WHERE state IN ('starting', 'running')")
-	out=$(cr "$uA" run -- echo after 2>&1)
+	out=$(cr "$uA" run -q -- echo after 2>&1)
 	expect full_catches_up "lost job $st, $left unfinished rows, run: $out" \
 		sh -c '[ "$1" = lost ] && [ "$2" = 0 ] && [ "$3" = after ]' _ "$st" "$left" "$out"
 	stop_instance

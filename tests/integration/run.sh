@@ -352,7 +352,7 @@ t_interleave() {
 	want_all=$(for i in 1 2 3 4 5 6; do echo out$i; echo err$i; done)
 	want_out=$(seq -f 'out%g' 1 6)
 	want_err=$(seq -f 'err%g' 1 6)
-	cr "$uA" run --name inter -- sh -c "$job" >"$work/il.run" 2>&1; rc=$?
+	cr "$uA" run -q --name inter -- sh -c "$job" >"$work/il.run" 2>&1; rc=$?
 	expect order_run_attached "rc=$rc, got: $(tr '\n' ' ' <"$work/il.run")" \
 		test "$(cat "$work/il.run")" = "$want_all"
 	cr "$uA" logs inter >"$work/il.all" 2>&1
@@ -457,7 +457,7 @@ t_private_tmp() {
 	local out made=
 	[ -d /run/user ] || { mkdir -m 0755 /run/user; made=1; }
 	mkdir -p "/run/user/$uidA" && touch "/run/user/$uidA/bus-$sfx" "/tmp/crl-host-$sfx"
-	out=$(cr "$uA" run --name ptmp --private-tmp -- sh -c \
+	out=$(cr "$uA" run -q --name ptmp --private-tmp -- sh -c \
 		'ls -A /tmp | wc -l; ls -A /var/tmp | wc -l; ls -A /run/user | wc -l; echo hi >/tmp/crl-priv; cat /tmp/crl-priv' 2>&1)
 	expect private_tmp_empty "$out" test "$(echo $out)" = "0 0 0 hi"
 	expect private_tmp_left_nothing "host /tmp has crl-priv" test ! -e /tmp/crl-priv
@@ -507,6 +507,81 @@ t_cli() {
 	out=$(cr "$uA" status 4e1 2>&1); rc=$?
 	[ $rc = 125 ] && has "$out" "4 characters"
 	result $? cli_short_ref_says_minimum "rc=$rc: $out"
+}
+
+# ps and audit as people read them.
+t_lists() {
+	local out err rc ok fail long
+	ok=$(cr "$uA" run -d -- true) fail=$(cr "$uA" run -d -- /nonexistent/cmd 2>/dev/null)
+	[ -n "$fail" ] || fail=$(sql "SELECT id FROM jobs WHERE uid = $(id -u "$uA") AND state = 'failed' ORDER BY created_ms DESC LIMIT 1")
+	cr "$uA" wait "$ok" >/dev/null
+	out=$(cr "$uA" ps -q --state exited --state failed)
+	has "$out" "$ok" && has "$out" "$fail" && ! has "$out" ' '
+	result $? ps_states_ids "ok=$ok fail=$fail: $out"
+	out=$(cr "$uA" ps --name no-such-name)
+	expect ps_header_on_empty "$out" test "$(printf '%s' "$out" | head -n1 | awk '{print $1, $2, $NF}')" = "ID USER COMMAND"
+	long=long-running-name-for-a-rather-long-job
+	cr "$uA" run --name "$long" -- sh -c 'sleep 1.2' zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz >/dev/null
+	out=$(COLUMNS=250 cr "$uA" ps --name "$long")
+	has "$out" "$long" && has "$out" "$uA" && has "$out" ELAPSED && has "$out" 'zzzzzz$' &&
+		printf '%s\n' "$out" | tail -n1 | grep -Eq ' 1\.[0-9]{3}s '
+	result $? ps_full_width_and_elapsed "$(echo $out)"
+	out=$(COLUMNS=130 cr "$uA" ps --name "$long" | tail -n1)
+	has "$out" "$long" && has "$out" '\.\.\.$' && [ ${#out} -le 130 ]
+	result $? ps_narrow_cuts_command_only "${#out}: $out"
+	out=$(cr "$uA" ps --limit 1 2>"$work/ps.err"); err=$(cat "$work/ps.err")
+	[ "$(printf '%s\n' "$out" | wc -l)" = 2 ] && has "$err" "there are more"
+	result $? ps_more_hint "$out / $err"
+	out=$(cr "$uA" ps --state nope 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" "nope"
+	result $? ps_bad_state "rc=$rc: $out"
+	cr "$uA" run -- echo 'a b' "it's" c >/dev/null
+	out=$(COLUMNS=300 cr "$uAdm" audit --user "$uA" --action run --since 10m --limit 1)
+	has "$out" "$uA" && has "$out" " run " && has "$out" "echo 'a b' \"it's\" c"
+	result $? audit_names_filters_full_argv "$out"
+	out=$(cr "$uAdm" audit --user "$uA" --action nosuchaction)
+	expect audit_filter_empty "$out" test "$(printf '%s\n' "$out" | wc -l)" = 1
+	out=$(cr "$uAdm" audit --json --user "$uA" --limit 1)
+	has "$out" "\"user\":\"$uA\""
+	result $? audit_json_user "$out"
+	out=$(cr "$uAdm" audit --since yesterdayish 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" "--since"
+	result $? audit_bad_since "rc=$rc: $out"
+}
+
+# What a user reads about one job: errors that name what failed, figures
+# that are not made up, the job id of an attached run.
+t_messages() {
+	local out rc id
+	out=$(cr "$uA" run --cwd /nonexistent-dir -- true 2>&1); rc=$?
+	[ $rc = 126 ] && has "$out" "working directory /nonexistent-dir"
+	result $? msg_cwd_names_dir "rc=$rc: $out"
+	out=$(cr "$uA" run -- no-such-command-xyz 2>&1); rc=$?
+	[ $rc = 127 ] && has "$out" "no-such-command-xyz: command not found"
+	result $? msg_exec_names_command "rc=$rc: $out"
+	out=$(cr "$uA" run -- /etc/passwd 2>&1); rc=$?
+	[ $rc = 126 ] && has "$out" "cannot run /etc/passwd: Permission denied"
+	result $? msg_exec_denied_names_command "rc=$rc: $out"
+	out=$(cr "$uA" run -- echo hi 2>&1 >/dev/null)
+	id=$(sql "SELECT id FROM jobs WHERE uid = $(id -u "$uA") ORDER BY created_ms DESC LIMIT 1")
+	expect run_says_job_id "stderr: $out; newest job $id" test "$out" = "Running as job $id"
+	out=$(cr "$uA" run -q -- echo hi 2>&1)
+	expect run_quiet "$out" test "$out" = hi
+	id=$(cr "$uA" run -d -- sh -c 'head -c 3000000 /dev/zero; echo done >&2; sleep 30')
+	wait_for 5 log_has "$id" done "$uA"
+	out=$(cr "$uA" status "$id" | grep '^output:')
+	has "$out" "3000005 bytes stored"
+	result $? status_live_output "$out"
+	cr "$uA" kill "$id" >/dev/null
+	cr "$uA" wait "$id" >/dev/null
+	# This host has no memory controller: nothing to show, and no 0.
+	local mnt
+	mnt=$(awk '{ for (i = 1; i <= NF; i++) if ($i == "-") { if ($(i+1) == "cgroup2") print $5; break } }' /proc/self/mountinfo | head -n1)
+	if [ -n "$mnt" ] && ! grep -qw memory "$mnt/cgroup.controllers"; then
+		out=$(cr "$uA" status "$id" | grep '^memory peak:'; cr "$uA" status --json "$id")
+		has "$out" '^memory peak: *- ' && ! has "$out" '"memory_peak"'
+		result $? status_unmeasured_peak "$out"
+	fi
 }
 
 # Names belong to their user; several jobs per command.
@@ -657,7 +732,7 @@ t_crash() {
 	cr "$uA" wait "$j1" 2>/dev/null; rc=$?
 	expect crash_wait_lost_125 "wait rc=$rc" test $rc = 125
 	local out
-	out=$(cr "$uA" run -- echo after-restart 2>&1)
+	out=$(cr "$uA" run -q -- echo after-restart 2>&1)
 	expect crash_serves_after_restart "run after restart: $out" test "$out" = after-restart
 }
 
@@ -717,6 +792,8 @@ t_private_tmp
 t_soft_limits
 t_cli
 t_names
+t_lists
+t_messages
 t_rawclient
 m_latency
 m_throughput

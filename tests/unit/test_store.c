@@ -77,7 +77,7 @@ static void job_msg(struct store *s, const char *id, struct wire_msg *m)
 	struct wire_out o;
 	struct cerr e;
 
-	assert_int_equal(store_job_msg(s, id, &o, &e), 0);
+	assert_int_equal(store_job_msg(s, id, NULL, &o, &e), 0);
 	assert_int_equal(wire_decode(&proto_client_rep, o.buf, o.len, m, &e), 0);
 	wire_out_free(&o);
 }
@@ -162,7 +162,7 @@ static void test_duplicate_id_rolls_back(void **state)
 	struct wire_msg m;
 	struct cerr e;
 	uint32_t n;
-	int64_t before = 0;
+	struct audit_query aq = { 0 };
 	int rows = 0;
 
 	(void)state;
@@ -173,7 +173,7 @@ static void test_duplicate_id_rolls_back(void **state)
 	wire_msg_free(&m);
 	/* The failed transaction left no audit row behind: only the first
 	 * insert's row is there. */
-	assert_int_equal(store_audit_list(s, &before, 100, count_row, &rows, &n, &e), 0);
+	assert_int_equal(store_audit_list(s, &aq, 100, count_row, &rows, &n, &e), 0);
 	assert_int_equal(rows, 1);
 	store_close(s);
 }
@@ -296,13 +296,13 @@ static void test_list_and_audit(void **state)
 	struct list_query q = { .by_uid = true, .uid = 1000 };
 	struct audit_rec a = { .time_ms = 50, .uid = 3, .action = "list",
 			       .outcome = "denied", .detail = "nope" };
+	struct audit_query aq = { 0 };
 	int rows = 0;
-	int64_t before = 0;
 	uint32_t n;
 	struct cerr e;
 
 	(void)state;
-	insert(s, ID_A1, 1000, NULL, 1);
+	insert(s, ID_A1, 1000, "build", 1);
 	insert(s, ID_A2, 1000, NULL, 2);
 	insert(s, ID_B, 1000, NULL, 3);
 	insert(s, ID_OTHER, 2000, NULL, 4);
@@ -315,16 +315,49 @@ static void test_list_and_audit(void **state)
 	assert_string_equal(q.cur_id, ID_A1);
 	assert_int_equal(rows, 3);
 
+	/* States: any of a set. */
 	memset(&q, 0, sizeof q);
-	snprintf(q.state, sizeof q.state, "starting");
+	q.states = 1u << JS_STARTING;
 	rows = 0;
 	assert_int_equal(store_list(s, &q, 100, count_row, &rows, &n, &e), 0);
 	assert_int_equal(rows, 4);
+	assert_int_equal(store_set_ended(s, ID_B, &(struct job_end){ .state = "failed" }, &e), 0);
+	assert_int_equal(store_set_ended(s, ID_A2, &(struct job_end){ .state = "exited" }, &e), 0);
+	memset(&q, 0, sizeof q);
+	q.states = 1u << JS_EXITED | 1u << JS_FAILED;
+	rows = 0;
+	assert_int_equal(store_list(s, &q, 100, count_row, &rows, &n, &e), 0);
+	assert_int_equal(rows, 2);
+	q = (struct list_query){ .states = 1u << JS_EXITED };
+	rows = 0;
+	assert_int_equal(store_list(s, &q, 100, count_row, &rows, &n, &e), 0);
+	assert_int_equal(rows, 1);
+	/* Names. */
+	q = (struct list_query){ .by_uid = true, .uid = 1000 };
+	snprintf(q.name, sizeof q.name, "build");
+	rows = 0;
+	assert_int_equal(store_list(s, &q, 100, count_row, &rows, &n, &e), 0);
+	assert_int_equal(rows, 1);
+	assert_string_equal(q.cur_id, ID_A1);
 
 	assert_int_equal(store_audit(s, &a, false, &e), 0);
 	rows = 0;
-	assert_int_equal(store_audit_list(s, &before, 100, count_row, &rows, &n, &e), 0);
+	assert_int_equal(store_audit_list(s, &aq, 100, count_row, &rows, &n, &e), 0);
 	assert_int_equal(rows, 5);	/* 4 runs + 1 denial */
+	/* Audit filters: by user, by action, since a time. */
+	aq = (struct audit_query){ .by_uid = true, .uid = 3 };
+	rows = 0;
+	assert_int_equal(store_audit_list(s, &aq, 100, count_row, &rows, &n, &e), 0);
+	assert_int_equal(rows, 1);
+	aq = (struct audit_query){ 0 };
+	snprintf(aq.action, sizeof aq.action, "run");
+	rows = 0;
+	assert_int_equal(store_audit_list(s, &aq, 100, count_row, &rows, &n, &e), 0);
+	assert_int_equal(rows, 4);
+	aq = (struct audit_query){ .since_ms = 50 };
+	rows = 0;
+	assert_int_equal(store_audit_list(s, &aq, 100, count_row, &rows, &n, &e), 0);
+	assert_int_equal(rows, 1);
 	store_close(s);
 }
 

@@ -35,6 +35,8 @@ opts() {
 }
 # Drop the options every command takes.
 own() { grep -vxF -f <(printf '%s\n' "${common[@]}") || true; }
+# The usage line, with the indented lines that continue it.
+usage_of() { awk 'NR == 1 { print; next } /^ / { print; next } { exit }'; }
 # words LIST: LIST (lines) joined with ", ".
 words() { paste -sd, - <<<"$1" | sed 's/,/, /g'; }
 
@@ -120,7 +122,7 @@ for cmd in "${cmds[@]}"; do
 		bad "help_$cmd" "corral $cmd --help: $(head -n 1 <<<"$help")"
 		continue
 	fi
-	usage=$(head -n 1 <<<"$help" | opts | own)
+	usage=$(usage_of <<<"$help" | opts | own)
 	want=$( (head -n 1 <<<"$help"; grep -E '^[[:space:]]+-' <<<"$help") | opts | own)
 	ok "help_$cmd ($(wc -w <<<"$want") options)"
 
@@ -206,7 +208,7 @@ else
 	rendered=$(MANWIDTH=200 man -l "$man1" 2>/dev/null |
 		awk '/^[A-Z]/ { sec = $0; next } sec == "COMMANDS" && /^       [a-z]/')
 	for cmd in "${cmds[@]}"; do
-		usage=$("$corral" "$cmd" --help 2>/dev/null | head -n 1)
+		usage=$("$corral" "$cmd" --help 2>/dev/null | usage_of)
 		head=$(grep -E "^       $cmd( |$)" <<<"$rendered" | head -n 1)
 		if [ -z "$head" ]; then
 			bad "man1_heading_$cmd" "corral.1 renders no heading for $cmd under COMMANDS"

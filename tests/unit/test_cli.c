@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "clifmt.h"
+#include "table.h"
 
 /* A resolver that knows two made-up disks, so tests do not depend on the
  * machine's devices. */
@@ -403,6 +404,56 @@ static void test_fmt_exit(void **state)
 	assert_string_equal(fmt_exit(&j, b, sizeof b), "SIGKILL");
 }
 
+/* Columns as wide as their widest cell; only the last is cut, to fit. */
+static char *print_table(const struct table *t, size_t width)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	assert_non_null(f);
+	table_print(t, f, width);
+	fclose(f);
+	return out;
+}
+
+static void test_table(void **state)
+{
+	static const char *const head[] = { "ID", "USER", "COMMAND" };
+	const char *r1[] = { "1", "a-rather-long-user", "sleep 1" };
+	const char *r2[] = { "22", "b", "sh -c 'a long command line that goes on'" };
+	struct table t;
+	struct cerr e;
+	char *out;
+
+	(void)state;
+	table_init(&t, head, 3, 2);
+	out = print_table(&t, 0);
+	assert_string_equal(out, "ID  USER  COMMAND\n");	/* empty: the header */
+	free(out);
+	assert_int_equal(table_add(&t, r1, &e), 0);
+	assert_int_equal(table_add(&t, r2, &e), 0);
+	out = print_table(&t, 0);
+	assert_string_equal(out,
+		"ID  USER                COMMAND\n"
+		"1   a-rather-long-user  sleep 1\n"
+		"22  b                   sh -c 'a long command line that goes on'\n");
+	free(out);
+	out = print_table(&t, 40);	/* 24 + 16: the command is cut to 16 */
+	assert_string_equal(out,
+		"ID  USER                COMMAND\n"
+		"1   a-rather-long-user  sleep 1\n"
+		"22  b                   sh -c 'a long...\n");
+	free(out);
+	out = print_table(&t, 5);	/* never below 10, names never cut */
+	assert_non_null(strstr(out, "a-rather-long-user  sleep 1\n"));
+	assert_non_null(strstr(out, "sh -c '...\n"));
+	free(out);
+	table_free(&t);
+	/* Width counts characters, not bytes. */
+	assert_int_equal(text_width("h\xc3\xa9llo"), 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -423,6 +474,7 @@ int main(void)
 		cmocka_unit_test(test_fmt_command),
 		cmocka_unit_test(test_fmt_text),
 		cmocka_unit_test(test_fmt_exit),
+		cmocka_unit_test(test_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

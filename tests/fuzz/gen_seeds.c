@@ -82,8 +82,14 @@ static void fill(struct wire_out *o, const struct wire_proto *p, uint16_t t)
 			wire_put_u64(o, F_GRACE_MS, 5000);
 	} else if (t == C_LIST || t == C_AUDIT) {
 		wire_put_u32(o, F_LIMIT, 20);
-		if (t == C_LIST)
-			wire_put_str(o, F_STATE, "running");
+		if (t == C_LIST) {
+			wire_put_u32(o, F_STATES, 1u << JS_RUNNING | 1u << JS_EXITED);
+			wire_put_str(o, F_NAME, "build");
+		} else {
+			wire_put_u32(o, F_UID, 1000);
+			wire_put_str(o, F_ACTION, "run");
+			wire_put_u64(o, F_SINCE_MS, 1700000000000ull);
+		}
 	} else if (t == C_STARTED) {
 		wire_put_str(o, F_JOB_ID, JOB);
 	} else if (t == C_LOG_DATA) {

@@ -150,28 +150,28 @@ int wire_recv_packet(int sock, const struct wire_proto *p, struct wire_msg *m,
 
 /* --- SOCK_STREAM ----------------------------------------------------- */
 
+#define WIRE_READ_CHUNK 65536	/* a whole LOG_DATA body in one read */
+
 void wire_reader_reset(struct wire_reader *r)
 {
 	free(r->body);
 	memset(r, 0, sizeof *r);
 }
 
+/* r->body keeps WIRE_HDR_LEN bytes in front of the body for the header,
+ * so the whole message decodes where it lies. */
 static int reader_complete(struct wire_reader *r, const struct wire_proto *p,
 			   struct wire_msg *m, struct cerr *e)
 {
-	uint8_t *whole = malloc(WIRE_HDR_LEN + (size_t)r->bwant);
 	int rc;
 
-	if (!whole) {
+	if (!r->body && !(r->body = malloc(WIRE_HDR_LEN))) {
 		wire_reader_reset(r);
 		cerr_sys(e, "%s: reassembly", p->name);
 		return WIRE_ERR;
 	}
-	memcpy(whole, r->hdr, WIRE_HDR_LEN);
-	if (r->bwant)
-		memcpy(whole + WIRE_HDR_LEN, r->body, r->bwant);
-	rc = wire_decode(p, whole, WIRE_HDR_LEN + (size_t)r->bwant, m, e);
-	free(whole);
+	memcpy(r->body, r->hdr, WIRE_HDR_LEN);
+	rc = wire_decode(p, r->body, WIRE_HDR_LEN + (size_t)r->bwant, m, e);
 	wire_reader_reset(r);
 	/* The whole message was consumed: the stream is still framed. */
 	return rc < 0 ? WIRE_BAD : WIRE_READY;
@@ -191,7 +191,7 @@ static int grow(struct wire_reader *r, uint32_t need)
 		cap *= 2;
 	if (cap > r->bwant)
 		cap = r->bwant;
-	nb = realloc(r->body, cap);
+	nb = realloc(r->body, WIRE_HDR_LEN + (size_t)cap);
 	if (!nb)
 		return -1;
 	r->body = nb;
@@ -232,7 +232,7 @@ int wire_reader_feed(struct wire_reader *r, const struct wire_proto *p,
 		return WIRE_ERR;
 	}
 	if (k)
-		memcpy(r->body + r->blen, data, k);
+		memcpy(r->body + WIRE_HDR_LEN + r->blen, data, k);
 	r->blen += (uint32_t)k;
 	*used += k;
 	if (r->blen < r->bwant)
@@ -244,7 +244,9 @@ int wire_reader_read(int fd, struct wire_reader *r, const struct wire_proto *p,
 		     struct wire_msg *m, struct cerr *e)
 {
 	for (;;) {
-		uint8_t tmp[4096];
+		/* One read per LOG_DATA chunk, not sixteen: the syscalls were
+		 * most of what `corral logs` cost. */
+		uint8_t tmp[WIRE_READ_CHUNK];
 		size_t want, used;
 		ssize_t n;
 		int rc;

@@ -24,7 +24,8 @@ int wire_recv_packet(int sock, const struct wire_proto *p, struct wire_msg *m,
 struct wire_reader {
 	uint8_t hdr[WIRE_HDR_LEN];
 	uint32_t hlen;
-	uint8_t *body;		/* grows with the body bytes received */
+	uint8_t *body;		/* the header's room, then the body: grows
+				 * with the body bytes received */
 	uint32_t blen, bwant;	/* received, and what the header claims */
 	uint32_t bcap;		/* bytes allocated for body: what this
 				 * unfinished message holds in memory */

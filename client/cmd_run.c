@@ -109,6 +109,9 @@ int cli_write_log(void *ctx, uint32_t stream, uint64_t time_ms,
 		return write_full(STDOUT_FILENO, data, len, e);
 	if (stream == STREAM_STDERR)
 		return write_full(STDERR_FILENO, data, len, e);
+	/* The gap note is padded to a fixed length, to be rewritten in place. */
+	while (len && data[len - 1] == ' ')
+		len--;
 	if (write_full(STDERR_FILENO, "corral: ", 8, e) < 0 ||
 	    write_full(STDERR_FILENO, data, len, e) < 0)
 		return -1;

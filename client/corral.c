@@ -14,6 +14,7 @@
 
 static const char main_help[] =
 "usage: corral [--socket PATH] COMMAND [ARGS...]\n"
+"       corral --help | --version\n"
 "\n"
 "Run commands as jobs with resource limits, through corrald.\n"
 "\n"

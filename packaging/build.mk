@@ -16,6 +16,9 @@ mandir ?= $(prefix)/share/man
 systemdunitdir ?= $(prefix)/lib/systemd/system
 sysusersdir ?= $(prefix)/lib/sysusers.d
 tmpfilesdir ?= $(prefix)/lib/tmpfiles.d
+# Debian's and bash-completion's own place (pkg-config bash-completion
+# completionsdir), loaded on demand the first time corral is completed.
+bashcompdir ?= $(prefix)/share/bash-completion/completions
 INSTALL ?= install
 
 PKG_SUBST := sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@libexecdir@|$(libexecdir)|g' \
@@ -34,7 +37,8 @@ install: $(BUILD)/corral $(BUILD)/corrald $(BUILD)/corral-helper
 		$(DESTDIR)$(libexecdir)/corral $(DESTDIR)$(sysconfdir)/corral \
 		$(DESTDIR)$(systemdunitdir) $(DESTDIR)$(sysusersdir) \
 		$(DESTDIR)$(tmpfilesdir) $(DESTDIR)$(mandir)/man1 \
-		$(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8
+		$(DESTDIR)$(mandir)/man5 $(DESTDIR)$(mandir)/man8 \
+		$(DESTDIR)$(bashcompdir)
 	$(INSTALL) -m 0755 $(BUILD)/corral $(DESTDIR)$(bindir)/corral
 	$(INSTALL) -m 0755 $(BUILD)/corrald $(DESTDIR)$(sbindir)/corrald
 	$(INSTALL) -m 0755 $(BUILD)/corral-helper $(DESTDIR)$(libexecdir)/corral/corral-helper
@@ -48,5 +52,6 @@ install: $(BUILD)/corral $(BUILD)/corrald $(BUILD)/corral-helper
 	$(INSTALL) -m 0644 packaging/man/*.1 $(DESTDIR)$(mandir)/man1/
 	$(INSTALL) -m 0644 packaging/man/*.5 $(DESTDIR)$(mandir)/man5/
 	$(INSTALL) -m 0644 packaging/man/*.8 $(DESTDIR)$(mandir)/man8/
+	$(INSTALL) -m 0644 packaging/corral.bash-completion $(DESTDIR)$(bashcompdir)/corral
 
 .PHONY: install

@@ -9,11 +9,12 @@ fi
 # Recommends of clang, and recommends are not installed below.  build-essential:
 # dpkg-buildpackage always checks for it, though no control file names it.
 # man-db (with groff-base): the docs tier renders the man pages as lintian does.
+# bash-completion: the integration tier runs corral's completion with it loaded.
 pkgs="make gcc clang libclang-rt-14-dev libc6-dev pkg-config libcmocka-dev libseccomp-dev
 libcap-ng-dev libsqlite3-dev uuid-dev sqlite3 util-linux passwd procps
 iproute2 qemu-system-x86 busybox-static cpio gzip file
 build-essential dpkg-dev debhelper lintian debootstrap e2fsprogs bubblewrap
-man-db"
+man-db bash-completion"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

@@ -775,6 +775,97 @@ m_throughput() {
 	MEASURE_TPUT="$mibs MiB/s ($ms ms for 512 MiB)"
 }
 
+# The bash completion (packaging/corral.bash-completion) as a user's shell
+# runs it: "comp MODE WORD..." sets COMP_WORDS to "corral WORD...",
+# completes the last word and prints COMPREPLY one a line, as $uA.  MODE
+# plain is bash alone, full has bash-completion loaded; COMP_USER runs it
+# as another user, COMP_ENV adds a variable.
+bash_completion=/usr/share/bash-completion/bash_completion
+comp() {
+	local mode=$1
+	shift
+	as "${COMP_USER:-$uA}" env PATH="$build:/usr/bin:/bin" ${COMP_ENV:+"$COMP_ENV"} bash --norc --noprofile -c '
+		[ "$1" = full ] && . "$2"
+		. "$3" || exit 1
+		shift 3
+		COMP_WORDS=("$@")
+		COMP_CWORD=$(($# - 1))
+		COMP_LINE="$*"
+		COMP_POINT=${#COMP_LINE}
+		_corral corral "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
+		printf "%s\n" "${COMPREPLY[@]}"' \
+		_ "$mode" "$bash_completion" "$top/packaging/corral.bash-completion" corral "$@"
+}
+# The lines of $1, sorted, on one line.
+words() { printf '%s\n' "$1" | grep -v '^$' | sort | tr '\n' ' '; }
+
+t_completion() {
+	local a b out want mode modes=plain t0 ms err
+	a=$(cr "$uA" run -d --name comp-alpha -- sleep 60)
+	b=$(cr "$uB" run -d --name comp-beta -- sleep 60)
+	if [ -r "$bash_completion" ]; then
+		modes="plain full"
+	else
+		echo "# $bash_completion is missing (make deps): completion tested without it"
+	fi
+	want=$("$corral" run --help | grep -o -- '--mem[a-z-]*' | sort -u | tr '\n' ' ')
+	for mode in $modes; do
+		out=$(words "$(comp "$mode" st)")
+		expect "comp_${mode}_commands" "corral st<TAB>: '$out'" test "$out" = "status stop "
+		out=$(comp "$mode" stop '')
+		expect "comp_${mode}_own_jobs" "corral stop <TAB>: $(words "$out"), want $a and comp-alpha" \
+			sh -c 'echo "$1" | grep -qx "$2" && echo "$1" | grep -qx comp-alpha' _ "$out" "$a"
+		expect "comp_${mode}_not_others_jobs" "corral stop <TAB>: $(words "$out"), has $uB's $b or comp-beta" \
+			sh -c '! echo "$1" | grep -qx -e "$2" -e comp-beta' _ "$out" "$b"
+		out=$(words "$(comp "$mode" run --mem)")
+		expect "comp_${mode}_run_options" "corral run --mem<TAB>: '$out', want '$want' (run --help)" \
+			sh -c '[ "$1" = "$2" ] && echo "$1" | grep -q -e "--memory " && echo "$1" | grep -q -e "--memory-high "' \
+			_ "$out" "$want"
+		out=$(comp "$mode" ps --state '')
+		expect "comp_${mode}_states" "corral ps --state <TAB>: $(words "$out")" \
+			sh -c 'echo "$1" | grep -qx running && echo "$1" | grep -qx exited' _ "$out"
+		out=$(comp "$mode" run -- slee 2>/dev/null)
+		expect "comp_${mode}_run_command" "corral run -- slee<TAB>: $(words "$out")" has "$out" '^sleep$'
+	done
+	out=$(comp plain stop --user "${uA%%a-*}")
+	expect comp_user_names "corral stop --user ${uA%%a-*}<TAB>: $(words "$out")" \
+		sh -c 'echo "$1" | grep -qx "$2" && echo "$1" | grep -qx "$3"' _ "$out" "$uA" "$uB"
+	# An admin is offered its own jobs, and with --user U, U's.
+	out=$(COMP_USER=$uAdm comp plain stop '')
+	expect comp_admin_own_jobs "$uAdm: corral stop <TAB>: $(words "$out"), has $uA's $a or comp-alpha" \
+		sh -c '! echo "$1" | grep -qx -e "$2" -e comp-alpha' _ "$out" "$a"
+	out=$(COMP_USER=$uAdm comp plain stop --user "$uA" '')
+	expect comp_admin_user_jobs "$uAdm: corral stop --user $uA <TAB>: $(words "$out"), want $a and comp-alpha only" \
+		sh -c 'echo "$1" | grep -qx "$2" && echo "$1" | grep -qx comp-alpha && ! echo "$1" | grep -qx comp-beta' \
+		_ "$out" "$a"
+	out=$(comp plain rm '')
+	expect comp_rm_not_running "corral rm <TAB> while $a runs: $(words "$out")" not has "$out" "^$a$"
+	cr "$uA" kill "$a"
+	cr "$uB" kill "$b"
+	cr "$uA" wait "$a" >/dev/null 2>&1
+	cr "$uB" wait "$b" >/dev/null 2>&1
+	out=$(comp plain rm '')
+	expect comp_rm_ended "corral rm <TAB> once $a ended: $(words "$out")" has "$out" "^$a$"
+
+	# No corrald: nothing at all, at once.
+	t0=$(now_ns)
+	out=$(COMP_ENV="CORRAL_SOCKET=$work/no.sock" comp plain stop '' 2>"$work/comp.err")
+	ms=$((($(now_ns) - t0) / 1000000))
+	err=$(cat "$work/comp.err")
+	expect comp_no_corrald "$ms ms, out '$out', err '$err'" \
+		test "$ms" -lt 3000 -a -z "$out" -a -z "$err"
+	# A corrald that does not answer: the short timeout, and silence.
+	kill -STOP "$CORRALD_PID"
+	t0=$(now_ns)
+	out=$(comp plain stop '' 2>"$work/comp.err")
+	ms=$((($(now_ns) - t0) / 1000000))
+	kill -CONT "$CORRALD_PID"
+	err=$(cat "$work/comp.err")
+	echo "# completing JOB with corrald stopped (SIGSTOP): $ms ms"
+	expect comp_hung_corrald "$ms ms, out '$out', err '$err'" \
+		test "$ms" -lt 4000 -a -z "$out" -a -z "$err"
+}
+
 MEASURE_RSS=? MEASURE_LAT=? MEASURE_TPUT=?
 t_identity
 t_private_state
@@ -798,6 +889,7 @@ t_rawclient
 m_latency
 m_throughput
 t_crash
+t_completion
 
 stop_instance
 

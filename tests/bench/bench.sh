@@ -185,7 +185,7 @@ restart_corrald
 
 say "3. log capture, $log_bytes bytes x $log_reps"
 now() { date +%s%N; }
-: >"$dir/log.corral"; : >"$dir/log.floor"
+: >"$dir/log.corral"; : >"$dir/log.floor"; : >"$dir/read.corral"; : >"$dir/read.floor"
 for i in $(seq "$log_reps"); do
 	t0=$(now)
 	head -c "$log_bytes" /dev/zero | cat >"$dir/state/floor.bin"
@@ -199,6 +199,15 @@ for i in $(seq "$log_reps"); do
 	stored=$(as_user "$corral" status --json "$id" | sed -n 's/.*"log_bytes": *\([0-9]*\).*/\1/p')
 	[ "$stored" = "$log_bytes" ] || die "log capture: stored ${stored:-?} of $log_bytes bytes"
 	echo $(( stored * 1000000000 / (t1 - t0) )) >>"$dir/log.corral"
+	# Reading it back: corral logs against cat of the log file itself.
+	t0=$(now)
+	as_user "$corral" logs "$id" >/dev/null
+	t1=$(now)
+	echo $(( stored * 1000000000 / (t1 - t0) )) >>"$dir/read.corral"
+	t0=$(now)
+	cat "$dir/state/logs/$id.log" | cat >/dev/null
+	t1=$(now)
+	echo $(( stored * 1000000000 / (t1 - t0) )) >>"$dir/read.floor"
 	rm -f "$dir/state/logs/$id.log" 2>/dev/null || true
 done
 med() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
@@ -206,6 +215,11 @@ lc=$(med "$dir/log.corral") lf=$(med "$dir/log.floor")
 r=$(calc "$lc / $lf")
 row 3 "log capture: \`head -c $((log_bytes / MiB))M /dev/zero\` stored" \
 	"$(calc "$lc / $MiB" 0) MiB/s" "\`| cat > file\` $(calc "$lf / $MiB" 0) MiB/s" \
+	"$r x" ">= 0.5x" "$(verdict "$r" ge 0.5)"
+rc=$(med "$dir/read.corral") rf=$(med "$dir/read.floor")
+r=$(calc "$rc / $rf")
+row 3b "log read: \`corral logs\` of that log" \
+	"$(calc "$rc / $MiB" 0) MiB/s" "\`cat log | cat\` $(calc "$rf / $MiB" 0) MiB/s" \
 	"$r x" ">= 0.5x" "$(verdict "$r" ge 0.5)"
 
 # --- 4. fan-out ----------------------------------------------------------

@@ -161,6 +161,17 @@ static int follow_finish(struct mgr *m, struct client *c, struct cerr *e)
 	return r < 0 ? -1 : 1;
 }
 
+/* At the gap note: one written ahead, at the head's end, before anything
+ * was cut has nothing to say yet and is passed over; past a note, the log
+ * goes on at the gap's end (the bytes between were punched out). */
+static void skip_note(struct follow *f, const struct logf *l, uint64_t note_end)
+{
+	if (note_end && f->off == l->gap_rec && l->gap_end == note_end)
+		f->off = f->rec_end = note_end;
+	if (note_end && f->off == note_end)
+		f->off = f->rec_end = l->gap_end;
+}
+
 /* Which bytes to send next: 1 = [off, *to) is ready, 0 = nothing yet. */
 static int next_range(struct client *c, uint64_t limit, uint64_t *to,
 		      struct cerr *e)
@@ -173,17 +184,17 @@ static int next_range(struct client *c, uint64_t limit, uint64_t *to,
 	struct logf *l = f->log;
 	uint64_t note_end = l->gap_rec ? l->gap_rec + gap_note_len() : 0;
 
-	/* A log cut in the middle: from the end of its gap note, on at the
-	 * gap's end (the bytes between were punched out). */
-	if (note_end && f->off == note_end)
-		f->off = f->rec_end = l->gap_end;
+	skip_note(f, l, note_end);
 	if (f->streams == (STREAM_STDOUT | STREAM_STDERR | STREAM_META)) {
-		*to = note_end && f->off < note_end && note_end < limit ? note_end : limit;
+		/* Stop at the note, and at its end: both are decisions. */
+		uint64_t stop = !note_end ? limit
+			: f->off < l->gap_rec ? l->gap_rec
+			: f->off < note_end ? note_end : limit;
+		*to = stop < limit ? stop : limit;
 		return f->off < *to;
 	}
 	while (f->off >= f->rec_end) {
-		if (note_end && f->off == note_end)
-			f->off = l->gap_end;
+		skip_note(f, l, note_end);
 		if (f->off >= limit)
 			return 0;
 		r = peek_record(f->log, f->off, &stream, &end, e);

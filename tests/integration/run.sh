@@ -55,6 +55,13 @@ t_cap() {
 	blocks=$(($(stat -c %b "$dir/state/logs/$id.log") * 512))
 	echo "# the capped log: $(stat -c %s "$dir/state/logs/$id.log") bytes long, $blocks on disk"
 	expect cap_disk_bounded "log uses $blocks bytes on disk" test "$blocks" -lt 1572864
+	# Past the head (half the cap) but within the cap: nothing was left
+	# out, so the note written ahead says nothing.
+	id=$(cr "$uA" run -d -- head -c 800000 /dev/zero)
+	cr "$uA" wait "$id"
+	out=$(cr "$uA" logs "$id" 2>&1 >/dev/null)
+	expect cap_no_empty_note "logs stderr: $out; stored $(field "$id" log_bytes)" \
+		test -z "$out" -a "$(field "$id" log_bytes)" = 800000
 }
 t_cap
 

@@ -576,6 +576,11 @@ void json_job(FILE *f, const struct corral_job *j)
 	ju64(f, "created_ms", true, j->created_ms);
 	ju64(f, "started_ms", j->has_started, j->started_ms);
 	ju64(f, "ended_ms", j->has_ended, j->ended_ms);
+	jstr(f, "after", j->after);
+	if (j->after)
+		ju64(f, "after_ok", true, j->after_ok);
+	ju64(f, "position", j->position != 0, j->position);
+	jstr(f, "waiting", j->waiting);
 	json_end(f, j);
 	fputc('}', f);
 }

@@ -216,6 +216,7 @@ static int ps_row(void *ctx, const struct corral_job *j, struct cerr *e)
 	struct list_ctx *p = ctx;
 	char user[4 * USER_LEN_MAX + 1], name[4 * NAME_LEN_MAX + 1], uidbuf[16];
 	char id[9], ex[32], t[32], el[32], state[4 * STATE_LEN_MAX + 1];
+	char queued[STATE_LEN_MAX + 24];
 	static char cmd[4 * ARG_LEN_MAX];
 
 	if (past_limit(p))
@@ -231,10 +232,18 @@ static int ps_row(void *ctx, const struct corral_job *j, struct cerr *e)
 	}
 	snprintf(id, sizeof id, "%.8s", j->id);
 	snprintf(uidbuf, sizeof uidbuf, "%u", j->uid);
+	/* A queued job's place in the start order, or that it waits for
+	 * another job. */
+	if (j->position)
+		snprintf(queued, sizeof queued, "%s #%u", j->state, j->position);
+	else if (j->after && state_from_name(j->state) == JS_QUEUED)
+		snprintf(queued, sizeof queued, "%s after %.8s", j->state, j->after);
+	else
+		snprintf(queued, sizeof queued, "%s", j->state);
 	const char *cells[] = {
 		id,
 		fmt_text(j->user ? j->user : uidbuf, sizeof user - 1, user, sizeof user),
-		fmt_text(j->state, sizeof state - 1, state, sizeof state),
+		fmt_text(queued, sizeof state - 1, state, sizeof state),
 		fmt_exit(j, ex, sizeof ex),
 		fmt_time_ms(j->created_ms, t, sizeof t),
 		elapsed(j, p->now_ms, el, sizeof el),

@@ -16,7 +16,8 @@ static const char run_usage[] =
 "usage: corral run [LIMITS] [OPTIONS] [--] CMD [ARG...]\n"
 "\n"
 "Run CMD as a corral job.  Attached (the default), its stdout and stderr\n"
-"are streamed here until it ends and corral exits like the job.\n"
+"are streamed here until it ends and corral exits like the job.  Past a\n"
+"cap on running jobs it waits in corrald's queue first (\"queued\").\n"
 "\n"
 "Limits and options:\n";
 
@@ -31,8 +32,13 @@ static const char run_help_tail[] =
 "  --cwd DIR              absolute working directory (default: current)\n"
 "  --no-net --no-pid --no-mount --no-uts --no-ipc\n"
 "                         share that namespace with the host (policy allowing)\n"
-"  -d, --detach           print the job id and exit 0 without waiting\n"
-"  -q, --quiet            attached: do not print \"Running as job ID\" on stderr\n"
+"  --after JOB            start only once JOB has ended (queued until then)\n"
+"  --after-ok JOB         start only if JOB exits 0; else it is cancelled\n"
+"  --no-queue             fail at once (126) instead of waiting for a slot\n"
+"  -d, --detach           print the job id and exit 0 without waiting (for\n"
+"                         the start either, if the job is queued)\n"
+"  -q, --quiet            attached: do not print \"Running as job ID\" or\n"
+"                         \"queued (position N)\" on stderr\n"
 "  --json                 with -d: print {\"id\":\"...\"}\n"
 "  --socket PATH          corrald's socket\n"
 "\n"
@@ -125,6 +131,7 @@ int cli_write_log(void *ctx, uint32_t stream, uint64_t time_ms,
 enum {
 	O_IO_RBPS = 256, O_IO_WBPS, O_IO_RIOPS, O_IO_WIOPS, O_ENV, O_CWD,
 	O_NO_NET, O_NO_PID, O_NO_MOUNT, O_NO_UTS, O_NO_IPC, O_JSON,
+	O_AFTER, O_AFTER_OK, O_NO_QUEUE,
 	O_RUNOPT = 512,		/* + OPT_x: the table's options */
 };
 
@@ -143,6 +150,9 @@ static const struct option fixed_opts[] = {
 	{ "detach", no_argument, NULL, 'd' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "json", no_argument, NULL, O_JSON },
+	{ "after", required_argument, NULL, O_AFTER },
+	{ "after-ok", required_argument, NULL, O_AFTER_OK },
+	{ "no-queue", no_argument, NULL, O_NO_QUEUE },
 	CLI_COMMON_OPTS,
 };
 
@@ -228,6 +238,17 @@ static int opt_one(struct run_opts *o, int ch, const char *v, struct cerr *e)
 	case 'd': o->detach = true; return 0;
 	case 'q': o->quiet = true; return 0;
 	case O_JSON: o->json = true; return 0;
+	case O_AFTER:
+	case O_AFTER_OK:
+		if (!*v || strlen(v) > NAME_LEN_MAX)
+			return cerr_set(e, EINVAL, "--%s: a job reference is 1 to %d bytes",
+					ch == O_AFTER ? "after" : "after-ok", NAME_LEN_MAX);
+		if (o->req.after)
+			return cerr_set(e, EINVAL, "--after and --after-ok: one job only");
+		o->req.after = v;
+		o->req.after_ok = ch == O_AFTER_OK;
+		return 0;
+	case O_NO_QUEUE: o->req.no_queue = true; return 0;
 	}
 	return cerr_set(e, EINVAL, "unhandled option");
 }
@@ -274,6 +295,8 @@ static int parse_run(int argc, char **argv, struct cli *c, struct run_opts *o)
 		return cli_usage(c, "%s", e.msg);
 	if (o->json && !o->detach)
 		return cli_usage(c, "--json needs -d (attached output is the job's own)");
+	if (o->req.after && o->req.no_queue)
+		return cli_usage(c, "--no-queue cannot wait for another job (--after)");
 	if (!o->cwd[0] && !getcwd(o->cwd, sizeof o->cwd))
 		return cli_usage(c, "cannot get the current directory (use --cwd): %s",
 				 strerror(errno));
@@ -319,6 +342,7 @@ struct attach {
 	char id[JOB_ID_LEN + 1];	/* "" until STARTED */
 	unsigned nsig;			/* interrupts seen */
 	unsigned acted;			/* 1: STOP sent, 2: KILL sent */
+	bool quiet;
 };
 
 /* Send STOP or KILL on a connection of its own: the main one is busy
@@ -358,10 +382,37 @@ static void on_wake(void *ctx)
 	escalate(a);
 }
 
+/* Attached and queued: say so, and let an interrupt cancel it. */
+static bool attached_queued(void *ctx, const char *id, uint32_t position,
+			    const char *waiting)
+{
+	struct attach *a = ctx;
+
+	if (id != a->id)
+		snprintf(a->id, sizeof a->id, "%s", id);
+	if (!a->quiet) {
+		if (position)
+			fprintf(stderr, "corral: job %s queued (position %u)%s%s\n", id,
+				position, waiting ? ": " : "", waiting ? waiting : "");
+		else
+			fprintf(stderr, "corral: job %s queued: %s\n", id,
+				waiting ? waiting : "waiting");
+	}
+	escalate(a);	/* interrupted before this */
+	return false;
+}
+
+/* Detached: the id of a queued job is the answer. */
+static bool detached_queued(void *ctx, const char *id, uint32_t position,
+			    const char *waiting)
+{
+	return true;
+}
+
 static int run_attached(struct corral_conn *conn, struct run_opts *o,
 			struct cli *c)
 {
-	struct attach a = { .cli = c };
+	struct attach a = { .cli = c, .quiet = o->quiet };
 	struct corral_job job;
 	struct cerr e = { 0 };
 	int rc;
@@ -371,6 +422,8 @@ static int run_attached(struct corral_conn *conn, struct run_opts *o,
 	conn->wake_fd = sig_pipe[0];
 	conn->on_wake = on_wake;
 	conn->wake_ctx = &a;
+	o->req.on_queued = attached_queued;
+	o->req.queued_ctx = &a;
 	if (corral_run(conn, &o->req, a.id, &e) < 0) {
 		a.id[0] = '\0';
 		cli_fail(c, &e);
@@ -413,6 +466,7 @@ int cmd_run(int argc, char **argv, struct cli *c)
 		return rc;
 	if (cli_connect(c, &conn, &e) < 0)
 		return cli_fail(c, &e);
+	o.req.on_queued = detached_queued;
 	if (!o.detach) {
 		rc = run_attached(&conn, &o, c);
 	} else if (corral_run(&conn, &o.req, id, &e) < 0) {

@@ -302,6 +302,13 @@ static void print_status(const struct corral_job *j)
 	print_io(&j->opt);
 	print_ns(j->ns_off);
 	print_options(&j->opt);
+	if (j->after)
+		printf("%-13s %s%s\n", "after:", j->after,
+		       j->after_ok ? " (if it exits 0)" : "");
+	if (j->position)
+		printf("%-13s %u\n", "position:", j->position);
+	if (j->waiting)
+		printf("%-13s %s\n", "waiting:", col(j->waiting, 1024, b, sizeof b));
 	if (j->has_pid)
 		printf("%-13s %u\n", "pid:", j->pid);
 	print_times(j);

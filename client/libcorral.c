@@ -246,8 +246,26 @@ int corral_run(struct corral_conn *c, const struct corral_run_req *req,
 	wire_put_str(&o, F_CWD, req->cwd);
 	wire_put_u32(&o, F_NS_OFF, req->ns_off);
 	runopts_put(&o, &req->opt, SC_JOB | SC_MGR);
+	if (req->after)
+		wire_put_str(&o, F_AFTER, req->after);
+	if (req->after_ok)
+		wire_put_u32(&o, F_AFTER_OK, 1);
+	if (req->no_queue)
+		wire_put_u32(&o, F_NO_QUEUE, 1);
 	if (send_msg(c, &o, e) < 0 || recv_msg(c, &m, e) < 0)
 		return -1;
+	if (m.type == C_QUEUED) {
+		/* Waiting in the queue: STARTED (or ERROR) comes later. */
+		snprintf(id, JOB_ID_LEN + 1, "%s", wire_str(&m, F_JOB_ID));
+		bool stop = req->on_queued &&
+			req->on_queued(req->queued_ctx, id, wire_u32(&m, F_POSITION, 0),
+				       wire_str(&m, F_WAITING));
+		wire_msg_free(&m);
+		if (stop)
+			return 1;
+		if (recv_msg(c, &m, e) < 0)
+			return -1;
+	}
 	if (m.type != C_STARTED)
 		return unexpected(c, &m, "RUN", e);
 	snprintf(id, JOB_ID_LEN + 1, "%s", wire_str(&m, F_JOB_ID));
@@ -300,6 +318,10 @@ static int job_from_msg(struct wire_msg *m, struct corral_job *j,
 	j->cwd = wire_str(m, F_CWD);
 	j->error = wire_str(m, F_ERROR);
 	j->stage = wire_u32(m, F_STAGE, STAGE_NONE);
+	j->after = wire_str(m, F_AFTER);
+	j->after_ok = wire_u32(m, F_AFTER_OK, 0);
+	j->waiting = wire_str(m, F_WAITING);
+	j->position = wire_u32(m, F_POSITION, 0);
 	j->ns_off = wire_u32(m, F_NS_OFF, 0);
 	j->argv = wire_strv(keep, F_ARGV, &j->argc);
 	j->env = wire_strv(keep, F_ENV, &j->nenv);

@@ -62,6 +62,16 @@ struct corral_run_req {
 	const char *cwd;		/* absolute */
 	uint32_t ns_off;		/* NS_* bits of namespaces NOT to create */
 	struct runopts opt;		/* limits, name, timeout, rootfs... */
+	const char *after;		/* start after this job ends; NULL: none */
+	bool after_ok;			/* ... only if it exited 0 */
+	bool no_queue;			/* fail at once when over a cap */
+	/* Called if corrald queues the job (position 0: it waits for
+	 * another job; waiting: why, or NULL); returning true ends
+	 * corral_run there (it returns 1, id set, the job stays queued).
+	 * NULL: wait for the start. */
+	bool (*on_queued)(void *ctx, const char *id, uint32_t position,
+			  const char *waiting);
+	void *queued_ctx;
 };
 
 /* A job record.  Strings are NUL-terminated and owned by the record;
@@ -80,6 +90,9 @@ struct corral_job {
 	bool has_oom, has_cpu, has_peak, has_log_bytes, has_log_dropped;
 	bool has_log_deleted;
 	uint64_t log_deleted_ms;
+	const char *after, *waiting;	/* queued: what it waits for (NULL) */
+	bool after_ok;
+	uint32_t position;		/* queued: 1 = next, 0: none */
 	uint32_t pid, err;
 	uint64_t created_ms, started_ms, ended_ms;
 	uint32_t exit_code, signal, wstatus;
@@ -106,7 +119,8 @@ typedef int (*corral_job_fn)(void *ctx, const struct corral_job *j,
 typedef int (*corral_audit_fn)(void *ctx, const struct corral_audit_row *r,
 			       struct cerr *e);
 
-/* RUN: on success id holds the new job's id (it is running). */
+/* RUN: on success id holds the new job's id: 0, it is running; 1, it
+ * waits in the queue and on_queued said not to wait. */
 int corral_run(struct corral_conn *c, const struct corral_run_req *req,
 	       char id[JOB_ID_LEN + 1], struct cerr *e);
 

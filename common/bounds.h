@@ -18,5 +18,7 @@
 #define MESSAGE_LEN_MAX 1024	/* an error message on the wire */
 #define LIST_LIMIT_MAX 100000	/* rows one ps or audit shows; clients ask
 				 * for one more, to know there are more */
+#define PRIORITY_MAX 1000	/* --priority: admins up to this */
+#define PRIORITY_USER_MAX 100	/* --priority: everyone else up to this */
 
 #endif

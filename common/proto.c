@@ -50,6 +50,9 @@ static const struct wire_field_spec h_start[] = {
 #define IF_MGR(...) __VA_ARGS__,
 static const struct wire_field_spec c_run[] = {
 	COMMAND_FIELDS,
+	STR(F_AFTER, "after", 0, 1, NAME_LEN_MAX),
+	U32(F_AFTER_OK, "after_ok", 0, 0, 1),
+	U32(F_NO_QUEUE, "no_queue", 0, 0, 1),
 #include "runopt.def"
 };
 static const struct wire_field_spec c_job[] = {
@@ -74,6 +77,10 @@ static const struct wire_field_spec c_job[] = {
 	U64(F_LOG_BYTES, "log_bytes", 0, 0, U63),
 	U64(F_LOG_DROPPED, "log_dropped", 0, 0, U63),
 	U64(F_LOG_DELETED_MS, "log_deleted_ms", 0, 0, U63),
+	STR(F_AFTER, "after", 0, JOB_ID_LEN, JOB_ID_LEN),
+	U32(F_AFTER_OK, "after_ok", 0, 0, 1),
+	U32(F_POSITION, "position", 0, 1, 0xffffffffu),
+	STR(F_WAITING, "waiting", 0, 0, MESSAGE_LEN_MAX),
 #include "runopt.def"
 };
 #undef IF_JOB
@@ -88,6 +95,7 @@ static const struct wire_field_spec h_kill[] = { JOBID };
 static const struct wire_field_spec h_ready[] = {
 	U32(F_PID, "pid", R, 1, 0x7fffffff),
 	STR(F_CONTROLLERS, "controllers", R, 0, 256),
+	U32(F_MAX_JOBS, "max_jobs", 0, 1, 0xffffffffu),
 };
 static const struct wire_field_spec h_started[] = {
 	JOBID,
@@ -166,6 +174,11 @@ static const struct wire_field_spec c_audit[] = {
 	U64(F_SINCE_MS, "since_ms", 0, 0, U63),
 };
 static const struct wire_field_spec c_started[] = { JOBID };
+static const struct wire_field_spec c_queued[] = {
+	JOBID,
+	U32(F_POSITION, "position", 0, 1, 0xffffffffu),
+	STR(F_WAITING, "waiting", 0, 0, MESSAGE_LEN_MAX),
+};
 static const struct wire_field_spec c_log_data[] = {
 	U32(F_STREAM, "stream", R, STREAM_STDOUT, STREAM_META),
 	U64(F_TIME_MS, "time_ms", R, 0, U63),
@@ -207,6 +220,7 @@ static const struct wire_msg_spec client_msgs[] = {
 	MSG(C_RM, WD_REQ, "RM", 0, 0, 256, c_ref),
 	MSG(C_PRUNE, WD_REQ, "PRUNE", 0, 0, 64, c_prune),
 	MSG(C_STARTED, WD_REP, "STARTED", 0, 0, 256, c_started),
+	MSG(C_QUEUED, WD_REP, "QUEUED", 0, 0, 2048, c_queued),
 	MSG(C_LOG_DATA, WD_REP, "LOG_DATA", 0, 0, LOG_CHUNK_MAX + 64, c_log_data),
 	MSG(C_JOB, WD_REP, "JOB", 0, 0, 0, c_job),
 	MSG(C_AUDIT_ROW, WD_REP, "AUDIT_ROW", 0, 0, 4096, c_audit_row),

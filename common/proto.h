@@ -57,6 +57,12 @@ enum {
 	F_SKIP_TO,	/* U64: in a log's gap note, where the log goes on */
 	F_STATES,	/* U32: LIST filter, bit (1 << enum job_state) per state */
 	F_SINCE_MS,	/* U64: AUDIT filter, rows at or after this time */
+	F_AFTER,	/* STR: RUN, a job reference to wait for; JOB, its id */
+	F_AFTER_OK,	/* U32 0/1: start only if F_AFTER exited 0 */
+	F_NO_QUEUE,	/* U32 0/1: RUN fails at once instead of queueing */
+	F_POSITION,	/* U32: a queued job's place in the start order (1: next) */
+	F_WAITING,	/* STR: what a queued job waits for */
+	F_MAX_JOBS,	/* U32: READY, the helper's max_jobs */
 #define OPT(ID, field, ...) F_##ID = field,
 #include "runopt.def"
 #undef OPT
@@ -109,6 +115,7 @@ enum {
 	C_DONE,			/* end of a list */
 	C_OK,
 	C_ERROR,
+	C_QUEUED,		/* reply to RUN: queued; STARTED or ERROR follows */
 };
 extern const struct wire_proto proto_client_req;	/* what corrald reads */
 extern const struct wire_proto proto_client_rep;	/* what clients read */

@@ -579,6 +579,8 @@ static void send_ready(void)
 	wire_out_init(&o, &proto_helper_ev, H_READY);
 	wire_put_u32(&o, F_PID, (uint32_t)getpid());
 	wire_put_str(&o, F_CONTROLLERS, cg.controllers);
+	/* corrald queues jobs past this instead of sending STARTs to fail. */
+	wire_put_u32(&o, F_MAX_JOBS, pol.max_jobs);
 	send_msg(&o);
 }
 

@@ -2,7 +2,8 @@
 MANAGER_SRC := manager/main.c manager/config.c manager/client.c \
 	manager/req.c manager/job.c manager/follow.c manager/helper_link.c \
 	manager/logfile.c manager/env.c manager/retention.c \
-	manager/store.c manager/outq.c manager/util.c
+	manager/store.c manager/outq.c manager/util.c manager/queue.c \
+	manager/sched.c
 MANAGER_GEN := $(BUILD)/manager/schema_sql.c
 MANAGER_OBJ := $(MANAGER_SRC:%.c=$(BUILD)/%.o) $(MANAGER_GEN:.c=.o)
 # What the request layer needs without sockets (unit tests, fuzzing).
@@ -14,7 +15,8 @@ SCHEMA_SQL := $(sort $(wildcard schema/[0-9][0-9][0-9]_*.sql))
 
 PROGRAMS += $(BUILD)/corrald
 
-$(MANAGER_OBJ) $(BUILD)/tests/unit/test_store.o: CPPFLAGS += -Imanager \
+$(MANAGER_OBJ) $(BUILD)/tests/unit/test_store.o \
+		$(BUILD)/tests/unit/test_sched.o: CPPFLAGS += -Imanager \
 	-DCORRALD_CONF='"$(CORRALD_CONF)"' \
 	-DCORRAL_DEFAULT_SOCKET='"$(DEFAULT_SOCKET)"'
 
@@ -37,6 +39,11 @@ $(BUILD)/corrald: $(MANAGER_OBJ) $(BUILD)/libcommon.a
 $(BUILD)/tests/unit/test_store: $(BUILD)/tests/unit/test_store.o \
 		$(MANAGER_CORE_OBJ) $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(MANAGER_LIBS)
+
+# The queue's order: a pure function, alone.
+$(BUILD)/tests/unit/test_sched: $(BUILD)/tests/unit/test_sched.o \
+		$(BUILD)/manager/sched.o $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka
 
 # libFuzzer target tests/fuzz/fuzz_manager_request.c: the request layer
 # against an in-memory store.  The generated schema table lives in the

@@ -109,6 +109,15 @@ static int on_key(void *p, const char *section, const char *key,
 	if (!strcmp(key, "user_log_space"))
 		return set_num(&c->user_log_space, v, parse_size, 0,
 			       (uint64_t)1 << 60, n, line, key, e);
+	if (!strcmp(key, "max_running"))
+		return set_num(&c->max_running, v, parse_u64, 0, 1000000, n,
+			       line, key, e);
+	if (!strcmp(key, "user_max_running"))
+		return set_num(&c->user_max_running, v, parse_u64, 0, 1000000,
+			       n, line, key, e);
+	if (!strcmp(key, "user_max_queued"))
+		return set_num(&c->user_max_queued, v, parse_u64, 0, 1000000,
+			       n, line, key, e);
 	if (!strcmp(key, "client_idle_timeout"))
 		return set_num(&c->client_idle_ms, v, parse_duration_ms, 100,
 			       24 * 3600 * 1000, n, line, key, e);
@@ -135,6 +144,7 @@ static int defaults(struct mgr_conf *c, struct cerr *e)
 	c->audit_keep_ms = 400ull * 86400000;
 	c->log_space = 20ull << 30;
 	c->user_log_space = 5ull << 30;
+	c->user_max_queued = 1000;	/* max_running, user_max_running 0: the helper's */
 	if (!c->socket || !c->socket_group || !c->admin_group ||
 	    !c->state_dir || !c->helper)
 		return cerr_sys(e, "configuration");

@@ -203,8 +203,12 @@ int hlink_signal(struct mgr *m, const char *id, int sig, struct cerr *e)
 static void on_ready(struct mgr *m, const struct wire_msg *msg)
 {
 	m->helper_ready = true;
-	logmsg("helper ready (pid %u, controllers \"%s\")",
-	       wire_u32(msg, F_PID, 0), wire_str(msg, F_CONTROLLERS));
+	m->helper_max_jobs = wire_u32(msg, F_MAX_JOBS, 0);
+	m->q_retry_at = 0;
+	m->q_kick = true;	/* queued jobs may start */
+	logmsg("helper ready (pid %u, controllers \"%s\", max_jobs %u)",
+	       wire_u32(msg, F_PID, 0), wire_str(msg, F_CONTROLLERS),
+	       m->helper_max_jobs);
 }
 
 /* The decoder has checked every field's presence and bounds. */

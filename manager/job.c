@@ -21,10 +21,11 @@
 #define READS_PER_EVENT 16	/* 1 MiB per wake-up, then let others run */
 #define DRAIN_AFTER_EXIT_MS 5000
 #define END_RETRY_MS 1000
+#define QUEUE_RETRY_MS 1000	/* after the helper had no slot, at the latest */
 
 /* --- the table of active jobs ---------------------------------------- */
 
-static unsigned bucket(const char *id)
+unsigned id_bucket(const char *id)
 {
 	uint32_t h = 2166136261u;
 
@@ -35,7 +36,7 @@ static unsigned bucket(const char *id)
 
 struct job *job_find(struct mgr *m, const char *id)
 {
-	for (struct job *j = m->jobs[bucket(id)]; j; j = j->hnext)
+	for (struct job *j = m->jobs[id_bucket(id)]; j; j = j->hnext)
 		if (!strcmp(j->id, id))
 			return j;
 	return NULL;
@@ -43,7 +44,7 @@ struct job *job_find(struct mgr *m, const char *id)
 
 static void job_link(struct mgr *m, struct job *j)
 {
-	unsigned b = bucket(j->id);
+	unsigned b = id_bucket(j->id);
 
 	j->hnext = m->jobs[b];
 	m->jobs[b] = j;
@@ -55,7 +56,7 @@ static void job_link(struct mgr *m, struct job *j)
 
 static void job_unlink(struct mgr *m, struct job *j)
 {
-	for (struct job **p = &m->jobs[bucket(j->id)]; *p; p = &(*p)->hnext)
+	for (struct job **p = &m->jobs[id_bucket(j->id)]; *p; p = &(*p)->hnext)
 		if (*p == j) {
 			*p = j->hnext;
 			break;
@@ -126,6 +127,7 @@ static void waiter_error(struct mgr *m, struct job *j, int num,
 
 void job_client_gone(struct mgr *m, struct client *c)
 {
+	queue_client_gone(m, c);
 	if (c->run_job)
 		c->run_job->waiter = NULL;
 	c->run_job = NULL;
@@ -203,9 +205,10 @@ static int send_start(struct mgr *m, struct job *j, uint32_t uid,
 	return 0;
 }
 
-static int job_launch(struct mgr *m, struct client *c, const char *id,
-		      const struct wire_msg *run, const struct job_env *env,
-		      struct cerr *e)
+int job_start(struct mgr *m, struct client *waiter, uint32_t uid,
+	      const char *id, const struct wire_msg *run,
+	      const struct job_env *env, struct logf *reuse, uint64_t seq,
+	      struct cerr *e)
 {
 	struct job *j = calloc(1, sizeof *j);
 
@@ -213,24 +216,39 @@ static int job_launch(struct mgr *m, struct client *c, const char *id,
 		return cerr_sys(e, "job");
 	snprintf(j->id, sizeof j->id, "%s", id);
 	j->out.fd = j->err.fd = -1;
+	j->uid = uid;
 	j->timeout_ms = wire_u64(run, F_TIMEOUT_MS, 0);
+	j->priority = (uint32_t)wire_u64(run, F_PRIORITY, 0);
+	j->seq = seq;
 	/* Only for a failed start's message; NULL just makes it vaguer. */
 	j->cwd = strdup(wire_str(run, F_CWD));
 	j->argv0 = strdup(wire_str(run, F_ARGV));
-	if (!(j->log = logf_create(m, id, e))) {
+	if (!(j->log = logf_create(m, id, reuse, e))) {
 		free(j->cwd);
 		free(j->argv0);
 		free(j);
 		return -1;
 	}
 	job_link(m, j);
-	if (send_start(m, j, c->who.uid, run, env, e) < 0) {
+	if (send_start(m, j, uid, run, env, e) < 0) {
+		if (reuse)	/* the caller keeps its reference */
+			reuse->refs++;
 		job_free_later(m, j);
 		return -1;
 	}
-	j->waiter = c;
-	c->run_job = j;
+	j->waiter = waiter;
+	if (waiter) {
+		waiter->run_job = j;
+		waiter->run_q = NULL;
+	}
 	return 0;
+}
+
+static int job_launch(struct mgr *m, struct client *c, const char *id,
+		      const struct wire_msg *run, const struct job_env *env,
+		      struct cerr *e)
+{
+	return job_start(m, c, c->who.uid, id, run, env, NULL, ++m->q_seq, e);
 }
 
 /* --- stopping -------------------------------------------------------- */
@@ -276,6 +294,10 @@ static int job_stop(struct mgr *m, const char *id, bool kill,
 	struct job *j = job_find(m, id);
 	char state[STATE_LEN_MAX + 1] = "unknown";
 
+	/* A job that waits in the queue never runs: it is cancelled. */
+	if (!j && queue_find(m, id))
+		return queue_cancel(m, id, kill ? "killed while queued"
+					    : "stopped while queued", e);
 	if (!j || j->exited || j->lost || j->failed) {
 		if (store_state(m->store, id, state, e) < 0)
 			return -1;
@@ -329,16 +351,15 @@ static int record_end(struct mgr *m, struct job *j, struct cerr *e)
 }
 
 /* The final JOB record, built once for every follower. */
-static void publish_final(struct mgr *m, struct job *j)
+void job_publish_final(struct mgr *m, struct logf *l, const char *id)
 {
-	struct logf *l = j->log;
 	struct wire_out o;
 	struct cerr e;
 
-	if (store_job_msg(m->store, j->id, NULL, &o, &e) == 0)
+	if (store_job_msg(m->store, id, NULL, &o, &e) == 0)
 		l->final = obuf_from(&o);
 	else
-		logmsg("job %s: final record: %s", j->id, e.msg);
+		logmsg("job %s: final record: %s", id, e.msg);
 	wire_out_free(&o);
 	l->done = true;
 	logf_wake(m, l);
@@ -367,9 +388,11 @@ static void job_maybe_end(struct mgr *m, struct job *j)
 	if (j->end_retry_at)
 		logmsg("job %s: end recorded", j->id);
 	j->end_retry_at = 0;
-	publish_final(m, j);
+	job_publish_final(m, j->log, j->id);
 	waiter_error(m, j, EIO, STAGE_NONE, "job ended before it was reported started");
 	job_free_later(m, j);
+	/* Its slot is free, and jobs may wait for this one. */
+	queue_job_ended(m, j->id);
 }
 
 static void job_lose(struct mgr *m, struct job *j, const char *why)
@@ -456,13 +479,11 @@ static void failed_why(const struct job *j, unsigned stage, int num,
 		snprintf(buf, len, "%s", message);
 }
 
-static void on_failed(struct mgr *m, struct job *j, unsigned stage,
-		      int num, const char *message)
+static void on_failed_final(struct mgr *m, struct job *j, unsigned stage,
+			    int num, const char *message)
 {
 	char msg[MESSAGE_LEN_MAX];
 
-	if (j->started || j->exited)
-		return;
 	failed_why(j, stage, num, message, j->why, sizeof j->why);
 	snprintf(msg, sizeof msg, "start failed at stage %s: %.900s",
 		 stage_name(stage), j->why);
@@ -480,10 +501,49 @@ static void on_failed(struct mgr *m, struct job *j, unsigned stage,
 	job_maybe_end(m, j);
 }
 
+/* The helper had no slot after all (its max_jobs, the last wall): the
+ * job goes back to the queue where it was, rather than failing, and
+ * nothing more is sent to the helper until a job ends. */
+static void job_requeue(struct mgr *m, struct job *j, const char *message)
+{
+	struct audit_rec a = { .time_ms = now_ms(), .uid = j->uid,
+			       .action = "requeue", .job_id = j->id,
+			       .outcome = "ok", .detail = message };
+	struct qspec q = { .id = j->id, .uid = j->uid, .priority = j->priority,
+			   .seq = j->seq, .log = j->log };
+	struct client *c = j->waiter;
+	struct job_live live;
+	struct cerr e;
+
+	if (store_requeue(m->store, j->id, &a, &e) < 0) {
+		logmsg("job %s: back to the queue: %s", j->id, e.msg);
+		return on_failed_final(m, j, STAGE_POLICY, EAGAIN, message);
+	}
+	m->q_retry_at = mono_ms() + QUEUE_RETRY_MS;
+	j->waiter = NULL;
+	if (c)
+		c->run_job = NULL;
+	j->log = NULL;		/* the queue's now */
+	if (queue_add(m, c, &q, &live, &e) < 0)
+		logmsg("job %s: back to the queue: %s", j->id, e.msg);
+	job_free_later(m, j);
+}
+
+static void on_failed(struct mgr *m, struct job *j, unsigned stage,
+		      int num, const char *message)
+{
+	if (j->started || j->exited)
+		return;
+	if (stage == STAGE_POLICY && num == EAGAIN)
+		return job_requeue(m, j, message);
+	on_failed_final(m, j, stage, num, message);
+}
+
 static void on_exited(struct mgr *m, struct job *j, const struct helper_event *ev)
 {
 	if (j->exited)
 		return;
+	m->q_retry_at = 0;	/* the helper has a slot again */
 	j->exited = true;
 	j->ended_ms = now_ms();
 	j->wstatus = ev->wstatus;
@@ -609,8 +669,10 @@ static bool job_live_output(struct mgr *m, const char *id, struct job_live *out)
 {
 	struct job *j = job_find(m, id);
 
+	memset(out, 0, sizeof *out);
 	if (!j || !j->log)
-		return false;
+		return queue_live(m, id, out);
+	out->output = true;
 	out->stored = j->log->stored;
 	out->dropped = j->log->dropped;
 	return true;
@@ -624,4 +686,6 @@ const struct mgr_ops real_ops = {
 	.follow = follow_start,
 	.rm_log = logf_remove,
 	.prune = prune_pass,
+	.place = queue_place,
+	.enqueue = queue_add,
 };

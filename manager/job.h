@@ -43,8 +43,13 @@ struct logf {
 	char job_id[JOB_ID_LEN + 1];
 };
 
-/* Create state_dir/logs/<id>.log for a new job. */
-struct logf *logf_create(struct mgr *m, const char *id, struct cerr *e);
+/* Create state_dir/logs/<id>.log for a new job.  reuse: the log a queued
+ * job's followers already hold (its file made here unless it has one),
+ * taken over with the caller's reference; NULL: a new one. */
+struct logf *logf_create(struct mgr *m, const char *id, struct logf *reuse,
+			 struct cerr *e);
+/* A log object without a file yet: a queued job's, for its followers. */
+struct logf *logf_pending(const char *id);
 /* Open a finished job's log for reading (an empty one if it has none). */
 struct logf *logf_open_finished(struct mgr *m, const char *id,
 				struct cerr *e);
@@ -107,7 +112,9 @@ struct job {
 	int pending;			/* stop asked before STARTED: 0, SIGTERM, SIGKILL */
 	uint64_t timeout_ms;
 	int64_t timeout_at, kill_at, drain_at;	/* monotonic ms, 0: none */
-	uint32_t uid;			/* who asked, for the audit of a failed start */
+	uint32_t uid;			/* whose job (the queue counts per user) */
+	uint32_t priority;		/* for the queue, if the helper has no slot */
+	uint64_t seq;			/* arrival order, kept if it goes back */
 	char *cwd, *argv0;		/* what a failed start was about, or NULL */
 	unsigned stage;			/* failed: where */
 	int fail_errno;		/* failed: its errno */
@@ -135,6 +142,16 @@ struct helper_event {
 	uint64_t oom_kills, cpu_usec, memory_peak;
 };
 void job_helper_event(struct mgr *m, const struct helper_event *ev);
+
+/* Start a job whose row is committed starting: log (reuse, see
+ * logf_create), pipes, START.  waiter (NULL: none) gets STARTED or
+ * ERROR later. */
+int job_start(struct mgr *m, struct client *waiter, uint32_t uid,
+	      const char *id, const struct wire_msg *run,
+	      const struct job_env *env, struct logf *reuse, uint64_t seq,
+	      struct cerr *e);
+/* Send every follower of l the job's final record. */
+void job_publish_final(struct mgr *m, struct logf *l, const char *id);
 
 /* --- helper_link.c --------------------------------------------------- */
 

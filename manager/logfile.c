@@ -35,18 +35,30 @@ static void log_path(struct mgr *m, const char *id, char path[PATH_MAX])
 	snprintf(path, PATH_MAX, "%s/logs/%s.log", m->conf.state_dir, id);
 }
 
-struct logf *logf_create(struct mgr *m, const char *id, struct cerr *e)
+struct logf *logf_pending(const char *id)
+{
+	return logf_new(-1, 0, false, id);
+}
+
+struct logf *logf_create(struct mgr *m, const char *id, struct logf *reuse,
+			 struct cerr *e)
 {
 	char path[PATH_MAX];
 	struct logf *l;
 	int fd;
 
+	if (reuse && reuse->fd >= 0)
+		return reuse;
 	log_path(m, id, path);
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 		  0640);
 	if (fd < 0) {
 		cerr_sys(e, "create log %s", path);
 		return NULL;
+	}
+	if (reuse) {
+		reuse->fd = fd;
+		return reuse;
 	}
 	l = logf_new(fd, 0, false, id);
 	if (!l) {

@@ -145,10 +145,12 @@ static void orphans_retry(struct mgr *m)
 			logmsg("job %s: cut %llu bytes of a torn record off its log",
 			       id, (unsigned long long)ls.torn);
 		if (store_set_lost_found(m->store, id, "corrald restarted",
-					 (int64_t)ls.last_time_ms, ls.output, ls.whole, &e) < 0)
+					 (int64_t)ls.last_time_ms, ls.output, ls.whole, &e) < 0) {
 			memmove(m->orphans[kept++], id, JOB_ID_LEN + 1);
-		else
+		} else {
 			done++;
+			queue_job_ended(m, id);	/* jobs queued --after it */
+		}
 	}
 	m->norphans = kept;
 	if (done)
@@ -166,7 +168,8 @@ static int open_store(struct mgr *m, struct cerr *e)
 	if (store_open(&m->store, path, e) < 0 || find_orphans(m, e) < 0)
 		return -1;
 	orphans_retry(m);
-	return 0;
+	/* Queued jobs are not lost: they wait for the helper, then a slot. */
+	return queue_load(m, e);
 }
 
 static int add_fd(struct mgr *m, int fd, struct ev *ev, enum ev_type t,
@@ -248,6 +251,7 @@ static void begin_stop(struct mgr *m, unsigned sig)
 		listen_unlink(m);
 	}
 	jobs_kill_all(m);
+	queue_stop_waiters(m);
 }
 
 static void on_signal(struct mgr *m)
@@ -279,6 +283,10 @@ static void on_timer(struct mgr *m)
 	if (m->orphans_retry_at && mono_ms() >= m->orphans_retry_at)
 		orphans_retry(m);
 	prune_timer(m);
+	if (m->q_retry_at && mono_ms() >= m->q_retry_at) {
+		m->q_retry_at = 0;
+		m->q_kick = true;
+	}
 	if (m->helper_fd < 0 && m->helper_restart_at &&
 	    mono_ms() >= m->helper_restart_at) {
 		m->helper_restart_at = 0;
@@ -306,6 +314,8 @@ static void arm_timer(struct mgr *m)
 		at = m->orphans_retry_at;
 	if (m->prune_at && (!at || m->prune_at < at))
 		at = m->prune_at;
+	if (m->q_retry_at && (!at || m->q_retry_at < at))
+		at = m->q_retry_at;
 	if (at == m->timer_armed)
 		return;
 	its.it_value.tv_sec = at / 1000;
@@ -350,6 +360,9 @@ static void run(struct mgr *m)
 		}
 		for (int i = 0; i < n && m->exit_code < 0; i++)
 			dispatch(m, &evs[i]);
+		/* Slots freed in this turn go to the queue at once. */
+		if (m->q_kick)
+			queue_schedule(m);
 		clients_reap(m);
 		jobs_reap(m);
 		if (m->stop_at && (!m->active || mono_ms() >= m->stop_at))

@@ -10,6 +10,7 @@
 #include "bounds.h"
 #include "err.h"
 #include "outq.h"
+#include "sched.h"
 #include "store.h"
 #include "wire.h"
 #include "wire_io.h"
@@ -31,6 +32,8 @@ struct mgr_conf {
 	/* retention (retention.c); 0: keep for ever / no limit */
 	uint64_t log_keep_ms, job_keep_ms, audit_keep_ms;
 	uint64_t log_space, user_log_space;
+	/* the queue (queue.c); max_running 0: the helper's max_jobs */
+	uint64_t max_running, user_max_running, user_max_queued;
 };
 
 int mconf_load(struct mgr_conf *c, const char *path, struct cerr *e);
@@ -53,6 +56,7 @@ struct ident {
 
 struct logf;
 struct job;
+struct qjob;
 
 /* A client's position in a job log it follows. */
 struct follow {
@@ -82,6 +86,7 @@ struct client {
 	uint32_t left;		/* rows still wanted */
 	struct follow f;	/* SS_FOLLOW */
 	struct job *run_job;	/* SS_RUN: waiting for STARTED */
+	struct qjob *run_q;	/* SS_RUN: its job is queued */
 	uint32_t events;	/* current epoll mask */
 	bool want_out, closing, rdhup, dead;
 	bool counted;		/* in its uid's connection count */
@@ -104,6 +109,18 @@ struct mgr;
 struct job_env;
 struct prune_count;
 
+/* A RUN that is to wait in the queue (see queue.c). */
+struct qspec {
+	const char *id;
+	uint32_t uid;
+	uint32_t priority;
+	const char *after;	/* the job id it waits for; NULL: none */
+	bool after_ok;		/* only if that one exits 0 */
+	bool blocked;		/* that job has not ended yet */
+	uint64_t seq;		/* its arrival (back from the helper); 0: now */
+	struct logf *log;	/* its log, taken over (back from the helper) */
+};
+
 /* The side effects of requests, so the request layer runs without
  * sockets or a helper (unit tests, fuzzing). */
 struct mgr_ops {
@@ -125,6 +142,15 @@ struct mgr_ops {
 	int (*rm_log)(struct mgr *m, const char *id, struct cerr *e);
 	/* One retention pass (prune). */
 	int (*prune)(struct mgr *m, struct prune_count *pc, struct cerr *e);
+	/* Whether a RUN of uid starts now (0), waits in the queue (1), or
+	 * is refused (-1, e set: over a cap with no_queue, or too many
+	 * queued). */
+	int (*place)(struct mgr *m, uint32_t uid, bool blocked, bool no_queue,
+		     struct cerr *e);
+	/* Queue a job whose row is committed queued, with c (NULL: none)
+	 * waiting for its start; out gets its place and why it waits. */
+	int (*enqueue)(struct mgr *m, struct client *c, const struct qspec *q,
+		       struct job_live *out, struct cerr *e);
 };
 
 #define JOB_BUCKETS 4096
@@ -156,6 +182,21 @@ struct mgr {
 	int norphans;
 	int64_t orphans_retry_at;
 	int64_t prune_at;	/* the next retention pass (monotonic ms) */
+
+	/* the queue (queue.c): queued jobs in arrival order, and by id */
+	struct qjob *q_head, *q_tail;
+	struct qjob *qjobs[JOB_BUCKETS];
+	uint32_t nqueued;
+	bool q_kick;		/* capacity or the queue changed: schedule */
+	bool q_dirty;		/* positions are stale */
+	uint64_t q_seq;		/* arrival order */
+	uint64_t q_clock;	/* starts, for taking turns */
+	struct sched_user *q_users;	/* users' last starts */
+	size_t q_nusers, q_users_cap;
+	uint32_t helper_max_jobs;	/* from READY; 0: not said */
+	int64_t q_retry_at;	/* the helper refused a START for capacity:
+				 * none is sent before a job ends or this
+				 * (monotonic ms) */
 
 	/* jobs being run (starting, running, or draining output) */
 	struct job *jobs[JOB_BUCKETS];
@@ -206,6 +247,8 @@ void listen_unlink(struct mgr *m);
 
 /* job.c */
 extern const struct mgr_ops real_ops;
+/* The hash bucket of a job id (jobs and queued jobs). */
+unsigned id_bucket(const char *id);
 struct job *job_find(struct mgr *m, const char *id);
 void job_pipe_event(struct mgr *m, struct ev *ev, uint32_t events);
 void job_timers(struct mgr *m);
@@ -247,6 +290,32 @@ int prune_pass(struct mgr *m, struct prune_count *pc, struct cerr *e);
 void prune_describe(const struct prune_count *pc, char *buf, size_t len);
 /* From the timer: a pass when one is due, audited, and the next one set. */
 void prune_timer(struct mgr *m);
+
+/* queue.c */
+int queue_place(struct mgr *m, uint32_t uid, bool blocked, bool no_queue,
+		struct cerr *e);
+int queue_add(struct mgr *m, struct client *c, const struct qspec *q,
+	      struct job_live *out, struct cerr *e);
+struct qjob *queue_find(struct mgr *m, const char *id);
+/* Start what the caps allow now (the loop calls it when m->q_kick). */
+void queue_schedule(struct mgr *m);
+/* Cancel a queued job (stop, kill); ESRCH if it is not queued. */
+int queue_cancel(struct mgr *m, const char *id, const char *why,
+		 struct cerr *e);
+/* A job's end is recorded: the jobs waiting for it go on or are
+ * cancelled, and a slot is free. */
+void queue_job_ended(struct mgr *m, const char *id);
+/* A queued job's place and why it waits; false if it is not queued. */
+bool queue_live(struct mgr *m, const char *id, struct job_live *out);
+/* Its log, for a follower (created on first use). */
+struct logf *queue_log(struct mgr *m, const char *id);
+void queue_client_gone(struct mgr *m, struct client *c);
+/* Start-up: the queued rows of the store, back in memory. */
+int queue_load(struct mgr *m, struct cerr *e);
+/* corrald stops: clients waiting in the queue are told; the jobs stay. */
+void queue_stop_waiters(struct mgr *m);
+/* Running jobs (they hold a slot), all or uid's. */
+uint32_t queue_running(struct mgr *m, bool one, uint32_t uid);
 
 /* logging to stderr (journald adds the time) */
 void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -198,14 +198,82 @@ static void run_detail(const struct wire_msg *msg, char *buf, size_t len)
 			 wire_str(msg, F_NAME));
 }
 
+/* --after JOB: the job, resolved as the caller's references are; whether
+ * it has not ended yet (*blocked), or has ended so that this one can
+ * never run (--after-ok and not exited 0: why in cancel). */
+static int after_job(struct mgr *m, struct client *c, const struct wire_msg *msg,
+		     char after[JOB_ID_LEN + 1], bool *blocked, char *cancel,
+		     size_t len, struct cerr *e)
+{
+	struct ref_query q = {
+		.ref = wire_str(msg, F_AFTER), .uid = c->who.uid,
+		.admin = c->who.admin, .name_uid = c->who.uid,
+	};
+	char state[STATE_LEN_MAX + 1];
+	int code, st;
+
+	if (store_resolve(m->store, &q, after, e) < 0 ||
+	    store_end_of(m->store, after, state, &code, e) < 0)
+		return cerr_wrap(e, "--after");
+	st = state_from_name(state);
+	*blocked = st >= 0 && !state_is_final((enum job_state)st);
+	if (!*blocked && wire_u32(msg, F_AFTER_OK, 0) &&
+	    (strcmp(state, "exited") || code != 0)) {
+		if (code >= 0)
+			snprintf(cancel, len, "job %s ended %s with exit code %d, not 0 (--after-ok)",
+				 after, state, code);
+		else
+			snprintf(cancel, len, "job %s ended %s, not with exit code 0 (--after-ok)",
+				 after, state);
+	}
+	return 0;
+}
+
+/* What a RUN may ask beyond check_run, given who asks. */
+static int check_queueing(const struct client *c, const struct wire_msg *msg,
+			  struct cerr *e)
+{
+	uint64_t prio = wire_u64(msg, F_PRIORITY, 0);
+
+	if (wire_u32(msg, F_AFTER_OK, 0) && !wire_has(msg, F_AFTER))
+		return cerr_set(e, EINVAL, "after_ok without a job to wait for (after)");
+	if (wire_has(msg, F_AFTER) && wire_u32(msg, F_NO_QUEUE, 0))
+		return cerr_set(e, EINVAL, "--no-queue cannot wait for another job (--after)");
+	if (prio > PRIORITY_USER_MAX && !c->who.admin)
+		return cerr_set(e, EACCES, "--priority %llu: above %d needs admin rights",
+				(unsigned long long)prio, PRIORITY_USER_MAX);
+	return 0;
+}
+
+static void reply_queued(struct client *c, const char *id,
+			 const struct job_live *live)
+{
+	struct wire_out o;
+
+	wire_out_init(&o, &proto_client_rep, C_QUEUED);
+	wire_put_str(&o, F_JOB_ID, id);
+	if (live->position)
+		wire_put_u32(&o, F_POSITION, live->position);
+	if (live->waiting[0])
+		wire_put_str(&o, F_WAITING, live->waiting);
+	push(c, &o);
+}
+
+/* A RUN starts now, waits in the queue (over a cap, or for another
+ * job), or is cancelled at once (its --after-ok job failed already);
+ * each is committed with its audit rows before anything is answered. */
 static void do_run(struct mgr *m, struct client *c, const struct wire_msg *msg)
 {
 	char id[JOB_ID_LEN + 1], detail[AUDIT_ARGV_MAX + NAME_LEN_MAX + 8];
+	char after[JOB_ID_LEN + 1] = "", cancel[200] = "", wait[120];
+	bool has_after = wire_has(msg, F_AFTER), blocked = false;
 	struct job_env env;
+	struct job_live live;
 	struct cerr e;
+	int place = 0;
 	uuid_t u;
 
-	if (check_run(msg, &e) < 0)
+	if (check_run(msg, &e) < 0 || check_queueing(c, msg, &e) < 0)
 		return refuse(m, c, "run", NULL, &e);
 	if (m->stop_at) {
 		cerr_set(&e, EAGAIN, "corrald is stopping; try again when it is back");
@@ -217,23 +285,57 @@ static void do_run(struct mgr *m, struct client *c, const struct wire_msg *msg)
 			 "the helper is not running (restarting); try again");
 		return refuse(m, c, "run", NULL, &e);
 	}
+	if (has_after && after_job(m, c, msg, after, &blocked, cancel, sizeof cancel, &e) < 0)
+		return refuse(m, c, "run", NULL, &e);
+	if (!cancel[0] &&
+	    (place = m->ops->place(m, c->who.uid, blocked, wire_u32(msg, F_NO_QUEUE, 0), &e)) < 0) {
+		/* Over a cap with --no-queue: what the helper's max_jobs
+		 * used to answer, a start the policy refused (exit 126). */
+		audit(m, &c->who, "run", NULL, "error", e.msg, false);
+		return reply_error(c, e.num, e.num == EAGAIN ? STAGE_POLICY : STAGE_NONE,
+				   "%s", e.msg);
+	}
 	uuid_generate_random(u);
 	uuid_unparse_lower(u, id);
 	run_detail(msg, detail, sizeof detail);
-	struct audit_rec a = { .time_ms = now_ms(), .uid = c->who.uid,
-			       .pid = c->who.pid, .action = "run",
-			       .job_id = id, .outcome = "ok",
-			       .detail = detail };
+	if (blocked)
+		snprintf(wait, sizeof wait, "waiting for job %s", after);
+	else
+		snprintf(wait, sizeof wait, "waiting for a slot");
+	struct audit_rec a[2] = {
+		{ .time_ms = now_ms(), .uid = c->who.uid, .pid = c->who.pid,
+		  .action = "run", .job_id = id, .outcome = "ok", .detail = detail },
+		{ .time_ms = a[0].time_ms, .uid = c->who.uid, .pid = c->who.pid,
+		  .action = cancel[0] ? "cancel" : "queue", .job_id = id,
+		  .outcome = "ok", .detail = cancel[0] ? cancel : wait },
+	};
 	if (job_env_compose(msg, c->who.uid, &env, &e) < 0) {
 		job_env_free(&env);
 		return refuse(m, c, "run", NULL, &e);
 	}
-	if (store_insert_run(m->store, id, c->who.uid, c->who.user, a.time_ms,
-			     msg, env.v, env.n, &a, &e) < 0) {
+	struct new_job nj = {
+		.id = id, .uid = c->who.uid, .user = c->who.user,
+		.now = a[0].time_ms, .run = msg, .env = env.v, .nenv = env.n,
+		.queued = place == 1, .after_id = has_after ? after : NULL,
+		.after_ok = wire_u32(msg, F_AFTER_OK, 0),
+		.cancel_why = cancel[0] ? cancel : NULL,
+	};
+	if (store_insert_job(m->store, &nj, a, place == 1 || cancel[0] ? 2 : 1, &e) < 0) {
 		job_env_free(&env);
 		return refuse(m, c, "run", NULL, &e);
 	}
-	if (m->ops->launch(m, c, id, msg, &env, &e) < 0) {
+	if (cancel[0]) {
+		reply_error(c, ECANCELED, STAGE_NONE, "job %s was cancelled: %s", id, cancel);
+	} else if (place == 1) {
+		struct qspec q = { .id = id, .uid = c->who.uid,
+				   .priority = (uint32_t)wire_u64(msg, F_PRIORITY, 0),
+				   .after = has_after ? after : NULL,
+				   .after_ok = nj.after_ok, .blocked = blocked };
+		if (m->ops->enqueue(m, c, &q, &live, &e) < 0)
+			reply_error(c, e.num, STAGE_NONE, "%s", e.msg);
+		else
+			reply_queued(c, id, &live);
+	} else if (m->ops->launch(m, c, id, msg, &env, &e) < 0) {
 		char why[MESSAGE_LEN_MAX];
 		struct cerr e2;
 		if (store_set_failed(m->store, id, STAGE_MANAGER, e.num, e.msg,
@@ -481,8 +583,16 @@ static int list_row(void *ctx, struct wire_out *o, struct cerr *e)
 	return outq_push(&c->q, o, e);
 }
 
-static int list_query_init(struct client *c, const struct wire_msg *msg,
-			   struct cerr *e)
+/* A listed job's place in the queue, or output so far. */
+static bool list_live(void *ctx, const char *id, struct job_live *out)
+{
+	struct mgr *m = ctx;
+
+	return m->ops->live_output(m, id, out);
+}
+
+static int list_query_init(struct mgr *m, struct client *c,
+			   const struct wire_msg *msg, struct cerr *e)
 {
 	const char *name = wire_str(msg, F_NAME);
 	bool all = wire_u32(msg, F_ALL, 0);
@@ -498,6 +608,8 @@ static int list_query_init(struct client *c, const struct wire_msg *msg,
 	if (all && wire_has(msg, F_UID))
 		c->lq.by_uid = true;
 	c->lq.states = wire_u32(msg, F_STATES, 0);
+	c->lq.live = list_live;
+	c->lq.live_ctx = m;
 	if (name)
 		snprintf(c->lq.name, sizeof c->lq.name, "%s", name);
 	c->left = wire_u32(msg, F_LIMIT, LIST_DEFAULT_LIMIT);
@@ -508,7 +620,7 @@ static void do_list(struct mgr *m, struct client *c, const struct wire_msg *msg)
 {
 	struct cerr e;
 
-	if (list_query_init(c, msg, &e) < 0)
+	if (list_query_init(m, c, msg, &e) < 0)
 		return refuse(m, c, "list", NULL, &e);
 	if (audited(m, c, "list", NULL, NULL) < 0)
 		return;

@@ -63,6 +63,8 @@ static const struct col job_cols[] = {
 	{ "log_bytes", F_LOG_BYTES, K_U64, false },
 	{ "log_dropped", F_LOG_DROPPED, K_U64, false },
 	{ "log_deleted_ms", F_LOG_DELETED_MS, K_U64, false },
+	{ "after_id", F_AFTER, K_TEXT, false },
+	{ "after_ok", F_AFTER_OK, K_U32, false },
 };
 #define NCOLS ARRAY_SIZE(job_cols)
 #define FIRST_RUN_COL 5	/* job_cols[5..] with from_run come from RUN */
@@ -75,6 +77,7 @@ enum stmt_id {
 	ST_OLD_LOGS, ST_LOG_TOTAL, ST_OLDEST_LOGS, ST_USERS_OVER,
 	ST_USER_OLDEST_LOGS, ST_OLD_JOBS, ST_LOG_DELETED, ST_DELETE_JOB,
 	ST_OLD_AUDIT, ST_COUNT_OLD_AUDIT, ST_FINISHED,
+	ST_DEQUEUE, ST_REQUEUE, ST_CANCEL, ST_QUEUED, ST_END_OF,
 	ST_SELECT, ST_INSERT, ST_LIST, ST_LIST_UID,
 	ST_COUNT
 };
@@ -96,7 +99,7 @@ static const char *const fixed_sql[] = {
 			 "AND (?3 < 0 OR uid = ?3) ORDER BY id LIMIT 2",
 	/* Names are one user's: ?2 is whose.  ?3: only unfinished jobs. */
 	[ST_BY_NAME] = "SELECT id FROM jobs WHERE name = ?1 AND uid = ?2 "
-		       "AND (?3 = 0 OR state IN ('starting', 'running')) "
+		       "AND (?3 = 0 OR state IN ('queued', 'starting', 'running')) "
 		       "ORDER BY created_ms DESC, id DESC LIMIT ?4",
 	[ST_STATE] = "SELECT state FROM jobs WHERE id = ?1",
 	[ST_RUNNING] = "UPDATE jobs SET state = 'running', pid = ?2, "
@@ -125,7 +128,7 @@ static const char *const fixed_sql[] = {
 	/* Retention (retention.c).  A finished job's end is its ended_ms,
 	 * or its creation when its end is unknown; every query walks the
 	 * jobs_finished index in that order.  ?1 is a cutoff or a quota. */
-#define FINISHED "state NOT IN ('starting', 'running')"
+#define FINISHED "state NOT IN ('queued', 'starting', 'running')"
 #define END_AT "COALESCE(ended_ms, created_ms)"
 	[ST_OLD_LOGS] = "SELECT id, log_size FROM jobs WHERE " FINISHED " AND "
 			END_AT " < ?1 AND log_deleted_ms IS NULL "
@@ -151,6 +154,18 @@ static const char *const fixed_sql[] = {
 			       "WHERE time_ms < ?1 LIMIT ?2)",
 	[ST_FINISHED] = "SELECT " FINISHED ", COALESCE(log_deleted_ms, 0) "
 			"FROM jobs WHERE id = ?1",
+	/* The queue (queue.c): a queued job leaves for a slot, comes back
+	 * when the helper had none after all, or is cancelled. */
+	[ST_DEQUEUE] = "UPDATE jobs SET state = 'starting' "
+		       "WHERE id = ?1 AND state = 'queued'",
+	[ST_REQUEUE] = "UPDATE jobs SET state = 'queued', pid = NULL, "
+		       "started_ms = NULL WHERE id = ?1 AND state = 'starting'",
+	[ST_CANCEL] = "UPDATE jobs SET state = 'cancelled', error = ?2, "
+		      "ended_ms = ?3 WHERE id = ?1 AND state = 'queued'",
+	[ST_QUEUED] = "SELECT id, uid, COALESCE(priority, 0), after_id, "
+		      "COALESCE(after_ok, 0) FROM jobs WHERE state = 'queued' "
+		      "ORDER BY created_ms, id",
+	[ST_END_OF] = "SELECT state, exit_code FROM jobs WHERE id = ?1",
 #undef FINISHED
 #undef END_AT
 	/* ?3 uid (-1: any), ?4 action (NULL: any), ?5 since. */
@@ -295,22 +310,43 @@ int store_user_version(struct store *s)
 	return user_version(s);
 }
 
+/* Rows that break a foreign key after a migration: 0 if none. */
+static int fk_violations(struct store *s, struct cerr *e)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA foreign_key_check", -1, &st, NULL))
+		return db_err(s, e, "foreign key check");
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return cerr_set(e, EPROTO, "rows break a foreign key");
+	return rc == SQLITE_DONE ? 0 : db_err(s, e, "foreign key check");
+}
+
+/* Foreign keys are off while a migration runs (they cannot change inside
+ * a transaction), so one may make a table anew, as SQLite's manual says
+ * to change a CHECK; they are checked before the commit. */
 static int apply_migration(struct store *s, const struct migration *m,
 			   struct cerr *e)
 {
 	char pragma[64];
+	int rc;
 
-	if (exec_sql(s, "BEGIN IMMEDIATE", "begin migration", e) < 0)
+	if (exec_sql(s, "PRAGMA foreign_keys = OFF", "foreign keys", e) < 0 ||
+	    exec_sql(s, "BEGIN IMMEDIATE", "begin migration", e) < 0)
 		return -1;
 	snprintf(pragma, sizeof pragma, "PRAGMA user_version = %u",
 		 m->version);
-	if (exec_sql(s, m->sql, m->name, e) < 0 ||
-	    exec_sql(s, pragma, m->name, e) < 0 ||
-	    exec_sql(s, "COMMIT", "commit migration", e) < 0) {
+	rc = exec_sql(s, m->sql, m->name, e) < 0 ||
+	     exec_sql(s, pragma, m->name, e) < 0 || fk_violations(s, e) < 0 ||
+	     exec_sql(s, "COMMIT", "commit migration", e) < 0;
+	if (rc)
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-		return cerr_wrap(e, "migration %s", m->name);
-	}
-	return 0;
+	if (exec_sql(s, "PRAGMA foreign_keys = ON", "foreign keys", rc ? &(struct cerr){ 0 } : e) < 0 && !rc)
+		return -1;
+	return rc ? cerr_wrap(e, "migration %s", m->name) : 0;
 }
 
 static int migrate(struct store *s, struct cerr *e)
@@ -359,8 +395,9 @@ static int prepare(struct store *s, enum stmt_id id, const char *sql,
 
 static int prepare_insert(struct store *s, struct cerr *e)
 {
-	char cols[1024] = "INSERT INTO jobs (id, uid, user, state, created_ms";
-	char vals[256] = ") VALUES (?, ?, ?, 'starting', ?";
+	char cols[1024] = "INSERT INTO jobs (id, uid, user, created_ms, state, "
+			  "after_id, after_ok";
+	char vals[256] = ") VALUES (?, ?, ?, ?, ?, ?, ?";
 
 	for (size_t i = FIRST_RUN_COL; i < NCOLS; i++) {
 		if (!job_cols[i].from_run)
@@ -585,23 +622,25 @@ static int bind_run_col(sqlite3_stmt *st, int i, const struct col *c,
 	}
 }
 
-static int insert_job(struct store *s, const char *id, uint32_t uid,
-		      const char *user, int64_t now, const struct wire_msg *run,
-		      const char *const *env, size_t nenv, struct cerr *e)
+static int insert_job(struct store *s, const struct new_job *nj, struct cerr *e)
 {
 	sqlite3_stmt *st = s->st[ST_INSERT];
-	int i = 5, rc;
+	int i = 8, rc;
 
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 2, uid);
-	bind_text(st, 3, user);
-	sqlite3_bind_int64(st, 4, now);
+	sqlite3_bind_text(st, 1, nj->id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, nj->uid);
+	bind_text(st, 3, nj->user);
+	sqlite3_bind_int64(st, 4, nj->now);
+	bind_text(st, 5, nj->queued || nj->cancel_why ? "queued" : "starting");
+	bind_text(st, 6, nj->after_id);
+	if (nj->after_id)
+		sqlite3_bind_int64(st, 7, nj->after_ok);
 	for (size_t c = FIRST_RUN_COL; c < NCOLS; c++) {
 		if (!job_cols[c].from_run)
 			continue;
 		rc = job_cols[c].field == F_ENV
-			? bind_env(st, i++, env, nenv)
-			: bind_run_col(st, i++, &job_cols[c], run);
+			? bind_env(st, i++, nj->env, nj->nenv)
+			: bind_run_col(st, i++, &job_cols[c], nj->run);
 		if (rc != SQLITE_OK) {
 			sqlite3_reset(st);
 			sqlite3_clear_bindings(st);
@@ -611,18 +650,94 @@ static int insert_job(struct store *s, const char *id, uint32_t uid,
 	return step_done(s, ST_INSERT, "job insert", e);
 }
 
+static int cancel_row(struct store *s, const char *id, const char *why,
+		      int64_t now, struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_CANCEL];
+
+	bind_text(st, 1, id);
+	bind_text(st, 2, why);
+	sqlite3_bind_int64(st, 3, now);
+	if (step_done(s, ST_CANCEL, "cancel", e) < 0)
+		return -1;
+	return sqlite3_changes(s->db) ? 0 : cerr_set(e, ESRCH, "job %s is not queued", id);
+}
+
+int store_insert_job(struct store *s, const struct new_job *nj,
+		     const struct audit_rec *a, size_t na, struct cerr *e)
+{
+	/* A job that starts now is not acknowledged to anyone yet: the
+	 * durable commit that marks it running (or failed) syncs the WAL
+	 * before any reply, and a WAL sync makes every earlier commit
+	 * durable with it.  A queued (or cancelled) one is answered at once,
+	 * so its row is durable first. */
+	if (begin_sync(s, nj->queued || nj->cancel_why, e) < 0)
+		return -1;
+	if (insert_job(s, nj, e) < 0 ||
+	    (nj->cancel_why && cancel_row(s, nj->id, nj->cancel_why, nj->now, e) < 0))
+		goto fail;
+	for (size_t i = 0; i < na; i++)
+		if (audit_row(s, &a[i], e) < 0)
+			goto fail;
+	return commit(s, e);
+fail:
+	rollback(s);
+	return -1;
+}
+
 int store_insert_run(struct store *s, const char *id, uint32_t uid,
 		     const char *user, int64_t now, const struct wire_msg *run,
 		     const char *const *env, size_t n, const struct audit_rec *a,
 		     struct cerr *e)
 {
-	/* Not acknowledged to anyone yet: the durable commit that marks the
-	 * job running (or failed) syncs the WAL before any reply, and a WAL
-	 * sync makes every earlier commit durable with it. */
-	if (begin_sync(s, false, e) < 0)
+	struct new_job nj = { .id = id, .uid = uid, .user = user, .now = now,
+			      .run = run, .env = env, .nenv = n };
+
+	return store_insert_job(s, &nj, a, 1, e);
+}
+
+/* One transition of a queued job and its audit row, in one transaction:
+ * -1 with ESRCH if the row was not in the state it leaves. */
+static int transition(struct store *s, enum stmt_id id, const char *job,
+		      const struct audit_rec *a, bool durable, struct cerr *e)
+{
+	if (begin_sync(s, durable, e) < 0)
 		return -1;
-	if (insert_job(s, id, uid, user, now, run, env, n, e) < 0 ||
-	    audit_row(s, a, e) < 0) {
+	bind_text(s->st[id], 1, job);
+	if (step_done(s, id, "queue", e) < 0)
+		goto fail;
+	if (!sqlite3_changes(s->db)) {
+		cerr_set(e, ESRCH, "job %s is not %s", job,
+			 id == ST_REQUEUE ? "starting" : "queued");
+		goto fail;
+	}
+	if (audit_row(s, a, e) < 0)
+		goto fail;
+	return commit(s, e);
+fail:
+	rollback(s);
+	return -1;
+}
+
+int store_dequeue(struct store *s, const char *id, const struct audit_rec *a,
+		  struct cerr *e)
+{
+	/* Not acknowledged to anyone: the running commit makes it durable. */
+	return transition(s, ST_DEQUEUE, id, a, false, e);
+}
+
+int store_requeue(struct store *s, const char *id, const struct audit_rec *a,
+		  struct cerr *e)
+{
+	return transition(s, ST_REQUEUE, id, a, true, e);
+}
+
+int store_cancel(struct store *s, const char *id, const char *why, int64_t now,
+		 const struct audit_rec *a, struct cerr *e)
+{
+	if (begin_sync(s, true, e) < 0)
+		return -1;
+	if (cancel_row(s, id, why, now, e) < 0 || audit_row(s, a, e) < 0) {
 		rollback(s);
 		return -1;
 	}
@@ -920,6 +1035,45 @@ int store_state(struct store *s, const char *id,
 	return 0;
 }
 
+int store_queued(struct store *s, store_queued_fn fn, void *ctx,
+		 struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_QUEUED];
+	int r;
+
+	while ((r = step_row(s, st, "queued jobs", e)) > 0) {
+		struct queued_row q = { .uid = (uint32_t)sqlite3_column_int64(st, 1),
+					.priority = (uint32_t)sqlite3_column_int64(st, 2),
+					.after_ok = sqlite3_column_int(st, 4) != 0 };
+		copy_col(st, 0, q.id, sizeof q.id);
+		copy_col(st, 3, q.after, sizeof q.after);
+		if (fn(ctx, &q, e) < 0) {
+			finish(st);
+			return -1;
+		}
+	}
+	return r;
+}
+
+int store_end_of(struct store *s, const char *id,
+		 char state[STATE_LEN_MAX + 1], int *exit_code, struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_END_OF];
+	int r;
+
+	bind_text(st, 1, id);
+	r = step_row(s, st, "job state", e);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return cerr_set(e, ENOENT, "no such job: %s", id);
+	copy_col(st, 0, state, STATE_LEN_MAX + 1);
+	*exit_code = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1
+		     : sqlite3_column_int(st, 1);
+	finish(st);
+	return 0;
+}
+
 static void put_strv(struct wire_out *o, uint16_t id, const uint8_t *p,
 		     size_t n)
 {
@@ -979,11 +1133,15 @@ static int row_to_job(sqlite3_stmt *st, const struct job_live *live,
 	wire_out_init(o, &proto_client_rep, C_JOB);
 	for (size_t i = 0; i < NCOLS; i++) {
 		uint16_t f = job_cols[i].field;
-		if (live && (f == F_LOG_BYTES || f == F_LOG_DROPPED))
+		if (live && live->output && (f == F_LOG_BYTES || f == F_LOG_DROPPED))
 			wire_put_u64(o, f, f == F_LOG_BYTES ? live->stored : live->dropped);
 		else
 			put_col(o, st, (int)i, &job_cols[i]);
 	}
+	if (live && live->position)
+		wire_put_u32(o, F_POSITION, live->position);
+	if (live && live->waiting[0])
+		wire_put_str(o, F_WAITING, live->waiting);
 	if (wire_out_finish(o, e) < 0)
 		return cerr_wrap(e, "job record");
 	return 0;
@@ -1034,8 +1192,19 @@ int store_list(struct store *s, struct list_query *q, uint32_t max,
 	*n = 0;
 	bind_list(st, q, max);
 	while ((r = step_row(s, st, "list jobs", e)) > 0) {
+		const char *state = (const char *)sqlite3_column_text(st, 3);
+		struct job_live live = { 0 };
+		bool has_live = false;
 		struct wire_out o;
-		int rc = row_to_job(st, NULL, &o, e);
+		int rc;
+
+		/* What only corrald knows (a queued job's place, a running
+		 * one's output so far), for the jobs that have not ended. */
+		if (q->live && state && state_from_name(state) >= 0 &&
+		    !state_is_final((enum job_state)state_from_name(state)))
+			has_live = q->live(q->live_ctx,
+					   (const char *)sqlite3_column_text(st, 0), &live);
+		rc = row_to_job(st, has_live ? &live : NULL, &o, e);
 
 		if (rc == 0)
 			rc = fn(ctx, &o, e);

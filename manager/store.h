@@ -23,11 +23,17 @@ struct audit_rec {
 	const char *detail;	/* may be NULL */
 };
 
-/* What a job's end leaves in its row. */
-/* A running job's output so far (STATUS shows these, not the row's). */
+/* What corrald knows of a job that has not ended, beyond its row: a
+ * running job's output so far (STATUS shows these, not the row's), a
+ * queued one's place in the start order and what it waits for. */
 struct job_live {
+	bool output;			/* stored, dropped valid */
 	uint64_t stored, dropped;
+	uint32_t position;		/* queued: 1 = next; 0: none */
+	char waiting[MESSAGE_LEN_MAX];	/* queued: why ("" none) */
 };
+
+/* What a job's end leaves in its row. */
 
 struct job_end {
 	const char *state;
@@ -47,6 +53,9 @@ struct list_query {
 	bool started;			/* cursor valid */
 	int64_t cur_created;
 	char cur_id[JOB_ID_LEN + 1];
+	/* Optional: what corrald knows of an unfinished job beyond its row. */
+	bool (*live)(void *ctx, const char *id, struct job_live *out);
+	void *live_ctx;
 };
 
 /* Called per row with a finished JOB or AUDIT_ROW message. */
@@ -67,6 +76,52 @@ int store_insert_run(struct store *s, const char *id, uint32_t uid,
 		     const char *user, int64_t now, const struct wire_msg *run,
 		     const char *const *env, size_t n, const struct audit_rec *a,
 		     struct cerr *e);
+
+/* A new job's row: starting (it starts now), queued, or cancelled at
+ * once (cancel_why: its --after-ok job has failed already), with its
+ * audit rows, in one transaction; durable unless it starts now. */
+struct new_job {
+	const char *id;
+	uint32_t uid;
+	const char *user;
+	int64_t now;
+	const struct wire_msg *run;
+	const char *const *env;		/* the environment the job gets */
+	size_t nenv;
+	bool queued;
+	const char *after_id;		/* NULL: none */
+	bool after_ok;
+	const char *cancel_why;		/* NULL: not cancelled */
+};
+int store_insert_job(struct store *s, const struct new_job *nj,
+		     const struct audit_rec *a, size_t na, struct cerr *e);
+
+/* The queue's transitions, each with its audit row: queued -> starting
+ * (a slot is free), starting -> queued (the helper had no slot after
+ * all), queued -> cancelled with why.  ESRCH: the row was not in the
+ * state left. */
+int store_dequeue(struct store *s, const char *id, const struct audit_rec *a,
+		  struct cerr *e);
+int store_requeue(struct store *s, const char *id, const struct audit_rec *a,
+		  struct cerr *e);
+int store_cancel(struct store *s, const char *id, const char *why, int64_t now,
+		 const struct audit_rec *a, struct cerr *e);
+
+/* Every queued row, oldest first (start-up). */
+struct queued_row {
+	char id[JOB_ID_LEN + 1];
+	uint32_t uid;
+	uint32_t priority;
+	char after[JOB_ID_LEN + 1];	/* "" none */
+	bool after_ok;
+};
+typedef int (*store_queued_fn)(void *ctx, const struct queued_row *q,
+			       struct cerr *e);
+int store_queued(struct store *s, store_queued_fn fn, void *ctx,
+		 struct cerr *e);
+/* A job's state and exit code (-1: none); ENOENT if there is no row. */
+int store_end_of(struct store *s, const char *id,
+		 char state[STATE_LEN_MAX + 1], int *exit_code, struct cerr *e);
 
 /* One audit row.  durable=false lets the row ride on the next durable
  * commit (read-only requests; see docs/manager.md). */

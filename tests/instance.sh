@@ -12,6 +12,8 @@
 # setuid copy of the test helper (whose policy path is compiled in as
 # $CORRAL_TEST_DIR/helper.conf, default /run/corral-test: one instance per
 # such directory at a time) and a cgroup base under the cgroup2 mount.
+# CORRAL_MAX_JOBS is the helper's max_jobs, which corrald's queue follows
+# (the global running cap); CORRAL_USER_MAX_JOBS corrald's per-user one.
 # Permissions are the Debian package's: the helper is root:<manager's
 # group> 4750 and the state directory the manager's alone, so members
 # reach corrald through the socket only.
@@ -126,6 +128,7 @@ ${CORRAL_ADMIN_CLIENTS:+admin_clients = $CORRAL_ADMIN_CLIENTS}
 ${CORRAL_MAX_CLIENTS_PER_USER:+max_clients_per_user = $CORRAL_MAX_CLIENTS_PER_USER}
 ${CORRAL_IDLE_TIMEOUT:+client_idle_timeout = $CORRAL_IDLE_TIMEOUT}
 ${CORRAL_REQUEST_BUFFER_MAX:+request_buffer_max = $CORRAL_REQUEST_BUFFER_MAX}
+${CORRAL_USER_MAX_JOBS:+user_max_running = $CORRAL_USER_MAX_JOBS}
 ${CORRAL_CONF_EXTRA:-}
 CONF
 	if ! launch "$dir" "$mgr" "$mgrp"; then

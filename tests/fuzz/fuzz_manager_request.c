@@ -66,15 +66,43 @@ static int stub_prune(struct mgr *m, struct prune_count *pc, struct cerr *e)
 static bool stub_live_output(struct mgr *m, const char *id, struct job_live *out)
 {
 	(void)m, (void)id;
+	memset(out, 0, sizeof *out);
+	out->output = id[0] == '0';
+	out->position = id[0] == '1';
 	out->stored = 7;
 	out->dropped = 0;
-	return id[0] == '0';
+	return id[0] == '0' || id[0] == '1';
+}
+
+/* Start now, queue or refuse, by the uid's low bits and the flags. */
+static int stub_place(struct mgr *m, uint32_t uid, bool blocked, bool no_queue,
+		      struct cerr *e)
+{
+	(void)m;
+	if (!blocked && !(uid & 1))
+		return 0;
+	if (no_queue)
+		return cerr_set(e, EAGAIN, "stub: too many jobs");
+	return 1;
+}
+
+static int stub_enqueue(struct mgr *m, struct client *c, const struct qspec *q,
+			struct job_live *out, struct cerr *e)
+{
+	(void)m, (void)c;
+	memset(out, 0, sizeof *out);
+	if (q->priority & 1)
+		return cerr_set(e, ENOMEM, "stub: cannot queue");
+	out->position = q->blocked ? 0 : 1 + q->priority;
+	snprintf(out->waiting, sizeof out->waiting, "stub: waiting");
+	return 0;
 }
 
 static const struct mgr_ops stub_ops = {
 	.launch = stub_launch, .stop = stub_stop, .follow = stub_follow,
 	.rm_log = stub_rm_log, .prune = stub_prune, .stopping = stub_stopping,
-	.live_output = stub_live_output,
+	.live_output = stub_live_output, .place = stub_place,
+	.enqueue = stub_enqueue,
 };
 
 static void seed_jobs(struct store *s)

@@ -52,6 +52,7 @@ static void fill(struct wire_out *o, const struct wire_proto *p, uint16_t t)
 			wire_put_u32(o, F_PID, 4242);
 	} else if (h && t == H_READY) {
 		wire_put_u32(o, F_PID, 1);
+		wire_put_u32(o, F_MAX_JOBS, 64);
 		wire_put_str(o, F_CONTROLLERS, "cpu memory pids io cpuset");
 	} else if (h && t == H_START_FAILED) {
 		wire_put_str(o, F_JOB_ID, JOB);
@@ -71,6 +72,9 @@ static void fill(struct wire_out *o, const struct wire_proto *p, uint16_t t)
 		put_limits(o);
 		wire_put_str(o, F_NAME, "build");
 		wire_put_u64(o, F_TIMEOUT_MS, 60000);
+		wire_put_u64(o, F_PRIORITY, 5);
+		wire_put_str(o, F_AFTER, "0123");
+		wire_put_u32(o, F_AFTER_OK, 1);
 	} else if (t == C_FOLLOW || t == C_STATUS || t == C_STOP || t == C_KILL ||
 		   t == C_RM) {
 		wire_put_str(o, F_JOB_REF, "0123");
@@ -92,6 +96,10 @@ static void fill(struct wire_out *o, const struct wire_proto *p, uint16_t t)
 		}
 	} else if (t == C_STARTED) {
 		wire_put_str(o, F_JOB_ID, JOB);
+	} else if (t == C_QUEUED) {
+		wire_put_str(o, F_JOB_ID, JOB);
+		wire_put_u32(o, F_POSITION, 3);
+		wire_put_str(o, F_WAITING, "waiting for a slot: 4 of 4 running");
 	} else if (t == C_LOG_DATA) {
 		wire_put_u32(o, F_STREAM, STREAM_STDOUT);
 		wire_put_u64(o, F_TIME_MS, 1700000000000ull);

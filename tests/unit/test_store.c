@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "proto.h"
 #include "schema.h"
@@ -437,6 +438,175 @@ static void test_failed_stage_and_errno(void **state)
 	store_close(s);
 }
 
+/* --- the queue's rows ---------------------------------------------- */
+
+static void insert_q(struct store *s, const char *id, uint32_t uid, int64_t t,
+		     const char *after, bool after_ok, const char *cancel)
+{
+	struct audit_rec a[2] = {
+		{ .time_ms = t, .uid = uid, .action = "run", .job_id = id, .outcome = "ok" },
+		{ .time_ms = t, .uid = uid, .action = cancel ? "cancel" : "queue",
+		  .job_id = id, .outcome = "ok", .detail = "waiting" },
+	};
+	struct new_job nj = { .id = id, .uid = uid, .user = "u", .now = t,
+			      .env = run_env, .nenv = 2, .queued = true,
+			      .after_id = after, .after_ok = after_ok,
+			      .cancel_why = cancel };
+	struct wire_msg m;
+	struct cerr e;
+
+	make_run(&m, NULL, "/bin/true");
+	nj.run = &m;
+	assert_int_equal(store_insert_job(s, &nj, a, 2, &e), 0);
+	wire_msg_free(&m);
+}
+
+struct seen {
+	int n;
+	struct queued_row rows[8];
+};
+
+static int collect(void *ctx, const struct queued_row *q, struct cerr *e)
+{
+	struct seen *v = ctx;
+
+	(void)e;
+	v->rows[v->n++] = *q;
+	return 0;
+}
+
+static int audit_count(struct store *s, const char *action)
+{
+	struct audit_query q = { 0 };
+	int rows = 0;
+	uint32_t n;
+	struct cerr e;
+
+	snprintf(q.action, sizeof q.action, "%s", action);
+	assert_int_equal(store_audit_list(s, &q, 100, count_row, &rows, &n, &e), 0);
+	return rows;
+}
+
+/* Queued rows come back oldest first with what they wait for; each
+ * transition leaves the state it names only, with its audit row. */
+static void test_queued_rows(void **state)
+{
+	struct store *s = open_mem();
+	struct audit_rec a = { .time_ms = 9, .uid = 1000, .action = "dequeue",
+			       .job_id = ID_A1, .outcome = "ok" };
+	char st[STATE_LEN_MAX + 1];
+	struct seen v = { 0 };
+	struct wire_msg m;
+	struct cerr e;
+	int code;
+
+	(void)state;
+	insert_q(s, ID_A2, 1000, 2, NULL, false, NULL);
+	insert_q(s, ID_A1, 1000, 1, NULL, false, NULL);
+	insert_q(s, ID_B, 1001, 3, ID_A1, true, NULL);
+	insert_q(s, ID_C2, 1001, 4, ID_A1, true, "job failed already");
+	assert_int_equal(store_queued(s, collect, &v, &e), 0);
+	assert_int_equal(v.n, 3);
+	assert_string_equal(v.rows[0].id, ID_A1);
+	assert_string_equal(v.rows[1].id, ID_A2);
+	assert_string_equal(v.rows[2].id, ID_B);
+	assert_string_equal(v.rows[2].after, ID_A1);
+	assert_true(v.rows[2].after_ok);
+	assert_string_equal(v.rows[0].after, "");
+	/* cancelled at once: final, with its reason */
+	assert_int_equal(store_end_of(s, ID_C2, st, &code, &e), 0);
+	assert_string_equal(st, "cancelled");
+	assert_int_equal(code, -1);
+	job_msg(s, ID_C2, &m);
+	assert_string_equal(wire_str(&m, F_ERROR), "job failed already");
+	wire_msg_free(&m);
+	job_msg(s, ID_B, &m);
+	assert_string_equal(wire_str(&m, F_AFTER), ID_A1);
+	assert_int_equal(wire_u32(&m, F_AFTER_OK, 0), 1);
+	wire_msg_free(&m);
+	/* queued -> starting -> queued (the helper had no slot) -> starting */
+	assert_int_equal(store_dequeue(s, ID_A1, &a, &e), 0);
+	assert_int_equal(store_dequeue(s, ID_A1, &a, &e), -1);
+	assert_int_equal(e.num, ESRCH);
+	a.action = "requeue";
+	assert_int_equal(store_requeue(s, ID_A1, &a, &e), 0);
+	assert_int_equal(store_state(s, ID_A1, st, &e), 0);
+	assert_string_equal(st, "queued");
+	a.action = "dequeue";
+	assert_int_equal(store_dequeue(s, ID_A1, &a, &e), 0);
+	assert_int_equal(store_set_running(s, ID_A1, 7, 10, &e), 0);
+	/* a running job is not cancelled, nor requeued */
+	a.action = "cancel";
+	assert_int_equal(store_cancel(s, ID_A1, "no", 11, &a, &e), -1);
+	assert_int_equal(store_requeue(s, ID_A1, &a, &e), -1);
+	assert_int_equal(store_cancel(s, ID_A2, "stopped while queued", 11, &a, &e), 0);
+	assert_int_equal(store_end_of(s, ID_A2, st, &code, &e), 0);
+	assert_string_equal(st, "cancelled");
+	v.n = 0;
+	assert_int_equal(store_queued(s, collect, &v, &e), 0);
+	assert_int_equal(v.n, 1);
+	assert_int_equal(audit_count(s, "dequeue"), 2);
+	assert_int_equal(audit_count(s, "requeue"), 1);
+	assert_int_equal(audit_count(s, "cancel"), 2);
+	assert_int_equal(audit_count(s, "queue"), 3);
+	/* the start-up sweep leaves queued rows alone; a queued row is not
+	 * finished (stop and rm see it unfinished) */
+	int lost = 0;
+	assert_int_equal(store_mark_all_lost(s, "corrald restarted", 12, &lost, &e), 0);
+	assert_int_equal(lost, 1);
+	assert_int_equal(store_state(s, ID_B, st, &e), 0);
+	assert_string_equal(st, "queued");
+	bool fin = true;
+	assert_int_equal(store_finished(s, ID_B, &fin, NULL, &e), 0);
+	assert_false(fin);
+	assert_int_equal(store_delete_job(s, ID_B, &e), -1);
+	store_close(s);
+}
+
+/* Version 6 makes the jobs table anew: rows and the audit rows' job ids
+ * survive it. */
+static void test_migration_keeps_audit_links(void **state)
+{
+	char path[] = "/tmp/test_store6.XXXXXX", side[96];
+	char st[STATE_LEN_MAX + 1];
+	struct store *s = NULL;
+	sqlite3 *db;
+	sqlite3_stmt *q;
+	struct cerr e;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	for (unsigned i = 0; i < 5; i++)
+		assert_int_equal(sqlite3_exec(db, migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"PRAGMA user_version = 5;"
+		"INSERT INTO jobs (id, uid, state, argv, cwd, created_ms) VALUES "
+		"('" ID_A1 "', 1000, 'exited', x'00', '/', 1);"
+		"INSERT INTO audit (time_ms, uid, action, job_id, outcome) VALUES "
+		"(1, 1000, 'run', '" ID_A1 "', 'ok');", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(&s, path, &e), 0);
+	assert_int_equal(store_user_version(s), (int)nmigrations);
+	assert_int_equal(store_state(s, ID_A1, st, &e), 0);
+	assert_string_equal(st, "exited");
+	store_close(s);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT job_id FROM audit", -1, &q, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(q, 0), ID_A1);
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	unlink(path);
+	snprintf(side, sizeof side, "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof side, "%s-shm", path);
+	unlink(side);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -449,6 +619,8 @@ int main(void)
 		cmocka_unit_test(test_every_state_stored),
 		cmocka_unit_test(test_ended_row_stays),
 		cmocka_unit_test(test_failed_stage_and_errno),
+		cmocka_unit_test(test_queued_rows),
+		cmocka_unit_test(test_migration_keeps_audit_links),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,6 +73,8 @@ int follow_start(struct mgr *m, struct client *c, const char *id,
 	if (j) {
 		l = j->log;
 		l->refs++;
+	} else if ((l = queue_log(m, id))) {
+		l->refs++;	/* queued: no file yet; the job's when it starts */
 	} else if (!(l = logf_open_finished(m, id, e))) {
 		return -1;
 	}

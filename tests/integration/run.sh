@@ -974,5 +974,175 @@ t_rm
 t_retention
 
 stop_instance
+
+# --- instance 4: the queue ---------------------------------------------------
+
+# A global running cap of 4 (the helper's max_jobs, which corrald
+# follows) and 2 per user: jobs past a cap wait in the queue.
+CORRAL_MAX_JOBS=4 CORRAL_USER_MAX_JOBS=2 start_instance queue
+
+# Slots held (starting or running) in all and by the busiest user, as
+# corrald records them: a slot is held from the start until the end is
+# recorded.
+held() {
+	sql "SELECT (SELECT count(*) FROM jobs WHERE state IN ('starting', 'running')),
+		(SELECT COALESCE(max(n), 0) FROM (SELECT count(*) AS n FROM jobs
+			WHERE state IN ('starting', 'running') GROUP BY uid))"
+}
+
+# Three users submit 20 jobs each at once: all run, within the caps, and
+# the turns are fair from the start.
+t_queue_fair() {
+	local u i t0 max_all=0 max_user=0 s a b ok=0 bad=0 first
+	t0=$(now_ns)
+	for u in $uA $uB $uAdm; do
+		for i in $(seq 20); do
+			(cr "$u" run -q --name fair -- sleep 0.3 >/dev/null 2>&1; echo $? >>"$work/fair.rc") &
+		done
+	done
+	# Sample until every job has ended (at most 60 s).
+	for i in $(seq 1200); do
+		s=$(held)
+		a=${s%|*} b=${s#*|}
+		[ "$a" -gt $max_all ] && max_all=$a
+		[ "$b" -gt $max_user ] && max_user=$b
+		[ "$(sql "SELECT count(*) FROM jobs WHERE name = 'fair' AND state = 'exited'")" = 60 ] && break
+		sleep 0.05
+	done
+	wait
+	ok=$(grep -c '^0$' "$work/fair.rc")
+	bad=$(grep -vc '^0$' "$work/fair.rc")
+	expect queue_fair_all_exit_0 "$ok of 60 exited 0, $bad did not" test "$ok" = 60 -a "$bad" = 0
+	expect queue_fair_global_cap "at most $max_all held at once, want <= 4" test "$max_all" -le 4
+	expect queue_fair_global_cap_used "at most $max_all held at once, want 4 at some point" test "$max_all" = 4
+	expect queue_fair_user_cap "one user held $max_user at once, want <= 2" test "$max_user" -le 2
+	first=$(sql "SELECT uid, count(*) FROM (SELECT uid FROM jobs WHERE name = 'fair'
+		ORDER BY started_ms LIMIT 12) GROUP BY uid" | tr '\n' ' ')
+	[ "$(sql "SELECT count(*) FROM (SELECT uid, count(*) AS n FROM (SELECT uid FROM jobs
+		WHERE name = 'fair' ORDER BY started_ms LIMIT 12) GROUP BY uid) WHERE n >= 3")" = 3 ]
+	result $? queue_fair_turns "uid|starts among the first 12: $first"
+	expect queue_fair_audited "queue rows $(sql "SELECT count(*) FROM audit WHERE action = 'queue'"), dequeue rows $(sql "SELECT count(*) FROM audit WHERE action = 'dequeue'")" \
+		test "$(sql "SELECT count(*) FROM audit WHERE action = 'queue'")" -ge 10 \
+		-a "$(sql "SELECT count(*) FROM audit WHERE action = 'queue'")" = "$(sql "SELECT count(*) FROM audit WHERE action = 'dequeue'")"
+	echo "# 60 x sleep 0.3 by 3 users, cap 4 (2 per user): $((($(now_ns) - t0) / 1000000)) ms"
+	# From a slot freeing (the last end before a queued job's start) to
+	# that job running, for every job that waited in the queue.
+	sql "SELECT j.started_ms - (SELECT max(e.ended_ms) FROM jobs e WHERE e.ended_ms <= j.started_ms)
+		FROM jobs j WHERE j.name = 'fair' AND j.id IN (SELECT job_id FROM audit WHERE action = 'dequeue')" \
+		| sort -n >"$work/gap"
+	echo "# slot freed -> next queued job running: median $(awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }' "$work/gap") ms over $(wc -l <"$work/gap") starts (max $(tail -1 "$work/gap") ms)"
+}
+
+# 100 attached runs through 16 parallel clients, every exit code right.
+t_queue_xargs() {
+	local wrong
+	as "$uA" sh -c "seq 100 | xargs -P16 -I{} sh -c '\"$corral\" run -q -- sh -c \"exit \\\$(({}%3))\"; echo {} \$?'" \
+		>"$work/xargs.out" 2>"$work/xargs.err"
+	wrong=$(awk '$2 != $1 % 3' "$work/xargs.out" | head -3 | tr '\n' ' ')
+	expect queue_xargs_100_codes "$(wc -l <"$work/xargs.out") results, wrong: $wrong $(head -c 300 "$work/xargs.err")" \
+		test "$(wc -l <"$work/xargs.out")" = 100 -a -z "$wrong"
+}
+
+qstate() { [ "$(field "$1" state)" = "$2" ]; }
+
+# A queued job says why it waits and where it is; stop cancels it;
+# --no-queue fails at once; attached, corral says it is queued.
+t_queue_stop_and_no_queue() {
+	local s1 s2 q out rc t0 t1
+	s1=$(cr "$uA" run -d -- sleep 100)
+	s2=$(cr "$uA" run -d -- sleep 100)
+	q=$(cr "$uA" run -d -- echo never)
+	expect queue_detach_returns_queued "state of $q: $(field "$q" state)" qstate "$q" queued
+	out=$(cr "$uA" status "$q")
+	has "$out" '^waiting: *waiting for a slot: 2 of 2 running for uid' && has "$out" '^position: *1$'
+	result $? queue_status_says_why "$out"
+	out=$(cr "$uA" ps --state queued)
+	expect queue_ps_position "$out" has "$out" "queued #1"
+	out=$(cr "$uA" ps --json --state queued)
+	expect queue_ps_json_position "$out" has "$out" '"position":1'
+	t0=$(now_ns)
+	out=$(cr "$uA" run --no-queue -- true 2>&1); rc=$?
+	t1=$(now_ns)
+	[ $rc = 126 ] && has "$out" 'too many jobs' && [ $(((t1 - t0) / 1000000)) -lt 2000 ]
+	result $? queue_no_queue_fails_fast "rc=$rc in $(((t1 - t0) / 1000000)) ms: $out"
+	out=$(cr "$uA" stop "$q" 2>&1); rc=$?
+	[ $rc = 0 ] && qstate "$q" cancelled && [ "$(field "$q" error)" = "stopped while queued" ] &&
+		[ -z "$(field "$q" started_ms)" ]
+	result $? queue_stop_cancels "rc=$rc: $out; state $(field "$q" state), error $(field "$q" error)"
+	expect queue_cancel_audited "cancel rows of $q: $(sql "SELECT count(*) FROM audit WHERE action = 'cancel' AND job_id = '$q'")" \
+		test "$(sql "SELECT count(*) FROM audit WHERE action = 'cancel' AND job_id = '$q'")" = 1
+	cr "$uA" wait "$q" >/dev/null 2>&1; rc=$?
+	expect queue_wait_cancelled_125 "rc=$rc" test $rc = 125
+	# Attached and queued: it says so, then runs when a slot frees.
+	(cr "$uA" run -- echo attached-ran >"$work/att.out" 2>"$work/att.err"; echo $? >"$work/att.rc") &
+	wait_for 5 sh -c "grep -q 'queued (position 1)' '$work/att.err'"
+	expect queue_attached_says_queued "stderr: $(cat "$work/att.err")" \
+		grep -q "queued (position 1): waiting for a slot" "$work/att.err"
+	cr "$uA" kill "$s1" >/dev/null
+	wait_for 10 test -s "$work/att.rc"
+	expect queue_attached_runs_after "rc $(cat "$work/att.rc" 2>/dev/null), out $(cat "$work/att.out")" \
+		test "$(cat "$work/att.rc" 2>/dev/null)" = 0 -a "$(cat "$work/att.out")" = attached-ran
+	out=$(cr "$uA" run -q -- echo quiet 2>&1 >/dev/null)
+	cr "$uA" kill "$s2" >/dev/null
+}
+
+# --after waits for the end, whatever it is; --after-ok for exit 0,
+# else the job is cancelled with the reason; a name works as a reference.
+t_queue_after() {
+	local j1 j2 j3 j4 out rc
+	j1=$(cr "$uA" run -d --name first -- sh -c 'sleep 0.5; exit 3')
+	j2=$(cr "$uA" run -d --after first -- echo after-any)
+	j3=$(cr "$uA" run -d --after-ok "$j1" -- echo never)
+	expect queue_after_waits "states $(field "$j2" state) $(field "$j3" state), after_id $(field "$j2" after_id)" \
+		test "$(field "$j2" state)" = queued -a "$(field "$j3" state)" = queued -a "$(field "$j2" after_id)" = "$j1"
+	out=$(cr "$uA" status "$j2")
+	expect queue_after_status "$out" has "$out" "^waiting: *waiting for job $j1 to end"
+	cr "$uA" wait "$j2" >/dev/null 2>&1; rc=$?
+	[ $rc = 0 ] && [ "$(field "$j2" started_ms)" -ge "$(field "$j1" ended_ms)" ] &&
+		[ "$(cr "$uA" logs "$j2")" = after-any ]
+	result $? queue_after_runs_after_end "rc=$rc, started $(field "$j2" started_ms), first ended $(field "$j1" ended_ms)"
+	wait_for 5 qstate "$j3" cancelled
+	has "$(field "$j3" error)" "exit code 3, not 0"
+	result $? queue_after_ok_cancelled "state $(field "$j3" state): $(field "$j3" error)"
+	# The job waited for has failed already: cancelled at once.
+	out=$(cr "$uA" run --after-ok "$j1" -- echo never 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" 'was cancelled: .*exit code 3'
+	result $? queue_after_ok_failed_already "rc=$rc: $out"
+	j4=$(cr "$uA" run -d --after-ok "$j2" -- echo ok-chain)
+	cr "$uA" wait "$j4" >/dev/null 2>&1; rc=$?
+	expect queue_after_ok_runs "rc=$rc, state $(field "$j4" state)" test $rc = 0
+	out=$(cr "$uB" run --after "$j1" -- true 2>&1); rc=$?
+	expect queue_after_other_users_job "rc=$rc: $out" \
+		sh -c '[ "$1" = 125 ] && echo "$2" | grep -q "no such job"' _ "$rc" "$out"
+}
+
+# Queued jobs are in the store: they survive corrald's restart (the
+# running ones end) and start after it.
+t_queue_restart() {
+	local s1 s2 q1 q2 env rc
+	s1=$(cr "$uB" run -d -- sleep 100)
+	s2=$(cr "$uB" run -d -- sleep 100)
+	q1=$(cr "$uB" run -d -- echo survived-1)
+	q2=$(cr "$uB" run -d --after "$q1" -- echo survived-2)
+	expect queue_restart_queued "states $(field "$q1" state) $(field "$q2" state)" \
+		test "$(field "$q1" state)" = queued -a "$(field "$q2" state)" = queued
+	kill "$CORRALD_PID"
+	env=$("$inst" restart "$dir") && eval "$env"
+	expect queue_restart_restarted "instance.sh restart failed" test -n "$env"
+	cr "$uB" wait "$q2" >/dev/null 2>&1; rc=$?
+	[ $rc = 0 ] && qstate "$q1" exited && [ "$(cr "$uB" logs "$q1")" = survived-1 ] &&
+		[ "$(cr "$uB" logs "$q2")" = survived-2 ]
+	result $? queue_restart_started_after "rc=$rc, states $(field "$q1" state) $(field "$q2" state)"
+	expect queue_restart_running_ended "states of the running ones: $(field "$s1" state) $(field "$s2" state)" \
+		sh -c '[ "$1" != running ] && [ "$2" != running ] && [ "$1" != queued ]' _ "$(field "$s1" state)" "$(field "$s2" state)"
+}
+
+t_queue_fair
+t_queue_xargs
+t_queue_stop_and_no_queue
+t_queue_after
+t_queue_restart
+
+stop_instance
 echo "# measurements: latency $MEASURE_LAT; log throughput $MEASURE_TPUT; corrald RSS with 100 followers: $MEASURE_RSS"
 finish

@@ -71,7 +71,7 @@ static const struct col job_cols[] = {
 
 enum stmt_id {
 	ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SYNC_FULL, ST_SYNC_NORMAL,
-	ST_AUDIT, ST_LOST_ALL, ST_BY_ID, ST_BY_PREFIX, ST_BY_NAME, ST_STATE,
+	ST_AUDIT, ST_LOST_ALL, ST_BY_ID, ST_BY_PREFIX, ST_BY_NAME,
 	ST_RUNNING, ST_FAILED, ST_LOST, ST_LOST_FOUND, ST_UNFINISHED,
 	ST_ENDED, ST_LOG, ST_AUDIT_LIST,
 	ST_OLD_LOGS, ST_LOG_TOTAL, ST_OLDEST_LOGS, ST_USERS_OVER,
@@ -101,7 +101,6 @@ static const char *const fixed_sql[] = {
 	[ST_BY_NAME] = "SELECT id FROM jobs WHERE name = ?1 AND uid = ?2 "
 		       "AND (?3 = 0 OR state IN ('queued', 'starting', 'running')) "
 		       "ORDER BY created_ms DESC, id DESC LIMIT ?4",
-	[ST_STATE] = "SELECT state FROM jobs WHERE id = ?1",
 	[ST_RUNNING] = "UPDATE jobs SET state = 'running', pid = ?2, "
 		       "started_ms = ?3 WHERE id = ?1 AND state = 'starting'",
 	/* Each transition names the states it leaves: an ended row is never
@@ -1018,22 +1017,6 @@ int store_unfinished(struct store *s, char (*ids)[JOB_ID_LEN + 1], int max,
 	return r;
 }
 
-int store_state(struct store *s, const char *id,
-		char state[STATE_LEN_MAX + 1], struct cerr *e)
-{
-	sqlite3_stmt *st = s->st[ST_STATE];
-	int r;
-
-	bind_text(st, 1, id);
-	r = step_row(s, st, "job state", e);
-	if (r < 0)
-		return -1;
-	if (r == 0)
-		return cerr_set(e, ENOENT, "no such job: %s", id);
-	copy_col(st, 0, state, STATE_LEN_MAX + 1);
-	finish(st);
-	return 0;
-}
 
 int store_queued(struct store *s, store_queued_fn fn, void *ctx,
 		 struct cerr *e)
@@ -1072,6 +1055,14 @@ int store_end_of(struct store *s, const char *id,
 		     : sqlite3_column_int(st, 1);
 	finish(st);
 	return 0;
+}
+
+int store_state(struct store *s, const char *id,
+		char state[STATE_LEN_MAX + 1], struct cerr *e)
+{
+	int code;
+
+	return store_end_of(s, id, state, &code, e);
 }
 
 static void put_strv(struct wire_out *o, uint16_t id, const uint8_t *p,

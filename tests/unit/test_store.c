@@ -93,18 +93,25 @@ static int count_row(void *ctx, struct wire_out *o, struct cerr *e)
 	return 0;
 }
 
+/* A path for a database of a test's own, with nothing there yet. */
+static void fresh_path(char *path)
+{
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+}
+
 static void test_migrations(void **state)
 {
 	char path[] = "/tmp/test_store.XXXXXX";
 	char db[64], wal[80], shm[80];
 	struct store *s = NULL;
 	struct cerr e;
-	int fd = mkstemp(path);
 
 	(void)state;
-	assert_true(fd >= 0);
-	close(fd);
-	unlink(path);
+	fresh_path(path);
 	snprintf(db, sizeof db, "%s", path);
 	assert_true(nmigrations >= 1);
 	assert_int_equal(store_open(&s, db, &e), 0);
@@ -573,12 +580,9 @@ static void test_migration_keeps_audit_links(void **state)
 	sqlite3 *db;
 	sqlite3_stmt *q;
 	struct cerr e;
-	int fd = mkstemp(path);
 
 	(void)state;
-	assert_true(fd >= 0);
-	close(fd);
-	unlink(path);
+	fresh_path(path);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	for (unsigned i = 0; i < 5; i++)
 		assert_int_equal(sqlite3_exec(db, migrations[i].sql, NULL, NULL, NULL), SQLITE_OK);

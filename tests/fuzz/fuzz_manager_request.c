@@ -4,6 +4,7 @@
  * stubs where corrald would touch the helper or a log file.  Every reply
  * corrald queues must itself be a valid client-link message. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

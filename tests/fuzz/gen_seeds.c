@@ -87,7 +87,7 @@ static void fill(struct wire_out *o, const struct wire_proto *p, uint16_t t)
 	} else if (t == C_LIST || t == C_AUDIT) {
 		wire_put_u32(o, F_LIMIT, 20);
 		if (t == C_LIST) {
-			wire_put_u32(o, F_STATES, 1u << JS_RUNNING | 1u << JS_EXITED);
+			wire_put_u32(o, F_STATES, 1u << JS_RUNNING | 1u << JS_EXITED | 1u << JS_QUEUED);
 			wire_put_str(o, F_NAME, "build");
 		} else {
 			wire_put_u32(o, F_UID, 1000);

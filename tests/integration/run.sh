@@ -5,11 +5,12 @@
 # the last line is "N passed, M failed".  Run as root, under
 # flock /run/corral-test.lock (make check-integration does both).
 #
-# Two instances, one after the other (the test helper's policy path is
-# fixed, so only one can run at a time): a small one with a 1 MiB log cap
-# for the truncation test and small connection caps for the lockout
-# tests, then the main one with a 1 GiB cap, so that the 512 MiB
-# throughput measurement goes through the log unhindered.
+# Four instances, one after the other (one test helper policy per
+# TEST_HELPER_CONF, so one instance at a time): "cap", with a 1 MiB log
+# cap and small connection caps for the lockout tests; "main", with a
+# 1 GiB cap, so that the 512 MiB throughput measurement goes through the
+# log unhindered; "ret", with short retention times; and "queue", with a
+# running cap of 4 and 2 per user.
 set -u
 
 TIER=check-integration TIER_PREFIX=i

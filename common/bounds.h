@@ -16,6 +16,7 @@
 #define CPU_PERIOD_USEC 100000	/* the cpu.max period corral writes */
 #define GROUPS_MAX 65536	/* supplementary groups of one user */
 #define MESSAGE_LEN_MAX 1024	/* an error message on the wire */
+#define VIA_LEN_MAX 64		/* a client's note on its transport (VIA) */
 #define LIST_LIMIT_MAX 100000	/* rows one ps or audit shows; clients ask
 				 * for one more, to know there are more */
 #define PRIORITY_MAX 1000	/* --priority: admins up to this */

@@ -173,6 +173,10 @@ static const struct wire_field_spec c_audit[] = {
 	STR(F_ACTION, "action", 0, 1, 32),
 	U64(F_SINCE_MS, "since_ms", 0, 0, U63),
 };
+/* Printable ASCII without spaces: corrald checks what the schema cannot. */
+static const struct wire_field_spec c_via[] = {
+	STR(F_VIA, "via", R, 1, VIA_LEN_MAX),
+};
 static const struct wire_field_spec c_started[] = { JOBID };
 static const struct wire_field_spec c_queued[] = {
 	JOBID,
@@ -219,6 +223,7 @@ static const struct wire_msg_spec client_msgs[] = {
 	MSG0(C_WHOAMI, WD_REQ, "WHOAMI", 64),
 	MSG(C_RM, WD_REQ, "RM", 0, 0, 256, c_ref),
 	MSG(C_PRUNE, WD_REQ, "PRUNE", 0, 0, 64, c_prune),
+	MSG(C_VIA, WD_REQ, "VIA", 0, 0, 128, c_via),
 	MSG(C_STARTED, WD_REP, "STARTED", 0, 0, 256, c_started),
 	MSG(C_QUEUED, WD_REP, "QUEUED", 0, 0, 2048, c_queued),
 	MSG(C_LOG_DATA, WD_REP, "LOG_DATA", 0, 0, LOG_CHUNK_MAX + 64, c_log_data),

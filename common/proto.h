@@ -63,6 +63,7 @@ enum {
 	F_POSITION,	/* U32: a queued job's place in the start order (1: next) */
 	F_WAITING,	/* STR: what a queued job waits for */
 	F_MAX_JOBS,	/* U32: READY, the helper's max_jobs */
+	F_VIA,		/* STR: how the client came, as it says (VIA) */
 #define OPT(ID, field, ...) F_##ID = field,
 #include "runopt.def"
 #undef OPT
@@ -108,6 +109,8 @@ enum {
 	C_WHOAMI,
 	C_RM,			/* delete a finished job and its log */
 	C_PRUNE,		/* apply retention now (admins) */
+	C_VIA,			/* the client's transport, for audit details;
+				 * no reply */
 	C_STARTED = 32,		/* reply to RUN: the job id */
 	C_LOG_DATA,		/* also the on-disk log record */
 	C_JOB,			/* one job record */

@@ -46,12 +46,16 @@ struct ev {
 	enum ev_type type;
 };
 
-/* Who is on the other end of a client socket, from the kernel only. */
+/* Who is on the other end of a client socket, from the kernel only;
+ * and, apart from that, what the client said about how it came (VIA:
+ * "ssh:<addr>:<port>" from dial-stdio).  The note is the client's word:
+ * it is appended to audit details as " via=..." and decides nothing. */
 struct ident {
 	uint32_t uid;
 	uint32_t pid;
 	bool admin;
 	char user[USER_LEN_MAX + 1];
+	char via[VIA_LEN_MAX + 1];	/* "" unless the client sent VIA */
 };
 
 struct logf;
@@ -89,6 +93,7 @@ struct client {
 	struct qjob *run_q;	/* SS_RUN: its job is queued */
 	uint32_t events;	/* current epoll mask */
 	bool want_out, closing, rdhup, dead;
+	bool asked;		/* a message came: too late for VIA */
 	bool counted;		/* in its uid's connection count */
 	uint32_t rd_held;	/* bytes its unfinished request holds (counted
 				 * in mgr.partial_bytes) */

@@ -20,14 +20,30 @@
 /* Room a JOB record needs beyond the RUN fields it repeats. */
 #define JOB_RECORD_EXTRA 2048
 
+/* detail, then " via=NOTE" if the connection came with a VIA note, within
+ * len bytes (the note is kept whole, the detail cut if it must be). */
+static const char *via_detail(const struct ident *who, const char *detail,
+			      char *buf, size_t len)
+{
+	size_t room;
+
+	if (!who->via[0])
+		return detail;
+	room = len - strlen(who->via) - sizeof " via=";
+	snprintf(buf, len, "%.*s%svia=%s", (int)room, detail ? detail : "",
+		 detail && *detail ? " " : "", who->via);
+	return buf;
+}
+
 int audit(struct mgr *m, const struct ident *who, const char *action,
 	  const char *job_id, const char *outcome, const char *detail,
 	  bool durable)
 {
+	char buf[MESSAGE_LEN_MAX];
 	struct audit_rec a = {
 		.time_ms = now_ms(), .uid = who->uid, .pid = who->pid,
 		.action = action, .job_id = job_id, .outcome = outcome,
-		.detail = detail,
+		.detail = via_detail(who, detail, buf, sizeof buf),
 	};
 	struct cerr e;
 
@@ -266,6 +282,7 @@ static void do_run(struct mgr *m, struct client *c, const struct wire_msg *msg)
 {
 	char id[JOB_ID_LEN + 1], detail[AUDIT_ARGV_MAX + NAME_LEN_MAX + 8];
 	char after[JOB_ID_LEN + 1] = "", cancel[200] = "", wait[120];
+	char buf[2][MESSAGE_LEN_MAX];
 	bool has_after = wire_has(msg, F_AFTER), blocked = false;
 	struct job_env env;
 	struct job_live live;
@@ -304,10 +321,13 @@ static void do_run(struct mgr *m, struct client *c, const struct wire_msg *msg)
 		snprintf(wait, sizeof wait, "waiting for a slot");
 	struct audit_rec a[2] = {
 		{ .time_ms = now_ms(), .uid = c->who.uid, .pid = c->who.pid,
-		  .action = "run", .job_id = id, .outcome = "ok", .detail = detail },
+		  .action = "run", .job_id = id, .outcome = "ok",
+		  .detail = via_detail(&c->who, detail, buf[0], sizeof buf[0]) },
 		{ .time_ms = a[0].time_ms, .uid = c->who.uid, .pid = c->who.pid,
 		  .action = cancel[0] ? "cancel" : "queue", .job_id = id,
-		  .outcome = "ok", .detail = cancel[0] ? cancel : wait },
+		  .outcome = "ok",
+		  .detail = via_detail(&c->who, cancel[0] ? cancel : wait,
+				       buf[1], sizeof buf[1]) },
 	};
 	if (job_env_compose(msg, c->who.uid, &env, &e) < 0) {
 		job_env_free(&env);
@@ -690,9 +710,41 @@ static void do_whoami(struct mgr *m, struct client *c)
 	push(c, &o);
 }
 
+/* VIA: how the client came, in its own words (dial-stdio sends
+ * "ssh:<addr>:<port>" from SSH_CONNECTION), kept for the connection's
+ * audit details.  Never identity: the uid is SO_PEERCRED's all the same.
+ * No reply; only as the first message, once.  Anything else is answered
+ * with ERROR and the connection closed, since the client's replies no
+ * longer line up with its requests. */
+static void do_via(struct mgr *m, struct client *c, const struct wire_msg *msg,
+		   bool first)
+{
+	const char *v = wire_str(msg, F_VIA);
+	struct cerr e;
+
+	cerr_set(&e, EPROTO, "VIA comes once, before any request");
+	if (first) {
+		const char *p = v;
+		while (*p > ' ' && *p < 0x7f)
+			p++;
+		if (!*p) {
+			snprintf(c->who.via, sizeof c->who.via, "%s", v);
+			return;
+		}
+		cerr_set(&e, EINVAL, "VIA: the note must be printable ASCII without spaces");
+	}
+	refuse(m, c, "via", NULL, &e);
+	c->closing = true;
+}
+
 void req_handle(struct mgr *m, struct client *c, const struct wire_msg *msg)
 {
+	bool first = !c->asked;
+
+	c->asked = true;
 	switch (msg->type) {
+	case C_VIA:
+		return do_via(m, c, msg, first);
 	case C_RUN:
 		return do_run(m, c, msg);
 	case C_FOLLOW:

@@ -94,6 +94,8 @@ static void fill(struct wire_out *o, const struct wire_proto *p, uint16_t t)
 			wire_put_str(o, F_ACTION, "run");
 			wire_put_u64(o, F_SINCE_MS, 1700000000000ull);
 		}
+	} else if (t == C_VIA) {
+		wire_put_str(o, F_VIA, "ssh:192.0.2.7:50022");
 	} else if (t == C_STARTED) {
 		wire_put_str(o, F_JOB_ID, JOB);
 	} else if (t == C_QUEUED) {

@@ -1,5 +1,6 @@
 /* The job store: migrations, inserts, reference resolution, the start-up
- * sweep and the audit list, against in-memory and on-disk databases. */
+ * sweep and the audit list, against in-memory and on-disk databases; and
+ * the request layer's VIA note in audit details. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "mgr.h"
 #include "proto.h"
 #include "schema.h"
 #include "store.h"
@@ -611,6 +613,119 @@ static void test_migration_keeps_audit_links(void **state)
 	unlink(side);
 }
 
+/* --- VIA: the client's note, in audit details only ----------------------- */
+
+static void request(struct mgr *m, struct client *c, struct wire_out *o)
+{
+	struct wire_msg msg;
+	struct cerr e;
+
+	assert_int_equal(wire_out_finish(o, &e), 0);
+	assert_int_equal(wire_decode(&proto_client_req, o->buf, o->len, &msg, &e), 0);
+	req_handle(m, c, &msg);
+	wire_msg_free(&msg);
+	wire_out_free(o);
+}
+
+static void send_via(struct mgr *m, struct client *c, const char *note)
+{
+	struct wire_out o;
+
+	wire_out_init(&o, &proto_client_req, C_VIA);
+	wire_put_str(&o, F_VIA, note);
+	request(m, c, &o);
+}
+
+static void send_whoami(struct mgr *m, struct client *c)
+{
+	struct wire_out o;
+
+	wire_out_init(&o, &proto_client_req, C_WHOAMI);
+	request(m, c, &o);
+}
+
+/* The type of the first reply queued on c, 0 if none. */
+static unsigned first_reply(struct client *c)
+{
+	struct wire_msg m;
+	struct cerr e;
+	unsigned t;
+
+	if (!c->q.head)
+		return 0;
+	assert_int_equal(wire_decode(&proto_client_rep, c->q.head->b->data,
+				     c->q.head->b->len, &m, &e), 0);
+	t = m.type;
+	wire_msg_free(&m);
+	return t;
+}
+
+/* The newest audit row's detail. */
+static int newest_detail(void *ctx, struct wire_out *o, struct cerr *e)
+{
+	char *out = ctx;
+	struct wire_msg m;
+
+	assert_int_equal(wire_decode(&proto_client_rep, o->buf, o->len, &m, e), 0);
+	if (!out[0])
+		snprintf(out, MESSAGE_LEN_MAX, "%s", wire_str(&m, F_DETAIL) ? wire_str(&m, F_DETAIL) : "-");
+	wire_msg_free(&m);
+	return 0;
+}
+
+static void detail_of_newest(struct store *s, char *out)
+{
+	struct audit_query aq = { 0 };
+	struct cerr e;
+	uint32_t n;
+
+	out[0] = '\0';
+	assert_int_equal(store_audit_list(s, &aq, 1, newest_detail, out, &n, &e), 0);
+}
+
+static void test_via(void **state)
+{
+	struct mgr m = { .store = open_mem() };
+	struct client a = { .fd = -1, .who = { .uid = 1000 } };
+	struct client late = a, bad = a;
+	char detail[MESSAGE_LEN_MAX], big[MESSAGE_LEN_MAX + 100];
+
+	(void)state;
+	/* First on its connection: kept, no reply; later rows carry it. */
+	send_via(&m, &a, "ssh:192.0.2.7:50022");
+	assert_int_equal(first_reply(&a), 0);
+	assert_false(a.closing);
+	send_whoami(&m, &a);
+	assert_int_equal(first_reply(&a), C_OK);
+	detail_of_newest(m.store, detail);
+	assert_string_equal(detail, "via=ssh:192.0.2.7:50022");
+	/* A long detail is cut, the note kept whole, within the bound. */
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	assert_int_equal(audit(&m, &a.who, "run", NULL, "ok", big, false), 0);
+	detail_of_newest(m.store, detail);
+	assert_int_equal(strlen(detail), MESSAGE_LEN_MAX - 1);
+	assert_non_null(strstr(detail, "x via=ssh:192.0.2.7:50022"));
+	outq_clear(&a.q);
+
+	/* After a request: refused, and the connection closed. */
+	send_whoami(&m, &late);
+	outq_clear(&late.q);
+	send_via(&m, &late, "ssh:192.0.2.7:50022");
+	assert_int_equal(first_reply(&late), C_ERROR);
+	assert_true(late.closing);
+	assert_string_equal(late.who.via, "");
+	outq_clear(&late.q);
+
+	/* Not printable, or with a space: refused. */
+	send_via(&m, &bad, "ssh:a b");
+	assert_int_equal(first_reply(&bad), C_ERROR);
+	assert_true(bad.closing);
+	assert_string_equal(bad.who.via, "");
+	outq_clear(&bad.q);
+	store_close(m.store);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -625,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_failed_stage_and_errno),
 		cmocka_unit_test(test_queued_rows),
 		cmocka_unit_test(test_migration_keeps_audit_links),
+		cmocka_unit_test(test_via),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

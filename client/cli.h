@@ -8,9 +8,11 @@
 #include "clifmt.h"
 #include "libcorral.h"
 
-/* Options every subcommand takes. */
+/* Options every subcommand takes (cli_common_opt handles --socket and
+ * --host). */
 #define CLI_COMMON_OPTS \
 	{ "socket", required_argument, NULL, 'S' }, \
+	{ "host", required_argument, NULL, 'H' }, \
 	{ "help", no_argument, NULL, 'h' }
 /* Commands that take JOBs: whose job names they mean (admins). */
 #define CLI_REF_OPTS \
@@ -19,6 +21,7 @@
 struct cli {
 	const char *cmd;	/* subcommand name, for messages (NULL: none) */
 	const char *socket;	/* --socket, or NULL */
+	const char *host;	/* --host, or NULL ($CORRAL_HOST then) */
 	bool names_of_set;	/* --user: job names mean that user's jobs */
 	uint32_t names_of;
 };
@@ -47,6 +50,21 @@ int cli_parse_user(const char *v, uint32_t *uid, struct cerr *e);
 /* --user U (a name or a uid) of the commands that take JOBs. */
 int cli_names_of(struct cli *c, const char *v);
 
+/* The options of a command that takes only --json (json NULL: not even
+ * that) and, if refs, --user: parses argv, prints help for --help;
+ * returns an exit status (0 after help), or -1 to go on. */
+int cli_json_only(int argc, char **argv, struct cli *c, const char *help,
+		  bool *json, bool refs);
+
+/* --socket and --host (getopt's ch, with optarg): true if ch was one. */
+bool cli_common_opt(struct cli *c, int ch);
+
+/* Whether commands go to another host (--host, else $CORRAL_HOST):
+ * then this machine's passwd says nothing about corrald's uids. */
+bool cli_remote(const struct cli *c);
+
+/* corrald's socket, or with --host (else $CORRAL_HOST, if not empty)
+ * corrald on that host over ssh, --socket then naming its socket. */
 int cli_connect(const struct cli *c, struct corral_conn *conn, struct cerr *e);
 
 /* Write all of buf to fd, through EINTR, partial writes and O_NONBLOCK. */
@@ -62,5 +80,6 @@ int cmd_ps(int argc, char **argv, struct cli *c);
 int cmd_audit(int argc, char **argv, struct cli *c);
 int cmd_logs(int argc, char **argv, struct cli *c);
 int cmd_wait(int argc, char **argv, struct cli *c);
+int cmd_dial_stdio(int argc, char **argv, struct cli *c);
 
 #endif

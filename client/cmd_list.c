@@ -19,6 +19,7 @@ enum { O_JSON = 256, O_USER, O_STATE, O_NAME, O_LIMIT, O_ACTION, O_SINCE };
 
 struct list_ctx {
 	bool json, quiet;
+	bool remote;		/* uids are another host's: no names here */
 	uint32_t limit;		/* rows to show; one more is asked for */
 	size_t n;		/* rows seen */
 	uint64_t now_ms;
@@ -90,7 +91,8 @@ struct list_cmd {
 static int list_main(int argc, char **argv, struct cli *c,
 		     const struct list_cmd *lc, void *q)
 {
-	struct list_ctx p = { .limit = LIST_DEFAULT, .now_ms = now_ms() };
+	struct list_ctx p = { .limit = LIST_DEFAULT, .now_ms = now_ms(),
+			      .remote = cli_remote(c) };
 	struct corral_conn conn;
 	struct cerr e = { 0 };
 	int ch, rc = 0;
@@ -102,9 +104,9 @@ static int list_main(int argc, char **argv, struct cli *c,
 			lc->help(stdout);
 			return 0;
 		}
-		if (ch == 'S')
-			c->socket = optarg;
-		else if (ch == '?' || ch == ':')
+		if (cli_common_opt(c, ch))
+			continue;
+		if (ch == '?' || ch == ':')
 			return cli_bad_option(c, ch, argv);
 		else if (lc->opt(q, &p, ch, optarg, &e) < 0)
 			return cli_usage(c, "%s", e.msg);
@@ -361,15 +363,16 @@ static const char *const audit_head[] = {
 	"TIME", "USER", "PID", "ACTION", "JOB", "OUTCOME", "DETAIL",
 };
 
-/* Users by uid, the last one remembered: audit rows come in runs. */
-static const char *user_of(uint32_t uid, char *buf, size_t len)
+/* Users by uid, the last one remembered: audit rows come in runs.  Only
+ * this machine's corrald has this machine's users (remote: the uid). */
+static const char *user_of(uint32_t uid, bool remote, char *buf, size_t len)
 {
 	static uint32_t last_uid = (uint32_t)-1;
 	static char last[4 * USER_LEN_MAX + 1];
 	struct passwd *pw;
 
 	if (uid != last_uid) {
-		pw = getpwuid(uid);
+		pw = remote ? NULL : getpwuid(uid);
 		if (pw)
 			fmt_text(pw->pw_name, sizeof last - 1, last, sizeof last);
 		else
@@ -392,14 +395,14 @@ static int audit_row(void *ctx, const struct corral_audit_row *r,
 		return 0;
 	if (p->json) {
 		json_sep(p);
-		json_audit_row(stdout, r, getpwuid(r->uid));
+		json_audit_row(stdout, r, p->remote ? NULL : getpwuid(r->uid));
 		return 0;
 	}
 	snprintf(pid, sizeof pid, r->has_pid ? "%u" : "-", r->pid);
 	snprintf(job, sizeof job, "%.8s", r->job_id && *r->job_id ? r->job_id : "-");
 	const char *cells[] = {
 		fmt_time_ms(r->time_ms, t, sizeof t),
-		user_of(r->uid, user, sizeof user),
+		user_of(r->uid, p->remote, user, sizeof user),
 		pid,
 		fmt_text(r->action, sizeof act - 1, act, sizeof act),
 		job,

@@ -41,6 +41,7 @@ static const char run_help_tail[] =
 "                         \"queued (position N)\" on stderr\n"
 "  --json                 with -d: print {\"id\":\"...\"}\n"
 "  --socket PATH          corrald's socket\n"
+"  --host URL             corrald on another host: ssh://[user@]host[:port]\n"
 "\n"
 "Exit status: the job's exit code; 128+N if signal N ended it;\n"
 "125 corral or corrald failed (usage, connection, a request corrald\n"
@@ -282,10 +283,8 @@ static int parse_run(int argc, char **argv, struct cli *c, struct run_opts *o)
 			o->help = true;
 			return 0;
 		}
-		if (ch == 'S') {
-			c->socket = optarg;
+		if (cli_common_opt(c, ch))
 			continue;
-		}
 		if (ch == '?' || ch == ':')
 			return cli_bad_option(c, ch, argv);
 		if (opt_one(o, ch, optarg, &e) < 0)
@@ -514,7 +513,8 @@ int cmd_logs(int argc, char **argv, struct cli *c)
 		case 'f': follow = true; break;
 		case O_STDOUT: streams |= STREAM_STDOUT; break;
 		case O_STDERR: streams |= STREAM_STDERR; break;
-		case 'S': c->socket = optarg; break;
+		case 'S':
+		case 'H': cli_common_opt(c, ch); break;
 		case 'U': if (cli_names_of(c, optarg)) return EXIT_CORRAL; break;
 		case 'h': fputs(logs_help, stdout); return 0;
 		default: return cli_bad_option(c, ch, argv);
@@ -559,7 +559,8 @@ int cmd_wait(int argc, char **argv, struct cli *c)
 	while ((ch = cli_getopt(argc, argv, ":h", wait_opts)) != -1) {
 		switch (ch) {
 		case O_WJSON: json = true; break;
-		case 'S': c->socket = optarg; break;
+		case 'S':
+		case 'H': cli_common_opt(c, ch); break;
 		case 'U': if (cli_names_of(c, optarg)) return EXIT_CORRAL; break;
 		case 'h': fputs(wait_help, stdout); return 0;
 		default: return cli_bad_option(c, ch, argv);

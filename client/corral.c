@@ -13,7 +13,7 @@
 #include "parse.h"
 
 static const char main_help[] =
-"usage: corral [--socket PATH] COMMAND [ARGS...]\n"
+"usage: corral [--host URL] [--socket PATH] COMMAND [ARGS...]\n"
 "       corral --help | --version\n"
 "\n"
 "Run commands as jobs with resource limits, through corrald.\n"
@@ -30,10 +30,14 @@ static const char main_help[] =
 "  prune [--dry-run]                     apply retention now (admins)\n"
 "  audit [OPTIONS]                       the audit log (admins)\n"
 "  whoami [--json]                       who corrald thinks you are\n"
+"  dial-stdio                            the far end of --host (not typed)\n"
 "\n"
 "JOB is a job id, a unique id prefix (4+ characters) or the name of one\n"
 "of your jobs (admins name another user's with --user U).\n"
 "The socket is --socket, else $CORRAL_SOCKET, else " DEFAULT_SOCKET ".\n"
+"--host ssh://[user@]host[:port] (else $CORRAL_HOST) runs the command on\n"
+"that host's corrald over ssh, as that user; --socket then names its\n"
+"socket there (see docs/remote.md).\n"
 "corral COMMAND --help describes each command.  Exit status 125 means\n"
 "corral itself failed (usage, connection, refusal); see docs/cli.md.\n";
 
@@ -110,9 +114,46 @@ int cli_jobs(const struct cli *c, int argc, char **argv)
 	return 0;
 }
 
+bool cli_common_opt(struct cli *c, int ch)
+{
+	if (ch == 'S')
+		c->socket = optarg;
+	else if (ch == 'H')
+		c->host = optarg;
+	return ch == 'S' || ch == 'H';
+}
+
+/* A --user name was looked up in this machine's passwd: on another host
+ * the same name may be another uid, so cli_connect refuses it there. */
+static bool user_named_here;
+
+static const char *remote_host(const struct cli *c)
+{
+	const char *host = c->host ? c->host : getenv("CORRAL_HOST");
+
+	return host && *host ? host : NULL;
+}
+
+bool cli_remote(const struct cli *c)
+{
+	return remote_host(c) != NULL;
+}
+
 int cli_connect(const struct cli *c, struct corral_conn *conn, struct cerr *e)
 {
-	if (corral_connect(conn, corral_socket_path(c->socket), e) < 0)
+	const char *host = remote_host(c);
+	int rc;
+
+	if (host && user_named_here)
+		return cerr_set(e, EINVAL,
+				"--user: a name means a user of this machine; with --host give the uid on the far side");
+	/* Only an explicit --socket goes to the far side: $CORRAL_SOCKET
+	 * is this machine's. */
+	if (host)
+		rc = corral_connect_ssh(conn, host, c->socket, e);
+	else
+		rc = corral_connect(conn, corral_socket_path(c->socket), e);
+	if (rc < 0)
 		return -1;
 	if (c->names_of_set)
 		corral_names_of(conn, c->names_of);
@@ -136,6 +177,7 @@ int cli_parse_user(const char *v, uint32_t *uid, struct cerr *e)
 
 	if (pw) {
 		*uid = pw->pw_uid;
+		user_named_here = true;
 		return 0;
 	}
 	if (parse_u64(v, &n, e) < 0 || n > 0xfffffffeu)
@@ -323,10 +365,8 @@ static const struct option json_ref_opts[] = {
 };
 static const struct option *const json_opts = json_ref_opts + 1;	/* no --user */
 
-/* Options of commands that take only --json (json NULL: not even that)
- * and, if refs, --user: returns -1 to go on. */
-static int json_only(int argc, char **argv, struct cli *c, const char *help,
-		     bool *json, bool refs)
+int cli_json_only(int argc, char **argv, struct cli *c, const char *help,
+		  bool *json, bool refs)
 {
 	int ch;
 
@@ -337,9 +377,9 @@ static int json_only(int argc, char **argv, struct cli *c, const char *help,
 			fputs(help, stdout);
 			return 0;
 		}
-		if (ch == 'S')
-			c->socket = optarg;
-		else if (ch == O_JSON && json)
+		if (cli_common_opt(c, ch))
+			continue;
+		if (ch == O_JSON && json)
 			*json = true;
 		else if (ch == 'U' && cli_names_of(c, optarg) != 0)
 			return EXIT_CORRAL;
@@ -358,7 +398,7 @@ static int cmd_status(int argc, char **argv, struct cli *c)
 	const char *ref;
 	int rc;
 
-	if ((rc = json_only(argc, argv, c, status_help, &json, true)) >= 0)
+	if ((rc = cli_json_only(argc, argv, c, status_help, &json, true)) >= 0)
 		return rc;
 	if (cli_jobs(c, argc, argv))
 		return EXIT_CORRAL;
@@ -428,8 +468,8 @@ static int stop_or_kill(int argc, char **argv, struct cli *c, bool kill)
 			fputs(kill ? kill_help : stop_help, stdout);
 			return 0;
 		}
-		if (ch == 'S') {
-			c->socket = optarg;
+		if (cli_common_opt(c, ch)) {
+			continue;
 		} else if (ch == 'U') {
 			if (cli_names_of(c, optarg))
 				return EXIT_CORRAL;
@@ -487,7 +527,7 @@ static int cmd_rm(int argc, char **argv, struct cli *c)
 	char id[JOB_ID_LEN + 1];
 	int rc = 0, r;
 
-	if ((r = json_only(argc, argv, c, rm_help, NULL, true)) >= 0)
+	if ((r = cli_json_only(argc, argv, c, rm_help, NULL, true)) >= 0)
 		return r;
 	if (optind >= argc)
 		return cli_usage(c, "missing JOB");
@@ -534,9 +574,9 @@ static int cmd_prune(int argc, char **argv, struct cli *c)
 			fputs(prune_help, stdout);
 			return 0;
 		}
-		if (ch == 'S')
-			c->socket = optarg;
-		else if (ch == O_DRY)
+		if (cli_common_opt(c, ch))
+			continue;
+		if (ch == O_DRY)
 			dry = true;
 		else
 			return cli_bad_option(c, ch, argv);
@@ -570,7 +610,7 @@ static int cmd_whoami(int argc, char **argv, struct cli *c)
 	uint32_t uid;
 	int rc;
 
-	if ((rc = json_only(argc, argv, c, whoami_help, &json, false)) >= 0)
+	if ((rc = cli_json_only(argc, argv, c, whoami_help, &json, false)) >= 0)
 		return rc;
 	if (optind < argc)
 		return cli_usage(c, "unexpected operand \"%s\"", argv[optind]);
@@ -580,7 +620,8 @@ static int cmd_whoami(int argc, char **argv, struct cli *c)
 	corral_close(&conn);
 	if (rc < 0)
 		return cli_fail(c, &e);
-	pw = getpwuid(uid);
+	/* This machine's name for a uid of another is no name at all. */
+	pw = cli_remote(c) ? NULL : getpwuid(uid);
 	if (json) {
 		printf("{\"uid\":%u,\"admin\":%s", uid, admin ? "true" : "false");
 		if (pw) {
@@ -588,9 +629,11 @@ static int cmd_whoami(int argc, char **argv, struct cli *c)
 			json_str(stdout, pw->pw_name);
 		}
 		puts("}");
-	} else {
+	} else if (pw || !cli_remote(c)) {
 		printf("uid %u (%s)%s\n", uid, pw ? pw->pw_name : "?",
 		       admin ? ", admin" : "");
+	} else {
+		printf("uid %u%s\n", uid, admin ? ", admin" : "");
 	}
 	return 0;
 }
@@ -605,6 +648,7 @@ static const struct {
 	{ "logs", cmd_logs }, { "wait", cmd_wait }, { "stop", cmd_stop },
 	{ "kill", cmd_kill }, { "audit", cmd_audit }, { "whoami", cmd_whoami },
 	{ "rm", cmd_rm }, { "prune", cmd_prune },
+	{ "dial-stdio", cmd_dial_stdio },
 };
 
 static const struct option main_opts[] = {
@@ -634,7 +678,8 @@ int main(int argc, char **argv)
 		switch (ch) {
 		case 'h': fputs(main_help, stdout); return finish(0);
 		case 'V': printf("corral %s\n", CORRAL_VERSION); return finish(0);
-		case 'S': c.socket = optarg; break;
+		case 'S':
+		case 'H': cli_common_opt(&c, ch); break;
 		default:
 			cli_bad_option(&c, ch, argv);
 			return EXIT_CORRAL;

@@ -3,11 +3,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <time.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -61,16 +65,21 @@ static int connect_bounded(int fd, const struct sockaddr_un *sa, int timeout_ms)
 	return rc;
 }
 
+static void conn_init(struct corral_conn *c)
+{
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+	c->wake_fd = -1;
+	c->timeout_ms = timeout_from_env();
+}
+
 int corral_connect(struct corral_conn *c, const char *path, struct cerr *e)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	_cleanup_close_ int fd = -1;
 	int rc;
 
-	memset(c, 0, sizeof *c);
-	c->fd = -1;
-	c->wake_fd = -1;
-	c->timeout_ms = timeout_from_env();
+	conn_init(c);
 	if (strlen(path) >= sizeof sa.sun_path)
 		return cerr_set(e, ENAMETOOLONG,
 				"socket path %s is longer than %zu bytes", path,
@@ -103,12 +112,336 @@ void corral_names_of(struct corral_conn *c, uint32_t uid)
 	c->names_of = uid;
 }
 
+/* --- remote connections: ssh as the transport ------------------------- */
+
+static int conn_fail(struct corral_conn *c);
+
+int corral_parse_ssh_url(const char *url, struct corral_ssh_url *u,
+			 struct cerr *e)
+{
+	static const char word[] = "abcdefghijklmnopqrstuvwxyz"
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+	const char *p = url + 6, *at, *end;
+	size_t n;
+
+	memset(u, 0, sizeof *u);
+	if (strncmp(url, "ssh://", 6) || strlen(url) > CORRAL_URL_MAX)
+		goto bad;
+	at = strrchr(p, '@');
+	if (at) {
+		n = (size_t)(at - p);
+		if (!n || n > USER_LEN_MAX || *p == '-')
+			goto bad;
+		for (size_t i = 0; i < n; i++)
+			if (!strchr(word, p[i]) && p[i] != '@')
+				goto bad;
+		memcpy(u->user, p, n);
+		p = at + 1;
+	}
+	if (*p == '[') {
+		end = strchr(++p, ']');
+		n = end ? (size_t)(end - p) : 0;
+		if (!n || strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				 "0123456789:.%") < n || !memchr(p, ':', n))
+			goto bad;
+		end++;
+	} else {
+		n = strspn(p, word);
+		end = p + n;
+	}
+	if (!n || n >= sizeof u->host || *p == '-')
+		goto bad;
+	memcpy(u->host, p, n);
+	if (*end == ':') {
+		char *stop;
+		unsigned long port;
+		if (end[1] < '0' || end[1] > '9')
+			goto bad;
+		port = strtoul(end + 1, &stop, 10);
+		if (*stop || port < 1 || port > 65535)
+			goto bad;
+		u->port = (unsigned)port;
+	} else if (*end) {
+		goto bad;
+	}
+	return 0;
+bad:
+	return cerr_set(e, EINVAL,
+			"\"%.*s\" is not ssh://[user@]host[:port] (letters, digits and ._- only; no option-like \"-\" first)",
+			CORRAL_URL_MAX, url);
+}
+
+/* w as one word for a POSIX shell: as is if it is plain, else in single
+ * quotes (' as '\''), appended to buf. */
+static void sh_word(char *buf, size_t len, const char *w)
+{
+	size_t n = strlen(buf);
+
+	if (*w && strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			    "0123456789_./-=:,+@%") == strlen(w)) {
+		snprintf(buf + n, len - n, "%s", w);
+		return;
+	}
+	if (n < len - 1)
+		buf[n++] = '\'';
+	for (; *w && n < len - 5; w++) {
+		if (*w == '\'') {
+			memcpy(buf + n, "'\\''", 4);
+			n += 4;
+		} else {
+			buf[n++] = *w;
+		}
+	}
+	if (n < len - 1)
+		buf[n++] = '\'';
+	buf[n] = '\0';
+}
+
+int corral_ssh_command(const struct corral_ssh_url *u, const char *extra,
+		       bool batch, int timeout_s, const char *program,
+		       const char *socket, struct corral_ssh_cmd *cmd,
+		       struct cerr *e)
+{
+	const char **a = cmd->argv;
+	size_t n = 0;
+
+#define ARG(s) (a[n++] = (s))
+	memset(cmd, 0, sizeof *cmd);
+	ARG("ssh");
+	if (extra && strlen(extra) >= sizeof cmd->extra)
+		return cerr_set(e, E2BIG, "CORRAL_SSH_OPTS is longer than %zu bytes",
+				sizeof cmd->extra - 1);
+	snprintf(cmd->extra, sizeof cmd->extra, "%s", extra ? extra : "");
+	for (char *save = NULL, *w = strtok_r(cmd->extra, " \t\n", &save); w;
+	     w = strtok_r(NULL, " \t\n", &save)) {
+		if (n >= CORRAL_SSH_ARGV_MAX - 24)
+			return cerr_set(e, E2BIG, "CORRAL_SSH_OPTS has more than %d words",
+					CORRAL_SSH_ARGV_MAX - 25);
+		ARG(w);
+	}
+	if (batch) {
+		ARG("-o");
+		ARG("BatchMode=yes");
+	}
+	if (timeout_s > 0) {
+		snprintf(cmd->timeout, sizeof cmd->timeout, "ConnectTimeout=%d", timeout_s);
+		ARG("-o");
+		ARG(cmd->timeout);
+	}
+	/* No terminal, no escape character: the stream is binary.  Nothing
+	 * forwarded: dial-stdio needs no agent, X11 or ports. */
+	ARG("-T");
+	ARG("-a");
+	ARG("-x");
+	ARG("-o");
+	ARG("ClearAllForwardings=yes");
+	ARG("-e");
+	ARG("none");
+	if (u->port) {
+		snprintf(cmd->port, sizeof cmd->port, "%u", u->port);
+		ARG("-p");
+		ARG(cmd->port);
+	}
+	if (u->user[0]) {
+		ARG("-l");
+		ARG(u->user);
+	}
+	ARG("--");
+	ARG(u->host);
+	if (strlen(program) >= PATH_LEN_MAX || (socket && strlen(socket) >= PATH_LEN_MAX))
+		return cerr_set(e, ENAMETOOLONG, "the remote program or socket is longer than %d bytes",
+				PATH_LEN_MAX - 1);
+	sh_word(cmd->remote, sizeof cmd->remote, program);
+	strcat(cmd->remote, " dial-stdio");
+	if (socket) {
+		strcat(cmd->remote, " --socket ");
+		sh_word(cmd->remote, sizeof cmd->remote, socket);
+	}
+	ARG(cmd->remote);
+	a[n] = NULL;
+#undef ARG
+	return 0;
+}
+
+/* Start ssh with sock as its stdin and stdout.  Interrupts are corral's
+ * to handle (the first stops the job through another connection while
+ * this one streams on), so ssh ignores them, and where it cannot prompt
+ * anyway (batch) it also gets a process group of its own, out of reach
+ * of the terminal's signals (a multiplexing client catches them whatever
+ * it inherits). */
+static int spawn_ssh(const char *const *argv, int sock, bool batch, pid_t *pid,
+		     struct cerr *e)
+{
+	static const int ignored[] = { SIGINT, SIGQUIT, SIGHUP, SIGTERM };
+	_cleanup_close_ int rd = -1, wr = -1;
+	sigset_t all, old;
+	int p[2], err = 0;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return cerr_sys(e, "pipe");
+	rd = p[0];
+	wr = p[1];
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	*pid = fork();
+	if (*pid == 0) {
+		/* No handler of corral's may run here: its handlers back to
+		 * the default, the interrupts ignored, then the mask back,
+		 * then ssh (sock copied above 2 first: it may be 0 or 1). */
+		struct sigaction dfl = { .sa_handler = SIG_DFL };
+		struct sigaction ign = { .sa_handler = SIG_IGN };
+		int fd = fcntl(sock, F_DUPFD_CLOEXEC, 3);
+		for (int s = 1; s < NSIG; s++) {
+			struct sigaction cur;
+			if (sigaction(s, NULL, &cur) == 0 && cur.sa_handler != SIG_DFL &&
+			    cur.sa_handler != SIG_IGN)
+				sigaction(s, &dfl, NULL);
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(ignored); i++)
+			sigaction(ignored[i], &ign, NULL);
+		if (batch)
+			setpgid(0, 0);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		if (fd < 0 || dup2(fd, 0) < 0 || dup2(fd, 1) < 0) {
+			err = errno;
+		} else {
+			/* execvp's prototype predates const */
+			union { const char *const *c; char *const *v; } av = { .c = argv };
+			execvp(argv[0], av.v);
+			err = errno;
+		}
+		if (write(wr, &err, sizeof err) < 0) {
+		}
+		_exit(127);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (*pid < 0)
+		return cerr_sys(e, "fork");
+	close(wr);
+	wr = -1;
+	do
+		n = read(rd, &err, sizeof err);
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof err) {
+		waitpid(*pid, NULL, 0);
+		return cerr_set(e, err, "cannot run %s: %s%s", argv[0], strerror(err),
+				err == ENOENT ? " (is OpenSSH's client installed? apt-get install openssh-client)" : "");
+	}
+	return 0;
+}
+
+int corral_connect_ssh(struct corral_conn *c, const char *url,
+		       const char *remote_socket, struct cerr *e)
+{
+	const char *program = getenv("CORRAL_REMOTE_CORRAL");
+	bool batch = !isatty(STDIN_FILENO);
+	struct corral_ssh_url u;
+	struct corral_ssh_cmd *cmd;
+	pid_t pid = 0;
+	int sv[2], rc;
+
+	conn_init(c);
+	if (corral_parse_ssh_url(url, &u, e) < 0)
+		return -1;
+	cmd = malloc(sizeof *cmd);
+	if (!cmd)
+		return cerr_sys(e, "ssh command");
+	rc = corral_ssh_command(&u, getenv("CORRAL_SSH_OPTS"), batch,
+				c->timeout_ms ? (c->timeout_ms + 999) / 1000 : 0,
+				program && *program ? program : "corral",
+				remote_socket, cmd, e);
+	if (rc == 0 && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		rc = cerr_sys(e, "socketpair");
+	if (rc == 0) {
+		rc = spawn_ssh(cmd->argv, sv[1], batch, &pid, e);
+		close(sv[1]);
+		if (rc < 0)
+			close(sv[0]);
+	}
+	free(cmd);
+	if (rc < 0)
+		return cerr_wrap(e, "%s", url);
+	c->fd = sv[0];
+	c->ssh_pid = pid;
+	snprintf(c->url, sizeof c->url, "%s", url);
+	return 0;
+}
+
+/* Reap the ssh child: within ms if it exits by itself, else SIGKILL.
+ * Returns its wait status. */
+static int ssh_reap(struct corral_conn *c, int ms)
+{
+	pid_t pid = c->ssh_pid;
+	int status = 0, pfd = pidfd_open(pid, 0);
+	struct timespec ts;
+	int64_t end;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	end = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + ms;
+	while (pfd >= 0) {
+		struct pollfd p = { .fd = pfd, .events = POLLIN };
+		int left;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		left = (int)(end - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+		if (left <= 0 || poll(&p, 1, left) != -1 || errno != EINTR)
+			break;
+	}
+	if (pfd >= 0)
+		close(pfd);
+	if (waitpid(pid, &status, WNOHANG) != pid) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	c->ssh_pid = 0;
+	return status;
+}
+
 void corral_close(struct corral_conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
 	wire_reader_reset(&c->rd);
+	/* Closing its stdin ends dial-stdio, then the session, then ssh. */
+	if (c->ssh_pid > 0)
+		ssh_reap(c, 1000);
+}
+
+/* The stream ended or broke.  Over ssh, ssh's exit says more than the
+ * stream can: replace e with what it says, naming the host. */
+static int lost(struct corral_conn *c, struct cerr *e)
+{
+	int st, code;
+
+	if (c->ssh_pid <= 0)
+		return conn_fail(c);
+	close(c->fd);
+	c->fd = -1;
+	st = ssh_reap(c, 2000);
+	code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	if (c->answered && code == 0)
+		cerr_set(e, ECONNRESET, "corrald on %s closed the connection", c->url);
+	else if (c->answered)
+		cerr_set(e, ECONNRESET, "the connection to corrald on %s was lost (ssh exit status %d)",
+			 c->url, code);
+	else if (code < 0)
+		cerr_set(e, ECONNRESET, "ssh for %s was killed by signal %d before corrald answered",
+			 c->url, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	else if (code == 255)
+		cerr_set(e, EHOSTUNREACH, "ssh could not reach %s (exit status 255: no connection, or authentication failed; ssh said why above)",
+			 c->url);
+	else if (code == 127)
+		cerr_set(e, ENOENT, "%s has no corral to run (exit status 127: not found); install corral there, or set CORRAL_REMOTE_CORRAL to its path",
+			 c->url);
+	else if (code == 0)
+		cerr_set(e, ECONNRESET, "corrald on %s closed the connection before answering",
+			 c->url);
+	else
+		cerr_set(e, ECONNRESET, "corral dial-stdio on %s failed (exit status %d; its message is above)",
+			 c->url, code);
+	return conn_fail(c);
 }
 
 /* A failure inside a reply sequence leaves unread replies on the stream,
@@ -136,10 +469,12 @@ static int send_msg(struct corral_conn *c, struct wire_out *o, struct cerr *e)
 	wire_out_free(o);
 	if (rc < 0 && (e->num == EPIPE || e->num == ECONNRESET)) {
 		/* corrald may have refused us and closed before we spoke:
-		 * its ERROR is still waiting to be read, and says why. */
+		 * its ERROR is still waiting to be read, and says why (over
+		 * ssh, ssh's exit says why if nothing else does). */
+		bool remote = c->ssh_pid > 0;
 		struct wire_msg m;
 		struct cerr re;
-		if (recv_msg(c, &m, &re) < 0 && c->remote_error) {
+		if (recv_msg(c, &m, &re) < 0 && (c->remote_error || remote)) {
 			*e = re;
 			return -1;
 		}
@@ -174,6 +509,10 @@ static int wait_readable(struct corral_conn *c, struct cerr *e)
 		if (limit >= 0) {
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			left = (int)(end - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000));
+			if (left <= 0 && c->ssh_pid > 0)
+				return cerr_set(e, ETIMEDOUT,
+						"corrald on %s did not answer in %d s (ssh still connecting, or corrald stopped or overloaded? CORRAL_TIMEOUT sets the wait)",
+						c->url, c->timeout_ms / 1000);
 			if (left <= 0)
 				return cerr_set(e, ETIMEDOUT,
 						"corrald did not answer in %d s (is it stopped or overloaded? CORRAL_TIMEOUT sets the wait)",
@@ -204,12 +543,17 @@ static int recv_msg(struct corral_conn *c, struct wire_msg *m, struct cerr *e)
 	c->awaiting = false;
 	if (rc == WIRE_EOF) {
 		cerr_set(e, ECONNRESET, "corrald closed the connection");
-		return conn_fail(c);
+		return lost(c, e);
+	}
+	if (rc == WIRE_ERR && (e->num == EPIPE || e->num == ECONNRESET)) {
+		cerr_wrap(e, "reading from corrald");
+		return lost(c, e);
 	}
 	if (rc != WIRE_READY) {
 		cerr_wrap(e, "reading from corrald");
 		return conn_fail(c);
 	}
+	c->answered = true;
 	if (m->type == C_ERROR) {
 		c->remote_error = true;
 		c->error_stage = wire_u32(m, F_STAGE, STAGE_NONE);
@@ -554,6 +898,22 @@ int corral_whoami(struct corral_conn *c, uint32_t *uid, bool *admin,
 	*admin = wire_u32(&m, F_ADMIN, 0) != 0;
 	wire_msg_free(&m);
 	return 0;
+}
+
+/* --- VIA ----------------------------------------------------------------- */
+
+int corral_via(struct corral_conn *c, const char *note, struct cerr *e)
+{
+	struct wire_out o;
+	int rc;
+
+	wire_out_init(&o, &proto_client_req, C_VIA);
+	wire_put_str(&o, F_VIA, note);
+	rc = wire_out_finish(&o, e);
+	if (rc == 0)
+		rc = wire_send_stream(c->fd, &o, e);
+	wire_out_free(&o);
+	return rc;
 }
 
 /* --- AUDIT --------------------------------------------------------------- */

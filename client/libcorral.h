@@ -9,18 +9,26 @@
  * Errors follow common/err.h.  When corrald answered with ERROR, the
  * struct cerr holds corrald's errno and message verbatim and
  * conn->remote_error is true; otherwise the failure was local (connect,
- * I/O, a reply that broke the protocol). */
+ * I/O, a reply that broke the protocol).
+ *
+ * A connection is corrald's Unix socket (corral_connect), or the stdin
+ * and stdout of an ssh child that runs `corral dial-stdio` on another
+ * host (corral_connect_ssh, docs/remote.md): one socketpair end either
+ * way, and the same requests and replies. */
 #ifndef CORRAL_LIBCORRAL_H
 #define CORRAL_LIBCORRAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "err.h"
 #include "proto.h"
 #include "runopt.h"
 #include "wire_io.h"
+
+#define CORRAL_URL_MAX 300	/* an ssh://[user@]host[:port] */
 
 struct corral_conn {
 	int fd;
@@ -43,6 +51,12 @@ struct corral_conn {
 	int wake_fd;
 	void (*on_wake)(void *ctx);
 	void *wake_ctx;
+	/* Remote connections only: the ssh child whose stdin and stdout are
+	 * the other end of fd (0 for a local socket; corral_close reaps it),
+	 * the URL for messages, and whether any reply came through. */
+	pid_t ssh_pid;
+	bool answered;
+	char url[CORRAL_URL_MAX + 1];
 };
 
 /* --socket value if given, else $CORRAL_SOCKET if set and non-empty,
@@ -50,7 +64,56 @@ struct corral_conn {
 const char *corral_socket_path(const char *opt);
 
 int corral_connect(struct corral_conn *c, const char *path, struct cerr *e);
+/* Close; for a remote connection also wait (a second at most, then
+ * SIGKILL) for ssh to exit. */
 void corral_close(struct corral_conn *c);
+
+/* --- remote hosts, over ssh (docs/remote.md) ------------------------ */
+
+/* ssh://[user@]host[:port], taken apart.  host is a name, an IPv4
+ * address or an IPv6 one in brackets; user and host hold letters, digits
+ * and "._-" (user also "@", host ":" and "%" in brackets) and neither
+ * starts with '-', so ssh can never take them for options. */
+struct corral_ssh_url {
+	char user[USER_LEN_MAX + 1];	/* "": ssh's choice (its config) */
+	char host[256];
+	unsigned port;			/* 0: ssh's choice */
+};
+
+int corral_parse_ssh_url(const char *url, struct corral_ssh_url *u,
+			 struct cerr *e);
+
+/* The ssh command line of a remote connection:
+ *   ssh [extra...] [-o BatchMode=yes] [-o ConnectTimeout=S] -T -a -x
+ *       -o ClearAllForwardings=yes -e none [-p PORT] [-l USER]
+ *       -- HOST 'PROGRAM' dial-stdio [--socket 'SOCKET']
+ * extra is CORRAL_SSH_OPTS split at blanks (so the user's own options
+ * come first, and ssh takes the first value of an option); batch when
+ * stdin is not a terminal; timeout_s 0 leaves ConnectTimeout to ssh. */
+#define CORRAL_SSH_ARGV_MAX 80
+struct corral_ssh_cmd {
+	const char *argv[CORRAL_SSH_ARGV_MAX];
+	char extra[1024], timeout[32], port[12];
+	char remote[2 * (4 * PATH_LEN_MAX + 2) + 32];
+};
+
+int corral_ssh_command(const struct corral_ssh_url *u, const char *extra,
+		       bool batch, int timeout_s, const char *program,
+		       const char *socket, struct corral_ssh_cmd *cmd,
+		       struct cerr *e);
+
+/* Connect to corrald on another host: run the command above (extra from
+ * $CORRAL_SSH_OPTS, program from $CORRAL_REMOTE_CORRAL or "corral",
+ * remote_socket the far side's --socket, or NULL for its default) with a
+ * socketpair end as its stdin and stdout.  ssh's failures show when the
+ * first reply is due, as an error naming the host. */
+int corral_connect_ssh(struct corral_conn *c, const char *url,
+		       const char *remote_socket, struct cerr *e);
+
+/* VIA: tell corrald how this connection came, for its audit details
+ * (dial-stdio: "ssh:<addr>:<port>").  No reply; only as the first
+ * message. */
+int corral_via(struct corral_conn *c, const char *note, struct cerr *e);
 /* Job names in later requests mean uid's jobs (admins only). */
 void corral_names_of(struct corral_conn *c, uint32_t uid);
 

@@ -57,7 +57,7 @@ md_lines() {
 	BEGIN { n = split(cmds, c, " "); for (i = 1; i <= n; i++) known[c[i]]; cur = "-" }
 	/^```/ { fence = !fence; next }
 	!fence && /^#/ {
-		if ($0 ~ /^## corral [a-z]+$/) {
+		if ($0 ~ /^## corral [a-z][a-z-]*$/) {
 			cur = $3
 			print cur "\t"
 		} else if (cur != "-") {
@@ -167,7 +167,7 @@ for cmd in "${cmds[@]}"; do
 done
 
 # Sections and entries for commands corral does not have.
-stray=$(grep -oE '^## corral [a-z]+$' "$cli_md" | cut -d' ' -f3 | grep -vxF -f <(printf '%s\n' "${cmds[@]}"))
+stray=$(grep -oE '^## corral [a-z][a-z-]*$' "$cli_md" | cut -d' ' -f3 | grep -vxF -f <(printf '%s\n' "${cmds[@]}"))
 if [ -z "$stray" ]; then ok cli_md_commands; else
 	bad cli_md_commands "docs/cli.md documents $(words "$stray"), corral --help does not list it"
 fi

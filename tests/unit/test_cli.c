@@ -1,5 +1,5 @@
 /* Unit tests of the CLI's value parsing and output formatting
- * (client/clifmt.c). */
+ * (client/clifmt.c), and of libcorral's ssh:// URLs and ssh command. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +15,7 @@
 
 #include "clifmt.h"
 #include "table.h"
+#include "libcorral.h"
 
 /* A resolver that knows two made-up disks, so tests do not depend on the
  * machine's devices. */
@@ -454,6 +455,79 @@ static void test_table(void **state)
 	assert_int_equal(text_width("h\xc3\xa9llo"), 5);
 }
 
+/* --- remote hosts ------------------------------------------------------- */
+
+static void test_ssh_url(void **state)
+{
+	static const char *const bad[] = {
+		"host", "ssh:/host", "http://host", "ssh://", "ssh://@host",
+		"ssh://-oProxyCommand=x", "ssh://u@-oProxyCommand=x",
+		"ssh://-l@host", "ssh://host:", "ssh://host:0", "ssh://host:65536",
+		"ssh://host:22x", "ssh://host:+22", "ssh://host/path", "ssh://ho st",
+		"ssh://h;id", "ssh://h$(id)", "ssh://u`id`@h", "ssh://[::1",
+		"ssh://[]", "ssh://[host]", "ssh://[::1]x", "ssh://u@",
+	};
+	struct corral_ssh_url u;
+	struct cerr e;
+
+	(void)state;
+	assert_int_equal(corral_parse_ssh_url("ssh://build-1.example.org", &u, &e), 0);
+	assert_string_equal(u.host, "build-1.example.org");
+	assert_string_equal(u.user, "");
+	assert_int_equal(u.port, 0);
+	assert_int_equal(corral_parse_ssh_url("ssh://alice@10.0.0.7:2222", &u, &e), 0);
+	assert_string_equal(u.user, "alice");
+	assert_string_equal(u.host, "10.0.0.7");
+	assert_int_equal(u.port, 2222);
+	assert_int_equal(corral_parse_ssh_url("ssh://a.b@corp.example@[fe80::1%eth0]:22", &u, &e), 0);
+	assert_string_equal(u.user, "a.b@corp.example");
+	assert_string_equal(u.host, "fe80::1%eth0");
+	assert_int_equal(u.port, 22);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		if (corral_parse_ssh_url(bad[i], &u, &e) == 0)
+			fail_msg("\"%s\" was taken, as user \"%s\" host \"%s\"",
+				 bad[i], u.user, u.host);
+		assert_non_null(strstr(e.msg, "ssh://[user@]host[:port]"));
+	}
+}
+
+/* argv joined with "|". */
+static const char *joined(const struct corral_ssh_cmd *c, char *b, size_t len)
+{
+	b[0] = '\0';
+	for (size_t i = 0; c->argv[i]; i++)
+		snprintf(b + strlen(b), len - strlen(b), "%s%s", i ? "|" : "", c->argv[i]);
+	return b;
+}
+
+static void test_ssh_command(void **state)
+{
+	static struct corral_ssh_cmd c;
+	struct corral_ssh_url u;
+	struct cerr e;
+	char b[2048];
+
+	(void)state;
+	assert_int_equal(corral_parse_ssh_url("ssh://bob@h:2222", &u, &e), 0);
+	assert_int_equal(corral_ssh_command(&u, NULL, true, 30, "corral", NULL, &c, &e), 0);
+	assert_string_equal(joined(&c, b, sizeof b),
+		"ssh|-o|BatchMode=yes|-o|ConnectTimeout=30|-T|-a|-x|-o|ClearAllForwardings=yes|"
+		"-e|none|-p|2222|-l|bob|--|h|corral dial-stdio");
+	/* The user's options first (ssh keeps the first value it is given);
+	 * no batch mode on a terminal; no timeout when told to wait for
+	 * ever; the program and the socket quoted for the remote shell. */
+	assert_int_equal(corral_parse_ssh_url("ssh://h", &u, &e), 0);
+	assert_int_equal(corral_ssh_command(&u, " -F /tmp/cfg\t-o ControlMaster=auto ", false, 0,
+					    "/opt/my corral", "/run/it's.sock", &c, &e), 0);
+	assert_string_equal(joined(&c, b, sizeof b),
+		"ssh|-F|/tmp/cfg|-o|ControlMaster=auto|-T|-a|-x|-o|ClearAllForwardings=yes|"
+		"-e|none|--|h|'/opt/my corral' dial-stdio --socket '/run/it'\\''s.sock'");
+	memset(b, 'x', sizeof b - 1);
+	b[sizeof b - 1] = '\0';
+	assert_int_equal(corral_ssh_command(&u, b, true, 1, "corral", NULL, &c, &e), -1);
+	assert_non_null(strstr(e.msg, "CORRAL_SSH_OPTS"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -475,6 +549,8 @@ int main(void)
 		cmocka_unit_test(test_fmt_text),
 		cmocka_unit_test(test_fmt_exit),
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_ssh_url),
+		cmocka_unit_test(test_ssh_command),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

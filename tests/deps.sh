@@ -10,11 +10,14 @@ fi
 # dpkg-buildpackage always checks for it, though no control file names it.
 # man-db (with groff-base): the docs tier renders the man pages as lintian does.
 # bash-completion: the integration tier runs corral's completion with it loaded.
+# openssh-server and -client: the integration tier's t_remote runs a private
+# sshd on 127.0.0.1 (on a machine with systemd the package also enables the
+# system's own sshd; the tests never use it).
 pkgs="make gcc clang libclang-rt-14-dev libc6-dev pkg-config libcmocka-dev libseccomp-dev
 libcap-ng-dev libsqlite3-dev uuid-dev sqlite3 util-linux passwd procps
 iproute2 qemu-system-x86 busybox-static cpio gzip file
 build-essential dpkg-dev debhelper lintian debootstrap e2fsprogs bubblewrap
-man-db bash-completion"
+man-db bash-completion openssh-server openssh-client"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

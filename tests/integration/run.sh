@@ -744,6 +744,256 @@ t_crash() {
 	expect crash_serves_after_restart "run after restart: $out" test "$out" = after-restart
 }
 
+# --- remote: corral --host ssh://... through a real sshd -------------------
+
+# A real sshd (Debian's openssh-server) on 127.0.0.1 and a free port, with
+# a throw-away host key, config and client keys; nothing leaves the
+# machine.  The users run corral with CORRAL_SSH_OPTS="-F <ssh_config>"
+# (their HOME is /nonexistent: the config names the key and known_hosts),
+# and CORRAL_REMOTE_CORRAL pointing at this build; sshd's SetEnv gives
+# dial-stdio the instance's socket.  Locally CORRAL_SOCKET names nothing,
+# so only the far side can have answered.
+listening() { ss -Hltn "sport = :$1" | grep -q .; }
+free_port() {
+	local p i
+	for i in $(seq 1 50); do
+		p=$((20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000))
+		listening "$p" || { echo "$p"; return 0; }
+	done
+	return 1
+}
+# rem USER [ENV=VALUE...] -- ARGS...: corral ARGS as USER against
+# ssh://USER@127.0.0.1:$rport, with ENV in the environment.
+rem() {
+	local u=$1
+	shift
+	local envs=()
+	while [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	as "$u" env CORRAL_SOCKET=/nonexistent/local.sock \
+		CORRAL_SSH_OPTS="-F $rdir/ssh_config" CORRAL_REMOTE_CORRAL="$corral" \
+		"${envs[@]}" "$corral" --host "ssh://$u@127.0.0.1:$rport" "$@"
+}
+median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+# lat_runs USER [ENV=VALUE...] -- N CMD...: N timed runs of CMD as USER, in us
+# each ("fail" for a run that failed).
+lat_runs() {
+	local u=$1 n
+	shift
+	local envs=()
+	while [ "$1" != -- ]; do envs+=("$1"); shift; done
+	n=$2
+	shift 2
+	as "$u" env "${envs[@]}" sh -c 'n=$1; shift; for i in $(seq 1 "$n"); do
+		s=$(date +%s%N); "$@" >/dev/null 2>&1 || echo fail; e=$(date +%s%N)
+		echo $(((e - s) / 1000)); done' _ "$n" "$@"
+}
+
+t_remote() {
+	local u out rc id fid t0 ms lout rout spid pid bad
+	if [ ! -x /usr/sbin/sshd ]; then
+		ok "t_remote skipped: no sshd"
+		return
+	fi
+	rdir=$work/sshd
+	mkdir -m 755 "$rdir" "$rdir/nossh"
+	install -d -o "$uA" -m 700 "$rdir/cm"
+	ssh-keygen -q -t ed25519 -N '' -C corral-test-host -f "$rdir/host_key"
+	# sshd's StrictModes checks every directory above a key file, and /tmp
+	# is world-writable: the authorized keys live under /run instead.
+	rak=$(mktemp -d /run/corral-ak.XXXXXX)
+	chmod 755 "$rak"
+	cleanup_extra="rm -rf $rak"
+	for u in $uA $uN $uAdm; do
+		ssh-keygen -q -t ed25519 -N '' -C "$u" -f "$rdir/id_$u"
+		chown "$u" "$rdir/id_$u"
+		install -o "$u" -m 600 "$rdir/id_$u.pub" "$rak/$u"
+	done
+	# uAdm's key can run dial-stdio and nothing else (docs/remote.md).
+	printf 'command="%s dial-stdio",restrict %s\n' "$corral" "$(cat "$rdir/id_$uAdm.pub")" >"$rak/$uAdm"
+	# uB has no key.  sshd refuses locked accounts ("!"), useradd's.
+	for u in $uA $uB $uN $uAdm; do usermod -p '*' "$u"; done
+	# The privilege separation directory the package's unit would make.
+	[ -d /run/sshd ] || install -d -m 755 /run/sshd
+	rport=$(free_port)
+	cat >"$rdir/sshd_config" <<CONF
+ListenAddress 127.0.0.1
+Port $rport
+HostKey $rdir/host_key
+PidFile none
+AuthorizedKeysFile $rak/%u
+StrictModes yes
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+PermitRootLogin no
+AllowUsers $uA $uB $uN $uAdm
+DisableForwarding yes
+PermitTTY no
+SetEnv CORRAL_SOCKET=$CORRAL_SOCKET
+LogLevel ERROR
+CONF
+	echo "[127.0.0.1]:$rport $(cut -d' ' -f1,2 "$rdir/host_key.pub")" >"$rdir/known_hosts"
+	cat >"$rdir/ssh_config" <<CONF
+Host *
+	UserKnownHostsFile $rdir/known_hosts
+	GlobalKnownHostsFile /dev/null
+	StrictHostKeyChecking yes
+	IdentitiesOnly yes
+	IdentityFile $rdir/id_%u
+	LogLevel ERROR
+CONF
+	/usr/sbin/sshd -D -e -f "$rdir/sshd_config" 2>"$rdir/sshd.log" &
+	spid=$!
+	bgpids="$bgpids $spid"
+	if ! wait_for 5 listening "$rport"; then
+		bad remote_sshd "sshd did not listen on 127.0.0.1:$rport: $(head -c 300 "$rdir/sshd.log")"
+		return
+	fi
+
+	# Every command against the far side's corrald, as the SSH user.
+	out=$(rem "$uA" -- run -- id -u 2>"$rdir/err"); rc=$?
+	expect remote_run_as_ssh_user "rc=$rc, id -u '$out' (want $uidA): $(head -c 300 "$rdir/err")" \
+		test $rc = 0 -a "$out" = "$uidA"
+	rem "$uA" -- run -q -- sh -c 'exit 7' 2>/dev/null; rc=$?
+	expect remote_exit_code "rc=$rc, want 7" test $rc = 7
+	id=$(rem "$uA" -- run -d --name remote-f -- sh -c 'echo one; sleep 1; echo two' 2>/dev/null)
+	out=$(rem "$uA" -- logs -f "$id" 2>"$rdir/err"); rc=$?
+	expect remote_logs_follow "rc=$rc, state then $(field "$id" state), got: $(printf '%s' "$out" | tr '\n' ' ')" \
+		test $rc = 0 -a "$out" = "one
+two" -a "$(field "$id" state)" = exited
+	out=$(rem "$uA" -- ps --json 2>"$rdir/err"); rc=$?
+	[ $rc = 0 ] && has "$out" '^\[' && has "$out" "\"id\":\"$id\"," && has "$out" '"name":"remote-f"' &&
+		has "$out" '^\]$'
+	result $? remote_ps_json "rc=$rc: $(head -c 300 <<<"$out")"
+	out=$(rem "$uA" -- status remote-f 2>&1); rc=$?
+	[ $rc = 0 ] && has "$out" "^id: *$id" && has "$out" 'state: *exited'
+	result $? remote_status "rc=$rc: $(head -c 300 <<<"$out")"
+	out=$(sql "SELECT uid || ' ' || detail FROM audit WHERE action='run' AND job_id='$id'")
+	has "$out" "^$uidA sh -c 'echo one; sleep 1; echo two' name=remote-f via=ssh:127\.0\.0\.1:[0-9]*$"
+	result $? remote_audit_via_ssh "audit row: $out"
+	out=$(sql "SELECT detail FROM audit WHERE action='follow' AND job_id='$id' ORDER BY id DESC LIMIT 1")
+	expect remote_audit_via_every_row "follow row: $out" has "$out" "^follow=1 via=ssh:127"
+	fid=$id
+	id=$(cr "$uA" run -d -- true)
+	out=$(sql "SELECT detail FROM audit WHERE action='run' AND job_id='$id'")
+	expect remote_audit_local_no_via "a local run's row: $out" not has "$out" via=
+	out=$(rem "$uAdm" CORRAL_REMOTE_CORRAL=/nonexistent/corral -- audit --json --user "$uidA" \
+		--action run --limit 3 2>&1); rc=$?
+	[ $rc = 0 ] && has "$out" "name=remote-f via=ssh:127.0.0.1:"
+	result $? remote_audit_forced_command "rc=$rc: $(head -c 300 <<<"$out")"
+	out=$(as "$uA" env CORRAL_HOST="ssh://$uA@127.0.0.1:$rport" CORRAL_SOCKET=/nonexistent/local.sock \
+		CORRAL_SSH_OPTS="-F $rdir/ssh_config" CORRAL_REMOTE_CORRAL="$corral" \
+		"$corral" whoami --json 2>"$rdir/err"); rc=$?
+	expect remote_corral_host_env "rc=$rc: $out" test $rc = 0 -a "$out" = "{\"uid\":$uidA,\"admin\":false}"
+	# This machine's user names mean nothing there: --user takes a uid,
+	# and uids are not named from this machine's passwd.
+	out=$(rem "$uAdm" -- ps -q --user "$uA" 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" 'with --host give the uid'
+	result $? remote_user_name_refused "rc=$rc: $out"
+	out=$(rem "$uAdm" -- ps -q --user "$uidA" --name remote-f 2>/dev/null); rc=$?
+	expect remote_user_uid "rc=$rc: $out (want $fid)" test $rc = 0 -a "$out" = "$fid"
+
+	# stop, kill and wait, and an interrupt of an attached run: Ctrl-C
+	# reaches corral's process group; corral sends STOP over a second ssh
+	# connection, and the first one streams on to the job's end.
+	id=$(rem "$uA" -- run -d -- sleep 60 2>/dev/null)
+	rem "$uA" -- stop --grace 1s "$id" 2>/dev/null; rc=$?
+	rem "$uA" -- wait "$id" 2>/dev/null
+	local wrc=$?
+	expect remote_stop_wait "stop rc=$rc, wait rc=$wrc (want 143), state $(field "$id" state)" \
+		test $rc = 0 -a $wrc = 143 -a "$(field "$id" state)" = stopped
+	id=$(rem "$uA" -- run -d -- sleep 60 2>/dev/null)
+	rem "$uA" -- kill "$id" 2>/dev/null; rc=$?
+	rem "$uA" -- wait "$id" 2>/dev/null; wrc=$?
+	expect remote_kill "kill rc=$rc, wait rc=$wrc (want 137), state $(field "$id" state)" \
+		test $rc = 0 -a $wrc = 137 -a "$(field "$id" state)" = killed
+	setsid setpriv --reuid="$uA" --regid=nogroup --init-groups \
+		env PATH=/usr/bin:/bin CORRAL_SOCKET=/nonexistent/local.sock \
+		CORRAL_SSH_OPTS="-F $rdir/ssh_config" CORRAL_REMOTE_CORRAL="$corral" \
+		"$corral" --host "ssh://$uA@127.0.0.1:$rport" run --name remote-int -- \
+		sh -c 'trap "echo got-TERM; exit 7" TERM; echo ready; while :; do sleep 0.1; done' \
+		>"$rdir/int.out" 2>"$rdir/int.err" </dev/null &
+	pid=$!
+	wait_for 10 grep -qs ready "$rdir/int.out"
+	kill -INT -- -"$pid" 2>/dev/null
+	wait "$pid"; rc=$?
+	id=$(sql "SELECT id FROM jobs WHERE name='remote-int'")
+	[ $rc = 7 ] && grep -q got-TERM "$rdir/int.out" && grep -q "stopping job" "$rdir/int.err" &&
+		[ "$(field "$id" state)" = stopped ]
+	result $? remote_interrupt_stops "rc=$rc (want 7), state $(field "$id" state), out: $(tr '\n' ' ' <"$rdir/int.out"), err: $(tr '\n' ' ' <"$rdir/int.err")"
+
+	# Clear errors, exit 125, and quickly: not in the group (the same
+	# message as here), a wrong port, a refused key, no corral there, no
+	# ssh here, and --socket naming the far side's socket.
+	lout=$(cr "$uN" whoami 2>&1)
+	rout=$(rem "$uN" -- whoami 2>&1); rc=$?
+	[ $rc = 125 ] && has "$lout" 'cannot connect.*Permission denied' &&
+		printf '%s\n' "$rout" | grep -qxF -- "$lout"
+	result $? remote_nonmember_same_message "rc=$rc: '$rout', locally '$lout'"
+	# corrald's own refusal (the socket's mode let uN through) comes back
+	# through the relay, though corrald closed before reading a request.
+	chmod 0666 "$CORRAL_SOCKET"
+	out=$(rem "$uN" -- whoami 2>&1); rc=$?
+	chmod 0660 "$CORRAL_SOCKET"
+	[ $rc = 125 ] && has "$out" "^corral: uid $uidN is not in group $CORRAL_GROUP$"
+	result $? remote_corrald_refusal "rc=$rc: $out"
+	bad=$(free_port)
+	t0=$(now_ns)
+	out=$(as "$uA" env CORRAL_SSH_OPTS="-F $rdir/ssh_config" "$corral" \
+		--host "ssh://$uA@127.0.0.1:$bad" whoami 2>&1); rc=$?
+	ms=$((($(now_ns) - t0) / 1000000))
+	[ $rc = 125 ] && [ $ms -lt 5000 ] && has "$out" "ssh could not reach ssh://$uA@127.0.0.1:$bad" &&
+		has "$out" 'Connection refused'
+	result $? remote_wrong_port "rc=$rc after $ms ms: $out"
+	# An sshd that accepts and never speaks (stopped): CORRAL_TIMEOUT
+	# bounds the wait, ssh's ConnectTimeout or corral's own.
+	kill -STOP "$spid"
+	t0=$(now_ns)
+	out=$(rem "$uA" CORRAL_TIMEOUT=2 -- whoami 2>&1); rc=$?
+	ms=$((($(now_ns) - t0) / 1000000))
+	kill -CONT "$spid"
+	[ $rc = 125 ] && [ $ms -lt 6000 ] && has "$out" "ssh://$uA@127.0.0.1:$rport"
+	result $? remote_timeout_no_hang "rc=$rc after $ms ms: $out"
+	out=$(rem "$uB" -- whoami 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" 'Permission denied (publickey)' && has "$out" "ssh could not reach"
+	result $? remote_auth_fails "rc=$rc: $out"
+	out=$(rem "$uA" CORRAL_REMOTE_CORRAL=/nonexistent/corral -- whoami 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" 'has no corral to run.*CORRAL_REMOTE_CORRAL'
+	result $? remote_no_corral "rc=$rc: $out"
+	out=$(rem "$uA" PATH="$rdir/nossh" -- whoami 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" 'cannot run ssh: No such file or directory (is OpenSSH.s client installed'
+	result $? remote_no_ssh "rc=$rc: $out"
+	out=$(rem "$uA" -- --socket /nonexistent/far.sock whoami 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" '^corral: cannot connect to corrald at /nonexistent/far.sock' &&
+		has "$out" "dial-stdio on ssh://$uA@127.0.0.1:$rport failed"
+	result $? remote_socket_option "rc=$rc: $out"
+
+	# The extra latency of a remote `corral run -- true` over ssh to this
+	# host, with a new connection each time and with one reused (an ssh
+	# ControlMaster), against a local run; medians of 10.
+	local lat_l lat_r lat_m cm
+	cm="-F $rdir/ssh_config -o ControlMaster=auto -o ControlPath=$rdir/cm/%C -o ControlPersist=10"
+	lat_runs "$uA" CORRAL_SOCKET="$CORRAL_SOCKET" -- 10 "$corral" run -- true >"$rdir/lat.l"
+	lat_runs "$uA" CORRAL_SSH_OPTS="-F $rdir/ssh_config" CORRAL_REMOTE_CORRAL="$corral" -- 10 \
+		"$corral" --host "ssh://$uA@127.0.0.1:$rport" run -- true >"$rdir/lat.r"
+	lat_runs "$uA" CORRAL_SSH_OPTS="$cm" CORRAL_REMOTE_CORRAL="$corral" -- 11 \
+		"$corral" --host "ssh://$uA@127.0.0.1:$rport" run -- true | tail -n 10 >"$rdir/lat.m"
+	as "$uA" ssh $cm -p "$rport" -l "$uA" -O exit 127.0.0.1 2>/dev/null
+	expect remote_latency_runs "failed runs: local $(grep -c fail "$rdir/lat.l"), ssh $(grep -c fail "$rdir/lat.r"), reused $(grep -c fail "$rdir/lat.m")" \
+		not grep -q fail "$rdir/lat.l" "$rdir/lat.r" "$rdir/lat.m"
+	lat_l=$(median <"$rdir/lat.l") lat_r=$(median <"$rdir/lat.r") lat_m=$(median <"$rdir/lat.m")
+	echo "# corral run -- true, median of 10: local $lat_l us; over ssh to 127.0.0.1 $lat_r us (+$((lat_r - lat_l)) us); reusing a ControlMaster connection $lat_m us (+$((lat_m - lat_l)) us)"
+	MEASURE_REMOTE="+$((lat_r - lat_l)) us over ssh, +$((lat_m - lat_l)) us with a ControlMaster"
+
+	kill "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+	bgpids=${bgpids/ $spid/}
+	rm -rf "$rak"
+	cleanup_extra=:
+}
+
 # --- measurements ---------------------------------------------------------
 
 m_latency() {
@@ -874,7 +1124,7 @@ t_completion() {
 		test "$ms" -lt 4000 -a -z "$out" -a -z "$err"
 }
 
-MEASURE_RSS=? MEASURE_LAT=? MEASURE_TPUT=?
+MEASURE_RSS=? MEASURE_LAT=? MEASURE_TPUT=? MEASURE_REMOTE=?
 t_identity
 t_private_state
 t_isolation
@@ -894,6 +1144,7 @@ t_names
 t_lists
 t_messages
 t_rawclient
+t_remote
 m_latency
 m_throughput
 t_crash
@@ -1145,5 +1396,5 @@ t_queue_after
 t_queue_restart
 
 stop_instance
-echo "# measurements: latency $MEASURE_LAT; log throughput $MEASURE_TPUT; corrald RSS with 100 followers: $MEASURE_RSS"
+echo "# measurements: latency $MEASURE_LAT; log throughput $MEASURE_TPUT; corrald RSS with 100 followers: $MEASURE_RSS; remote run: $MEASURE_REMOTE"
 finish

@@ -1,6 +1,5 @@
 #include "spawn.h"
 
-#include <cap-ng.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -86,13 +85,21 @@ static bool caps_all_empty(void)
 }
 
 /* Empty every capability set, bounding and ambient included, then
- * become the user.  Changing to non-zero uids clears the rest. */
+ * become the user.  Changing to non-zero uids clears the rest.  System
+ * calls only (libcap-ng read /proc/PID/status twice per call, twice per
+ * process); caps_all_empty checks the result from the kernel. */
 static int drop_privileges(const struct spawn_args *a, enum start_stage *stage)
 {
+	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct none[2] = { { 0 } };
+
 	*stage = STAGE_JOB_CAPS;
-	capng_clear(CAPNG_SELECT_BOUNDS);
-	if (capng_apply(CAPNG_SELECT_BOUNDS) < 0)
-		return -1;
+	for (int c = 0; c < 64; c++)
+		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0) {
+			if (errno == EINVAL && c > 0)
+				break;	/* past the kernel's last capability */
+			return -1;
+		}
 	*stage = STAGE_JOB_GROUPS;
 	if (setgroups((size_t)a->ngroups, a->groups) < 0 ||
 	    setresgid(a->gid, a->gid, a->gid) < 0)
@@ -101,8 +108,7 @@ static int drop_privileges(const struct spawn_args *a, enum start_stage *stage)
 	if (setresuid(a->uid, a->uid, a->uid) < 0)
 		return -1;
 	*stage = STAGE_JOB_CAPS;
-	capng_clear(CAPNG_SELECT_ALL);
-	if (capng_apply(CAPNG_SELECT_BOTH) < 0 ||
+	if (syscall(SYS_capset, &h, none) < 0 ||
 	    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0)
 		return -1;
 	if (!caps_all_empty()) {

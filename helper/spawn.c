@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -28,10 +29,10 @@
 #include "cleanup.h"
 #include "seccomp_filter.h"
 
+extern char **environ;
+
 /* Fixed fd numbers inside the init, after compact_fds. */
 enum { FD_OUT = 3, FD_ERR, FD_REPORT, FD_STATUS, FD_NULL, FD_NKEEP = 5 };
-
-extern char **environ;
 
 static _Noreturn void fail(enum start_stage stage, int err)
 {
@@ -86,8 +87,9 @@ static bool caps_all_empty(void)
 
 /* Empty every capability set, bounding and ambient included, then
  * become the user.  Changing to non-zero uids clears the rest.  System
- * calls only (libcap-ng read /proc/PID/status twice per call, twice per
- * process); caps_all_empty checks the result from the kernel. */
+ * calls only (libcap-ng read /proc/PID/status twice per call);
+ * caps_all_empty checks the result from the kernel.  The init does this
+ * before the job exists; the job inherits the result. */
 static int drop_privileges(const struct spawn_args *a, enum start_stage *stage)
 {
 	struct __user_cap_header_struct h = { _LINUX_CAPABILITY_VERSION_3, 0 };
@@ -118,12 +120,14 @@ static int drop_privileges(const struct spawn_args *a, enum start_stage *stage)
 	return 0;
 }
 
+/* The job runs on its own stack in the init's memory (CLONE_VM, the init
+ * suspended until the exec), so from here to execve: system calls only,
+ * no allocation, no library state, no return. */
 static _Noreturn void job_main(const struct spawn_args *a)
 {
 	const struct start_req *r = a->r;
 	struct rlimit nofile;
 	sigset_t none;
-	enum start_stage stage;
 	char cwd[PATH_LEN_MAX];
 
 	sigemptyset(&none);
@@ -142,8 +146,17 @@ static _Noreturn void job_main(const struct spawn_args *a)
 		nofile.rlim_cur = 1024;
 		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
-	if (drop_privileges(a, &stage) < 0)
-		fail(stage, errno);
+	/* Born of the init after its drop: the user, no capabilities.
+	 * Checked again here, from the kernel. */
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
+		fail(STAGE_JOB_UID, errno);
+	if (ru != a->uid || eu != a->uid || su != a->uid ||
+	    rg != a->gid || eg != a->gid || sg != a->gid)
+		fail(STAGE_JOB_UID, EPERM);
+	if (!caps_all_empty())
+		fail(STAGE_JOB_CAPS, EPERM);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail(STAGE_JOB_NNP, errno);
 	/* As the user, so the user's own permissions decide; getcwd then
@@ -153,13 +166,21 @@ static _Noreturn void job_main(const struct spawn_args *a)
 	int rc = seccomp_load_job_filter();
 	if (rc < 0)
 		fail(STAGE_JOB_SECCOMP, -rc);
-	/* exec takes char *const[]; the strings are never written. */
+	/* exec takes char *const[]; the strings are never written.  execvp
+	 * searches the PATH of environ (not of an envp it is given), with
+	 * buffers on our stack: the job's own environment becomes environ
+	 * (the init's copy of the pointer; the init reads it no more). */
 	char **argv, **envp;
 	memcpy(&argv, &r->argv, sizeof argv);
 	memcpy(&envp, &r->envp, sizeof envp);
 	environ = envp;
 	execvp(argv[0], argv);
 	fail(STAGE_JOB_EXEC, errno);
+}
+
+static int job_entry(void *arg)
+{
+	job_main(arg);
 }
 
 /* The rootfs is looked up again inside our own mount namespace (the
@@ -329,10 +350,18 @@ static _Noreturn void init_loop(pid_t job)
 	}
 }
 
+/* The job's stack while it shares the init's memory: execvp needs a
+ * few KiB (PATH and the name, or a script's argv); pages are touched
+ * only as used.  A guard page below catches an overflow. */
+#define JOB_STACK (256 * 1024)
+#define JOB_GUARD 4096
+
 static _Noreturn void init_main(const struct spawn_args *a)
 {
 	sigset_t set;
 	enum start_stage stage;
+	char *stack;
+	void *arg;
 	pid_t job;
 
 	compact_fds(a);
@@ -347,18 +376,28 @@ static _Noreturn void init_main(const struct spawn_args *a)
 	sigaddset(&set, SIGQUIT);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		fail(STAGE_INIT_FORK, errno);
-	job = fork();
+	/* The init drops to the user before the job exists: no privileged
+	 * process is left once there is a job, and the job is born
+	 * unprivileged. */
+	if (drop_privileges(a, &stage) < 0)
+		fail(stage, errno);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		fail(STAGE_INIT_DROP, errno);
+	/* No copy of the helper's memory for a process that execs at once:
+	 * the job shares ours on a stack of its own, and we are suspended
+	 * (CLONE_VFORK) until it has exec'd or exited.  It has its own fd
+	 * table and signal dispositions (no CLONE_FILES, no CLONE_SIGHAND). */
+	stack = mmap(NULL, JOB_STACK + JOB_GUARD, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED || mprotect(stack, JOB_GUARD, PROT_NONE) < 0)
+		fail(STAGE_INIT_FORK, errno);
+	memcpy(&arg, &a, sizeof arg);	/* clone's void *; job_main only reads */
+	job = clone(job_entry, stack + JOB_GUARD + JOB_STACK,
+		    CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
 	if (job < 0)
 		fail(STAGE_INIT_FORK, errno);
-	if (job == 0)
-		job_main(a);
-	/* The init keeps no privilege either while job code runs. */
-	if (drop_privileges(a, &stage) < 0 ||
-	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
-	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0) {
-		kill(job, SIGKILL);
-		fail(STAGE_INIT_DROP, errno);
-	}
+	munmap(stack, JOB_STACK + JOB_GUARD);
 	close(FD_OUT);
 	close(FD_ERR);
 	close(FD_NULL);

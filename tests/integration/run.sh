@@ -434,6 +434,11 @@ t_exit_codes() {
 	cr "$uA" wait "$id" 2>/dev/null; wrc=$?
 	expect exit_code_127_not_found "run rc=$rc ($(cat "$work/nf.err")), wait rc=$wrc, stage $(field "$id" stage)" \
 		test $rc = 127 -a $wrc = 127 -a "$(field "$id" stage)" = job-exec
+	# The command is looked up in the job's PATH, not the helper's.
+	cr "$uA" run --name pathprobe --env PATH=/nonexistent -- true 2>/dev/null; rc=$?
+	id=$(sql "SELECT id FROM jobs WHERE name='pathprobe'")
+	expect exit_code_127_job_path "run rc=$rc, stage $(field "$id" stage)" \
+		test $rc = 127 -a "$(field "$id" stage)" = job-exec
 }
 
 # The soft controls: on this host no controller is usable, so a start

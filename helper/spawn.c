@@ -133,6 +133,21 @@ static _Noreturn void job_main(const struct spawn_args *a)
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		fail(STAGE_JOB_FDS, errno);
+	/* Every signal at its default, as systemd gives a service: an
+	 * ignored signal stays ignored across exec, and the helper ignores
+	 * SIGPIPE itself and inherits whatever corrald's starter ignored (a
+	 * shell's background job: INT and QUIT), which would make the job
+	 * deaf to a forwarded INT and `yes | head -n 1` fail on EPIPE.  The
+	 * two signals glibc keeps for itself (32, 33) are its own to set. */
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP || (sig > 31 && sig < SIGRTMIN))
+			continue;
+		if (sigaction(sig, &dfl, NULL) < 0)
+			fail(STAGE_JOB_FDS, errno);
+	}
 	/* A session of its own: no controlling terminal (TIOCSTI). */
 	if (setsid() < 0 || dup2(FD_NULL, 0) < 0 || dup2(FD_OUT, 1) < 0 ||
 	    dup2(FD_ERR, 2) < 0)

@@ -153,6 +153,18 @@ t_identity() {
 	out=$(cr "$uA" status ident); rc=$?
 	[ $rc = 0 ] && has "$out" "^id: *$idA" && has "$out" "uid $uidA" && has "$out" 'state: *exited'
 	result $? status_own_job "rc=$rc: $out"
+	# No signal ignored in the job (but glibc's own 32 and 33): the
+	# helper's SIG_IGN of SIGPIPE, or the INT and QUIT a shell ignores
+	# in corrald's starter, would survive exec.
+	out=$(cr "$uA" run -- grep '^SigIgn' /proc/self/status 2>/dev/null)
+	local ign=${out##*[[:space:]]}
+	expect job_ignores_no_signal "job: $out" \
+		test -n "$ign" -a "$(( 0x${ign:-1} & ~(3 << 31) ))" = 0
+	out=$(cr "$uA" run -- sh -c 'yes | head -n 1' 2>"$work/sigpipe.err"); rc=$?
+	local err
+	err=$(grep -v '^Running as job' "$work/sigpipe.err")
+	expect job_pipeline_sigpipe "rc=$rc: $out; stderr: $err" \
+		test "$rc" = 0 -a "$out" = y -a -z "$err"
 }
 
 # A member reaches corrald through the socket only: the state (database,

@@ -1,5 +1,5 @@
 HELPER_SRC := helper/main.c helper/policy.c helper/cgroup.c helper/spawn.c helper/seccomp.c
-HELPER_LIBS := -lseccomp -lcap-ng
+HELPER_LIBS := -lseccomp
 
 # Two copies of one program; only the compiled-in policy path differs.
 $(BUILD)/helper-prod/%.o: helper/%.c

@@ -14,7 +14,7 @@ fi
 # sshd on 127.0.0.1 (on a machine with systemd the package also enables the
 # system's own sshd; the tests never use it).
 pkgs="make gcc clang libclang-rt-14-dev libc6-dev pkg-config libcmocka-dev libseccomp-dev
-libcap-ng-dev libsqlite3-dev uuid-dev sqlite3 util-linux passwd procps
+libsqlite3-dev uuid-dev sqlite3 util-linux passwd procps
 iproute2 qemu-system-x86 busybox-static cpio gzip file
 build-essential dpkg-dev debhelper lintian debootstrap e2fsprogs bubblewrap
 man-db bash-completion openssh-server openssh-client"

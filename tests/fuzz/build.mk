@@ -6,7 +6,7 @@
 #
 # A target that needs more than common/ says so in any fragment:
 #   FUZZ_EXTRA_fuzz_helper_request := helper/policy.c helper/validate.c
-#   FUZZ_LIBS_fuzz_helper_request := -lcap-ng
+#   FUZZ_LIBS_fuzz_helper_request := -lseccomp
 #   FUZZ_CPPFLAGS_fuzz_helper_request := -DSOMETHING   (its own .c only)
 #   FUZZ_OPTS_fuzz_helper_request := -max_len=65536   (libFuzzer flags)
 # Targets whose source is elsewhere may be appended to FUZZ_TARGETS as

@@ -130,9 +130,6 @@ static _Noreturn void job_main(const struct spawn_args *a)
 	sigset_t none;
 	char cwd[PATH_LEN_MAX];
 
-	sigemptyset(&none);
-	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
-		fail(STAGE_JOB_FDS, errno);
 	/* Every signal at its default, as systemd gives a service: an
 	 * ignored signal stays ignored across exec, and the helper ignores
 	 * SIGPIPE itself and inherits whatever corrald's starter ignored (a
@@ -148,6 +145,11 @@ static _Noreturn void job_main(const struct spawn_args *a)
 		if (sigaction(sig, &dfl, NULL) < 0)
 			fail(STAGE_JOB_FDS, errno);
 	}
+	/* Only then unblocked: no handler of the init's may run here, on
+	 * our stack in its memory. */
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		fail(STAGE_JOB_FDS, errno);
 	/* A session of its own: no controlling terminal (TIOCSTI). */
 	if (setsid() < 0 || dup2(FD_NULL, 0) < 0 || dup2(FD_OUT, 1) < 0 ||
 	    dup2(FD_ERR, 2) < 0)

@@ -31,11 +31,11 @@ MiB=1048576
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	rounds=20 tsecs=1.5 log_bytes=$((256 * MiB)) log_reps=1
 	fan_n=1000 fan_bytes=$((10 * MiB)) fill_jobs=20000 fill_audit=200000
-	running=200 short=200 qruns=10
+	running=200 short=200 qruns=10 qjobs=200
 else
 	rounds=50 tsecs=4 log_bytes=$((1024 * MiB)) log_reps=3
 	fan_n=10000 fan_bytes=$((10 * MiB)) fill_jobs=100000 fill_audit=1000000
-	running=1000 short=1000 qruns=20
+	running=1000 short=1000 qruns=20 qjobs=1000
 fi
 log_bytes=${BENCH_LOG_BYTES:-$log_bytes}
 fan_n=${BENCH_FANOUT_FOLLOWERS:-$fan_n}
@@ -329,6 +329,37 @@ row 6b "memory: RSS after $fill_jobs-job db + $short short jobs" "$(calc "$hist_
 	"$(verdict "$g" lt 4096)"
 note ""
 note "memory, VmRSS KiB: idle $idle_rss, $running running $run_rss, after restart on the filled db $fill_rss, after $short more jobs $hist_rss"
+
+# --- 7. the queue --------------------------------------------------------
+
+# The same short jobs, 16 at a time, with room for all of them and with a
+# running cap of 4 (corrald's max_running), so that most wait in the queue.
+say "7. queue: $qjobs \`true\` jobs, 16 at a time, cap 4 and uncapped"
+qbatch() {
+	t0=$(now)
+	seq "$qjobs" | as_user xargs -P 16 -I{} "$corral" run -q --name "$1" -- true \
+		|| die "queue: a $1 job failed"
+	t1=$(now)
+	echo $(( (t1 - t0) / 1000 ))
+}
+restart_corrald
+qfree=$(qbatch qfree)
+echo "max_running = 4" >>"$dir/corrald.conf"
+restart_corrald
+qcap=$(qbatch qcap)
+sed -i '/^max_running = 4$/d' "$dir/corrald.conf"
+r=$(calc "$qfree / $qcap")
+row 7a "queue: $qjobs \`true\` jobs, 16 clients, cap 4 (most queued)" \
+	"$(calc "$qjobs * 1000000 / $qcap" 1)/s" "uncapped $(calc "$qjobs * 1000000 / $qfree" 1)/s" \
+	"$r x" "report" "-"
+# From a slot freeing (the last end before it) to a queued job running.
+setpriv --reuid="$mgr" --regid="$mgrp" --init-groups sqlite3 -batch "$dir/state/corral.db" \
+	"SELECT j.started_ms - (SELECT max(e.ended_ms) FROM jobs e WHERE e.ended_ms <= j.started_ms)
+	 FROM jobs j WHERE j.name = 'qcap' AND j.id IN
+	 (SELECT job_id FROM audit WHERE action = 'dequeue')" | sort -n >"$dir/qgap"
+qg=$(med "$dir/qgap")
+row 7b "queue: slot freed -> next queued job running (median of $(wc -l <"$dir/qgap"); the store keeps ms)" \
+	"${qg:-?} ms" "-" "-" "report" "-"
 
 # --- the table -----------------------------------------------------------
 

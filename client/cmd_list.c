@@ -316,6 +316,11 @@ static int parse_since(const char *v, uint64_t now, uint64_t *out,
 	};
 	uint64_t ago;
 
+	/* A bare number is more likely a year than seconds ago: ask. */
+	if (*v && strspn(v, "0123456789") == strlen(v))
+		return cerr_set(e, EINVAL,
+				"--since: \"%s\" needs a unit (%ss, %sm, %sh, %sd) or a date (2026-11-29)",
+				v, v, v, v, v);
 	if (parse_duration_ms(v, &ago, e) == 0) {
 		*out = ago < now ? now - ago : 1;
 		return 0;

@@ -169,7 +169,8 @@ static int check_run(const struct wire_msg *msg, struct cerr *e)
  * double quotes if it has a single quote and nothing double quotes
  * change), cut at AUDIT_ARGV_MAX bytes with "...", then the name. */
 #define AUDIT_ARGV_MAX 600
-static void put_word(char *buf, size_t *used, const char *w)
+/* True if all of w fitted. */
+static bool put_word(char *buf, size_t *used, const char *w)
 {
 	char q = '\'';
 
@@ -190,21 +191,24 @@ static void put_word(char *buf, size_t *used, const char *w)
 	}
 	if (q)
 		buf[(*used)++] = q;
+	return !*w;
 }
 
 static void run_detail(const struct wire_msg *msg, char *buf, size_t len)
 {
-	size_t n = 0, used = 0;
+	size_t n = 0, used = 0, i = 0;
 	_cleanup_free_ const char **argv = wire_strv(msg, F_ARGV, &n);
+	bool whole = true;
 
 	/* buf has AUDIT_ARGV_MAX + 8 bytes at least: a word may overrun
 	 * the limit by a quote, or an escaped quote and a closing one. */
-	for (size_t i = 0; argv && i < n && used < AUDIT_ARGV_MAX; i++) {
+	for (; argv && i < n && used < AUDIT_ARGV_MAX && whole; i++) {
 		if (i)
 			buf[used++] = ' ';
-		put_word(buf, &used, argv[i]);
+		whole = put_word(buf, &used, argv[i]);
 	}
-	if (used >= AUDIT_ARGV_MAX) {
+	/* Cut only what did not fit: a line of exactly the limit is whole. */
+	if (used > AUDIT_ARGV_MAX || !whole || (argv && i < n)) {
 		memcpy(buf + AUDIT_ARGV_MAX - 3, "...", 3);
 		used = AUDIT_ARGV_MAX;
 	}

@@ -572,6 +572,18 @@ t_lists() {
 	out=$(cr "$uAdm" audit --since yesterdayish 2>&1); rc=$?
 	[ $rc = 125 ] && has "$out" "--since"
 	result $? audit_bad_since "rc=$rc: $out"
+	out=$(cr "$uAdm" audit --since 2026 2>&1); rc=$?
+	[ $rc = 125 ] && has "$out" "needs a unit"
+	result $? audit_since_bare_number "rc=$rc: $out"
+	# A command line of exactly 600 bytes is kept whole, one byte more is cut.
+	local w595 w596
+	w595=$(head -c 595 /dev/zero | tr '\0' a) w596=${w595}a
+	cr "$uA" run -q -- echo "$w595" >/dev/null
+	cr "$uA" run -q -- echo "$w596" >/dev/null
+	out=$(COLUMNS=2000 cr "$uAdm" audit --user "$uA" --action run --limit 2)
+	printf '%s\n' "$out" | sed -n 2p | grep -q "echo ${w595:0:592}\.\.\.$" &&
+		printf '%s\n' "$out" | sed -n 3p | grep -q "echo ${w595}$"
+	result $? audit_argv_cut_only_when_long "$out"
 }
 
 # What a user reads about one job: errors that name what failed, figures

@@ -142,6 +142,9 @@ int job_exit_status(const struct corral_job *j)
 	/* Lost, still running, or an end record without a status. */
 	if (s == JS_LOST || !state_is_final((enum job_state)s))
 		return EXIT_CORRAL;
+	/* However it then ended: the cause is the clock, as with timeout(1). */
+	if (s == JS_TIMED_OUT)
+		return EXIT_TIMEDOUT;
 	if (j->has_signal)
 		return 128 + (int)j->signal;
 	if (j->has_exit_code)

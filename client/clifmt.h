@@ -18,6 +18,7 @@ enum {
 	EXIT_CORRAL = 125,	/* usage, connection, refusal, bad reply, lost */
 	EXIT_NOSTART = 126,	/* the job could not be started */
 	EXIT_NOTFOUND = 127,	/* the command was not found (stage job-exec, ENOENT) */
+	EXIT_TIMEDOUT = 124,	/* its --timeout ran out, as timeout(1) says */
 };
 
 /* --- io limits ------------------------------------------------------- */

@@ -1425,5 +1425,9 @@ t_queue_after
 t_queue_restart
 
 stop_instance
+
+# --- instance 5: signals, hang-up, exit codes, environment (own file) ------
+. "$(dirname "$0")/t_signals.sh"
+
 echo "# measurements: latency $MEASURE_LAT; log throughput $MEASURE_TPUT; corrald RSS with 100 followers: $MEASURE_RSS; remote run: $MEASURE_REMOTE"
 finish

@@ -251,7 +251,10 @@ static void test_exit_mapping(void **state)
 	assert_int_equal(status_of("stopped", -1, 15, STAGE_NONE, 0), 143);
 	/* a job that caught SIGTERM and exited by itself */
 	assert_int_equal(status_of("stopped", 4, 0, STAGE_NONE, 0), 4);
-	assert_int_equal(status_of("timed_out", -1, 15, STAGE_NONE, 0), 143);
+	/* timeout(1)'s 124, whether TERM ended it or it exited itself */
+	assert_int_equal(status_of("timed_out", -1, 15, STAGE_NONE, 0), EXIT_TIMEDOUT);
+	assert_int_equal(status_of("timed_out", 0, 0, STAGE_NONE, 0), 124);
+	assert_int_equal(status_of("timed_out", -1, 9, STAGE_NONE, 0), 124);
 	assert_int_equal(status_of("failed", -1, 0, STAGE_JOB_EXEC, ENOENT), EXIT_NOTFOUND);
 	assert_int_equal(status_of("failed", -1, 0, STAGE_JOB_EXEC, EACCES), EXIT_NOSTART);
 	assert_int_equal(status_of("failed", -1, 0, STAGE_CGROUP, ENOENT), EXIT_NOSTART);

@@ -1,0 +1,35 @@
+# Signals, hang-up, exit codes and the job's environment: an instance of
+# their own ("sig", a 2 s stop grace).  Sourced by run.sh; also runs
+# alone (as root, under the test lock):
+#   BUILD=$PWD/build CORRAL_TEST_DIR=/run/corral-test-X \
+#     flock /run/corral-test-X.lock bash tests/integration/t_signals.sh
+# shellcheck shell=bash
+
+if [ -z "${TIER:-}" ]; then
+	TIER=check-integration TIER_PREFIX=s
+	. "$(dirname "${BASH_SOURCE[0]}")/../tier.sh"
+	sig_alone=1
+fi
+
+CORRAL_STOP_GRACE=2s start_instance sig
+
+# --timeout: `corral run` and `corral wait` exit 124, as timeout(1),
+# whether TERM ended the job or it exited from its own trap.
+t_sig_timeout() {
+	local rc id
+	cr "$uA" run -q --timeout 300ms -- sleep 30
+	rc=$?
+	result $((rc != 124)) sig_timeout_run_124 "corral run exited $rc"
+	id=$(cr "$uA" run -d --timeout 300ms -- sh -c 'trap "exit 0" TERM; sleep 30 & wait')
+	cr "$uA" wait "$id"
+	rc=$?
+	result $((rc != 124)) sig_timeout_wait_124 "corral wait exited $rc, state $(field "$id" state)"
+	expect sig_timeout_state "state $(field "$id" state), exit $(field "$id" exit_code)" \
+		test "$(field "$id" state)" = timed_out -a "$(field "$id" exit_code)" = 0
+}
+t_sig_timeout
+
+stop_instance
+if [ -n "${sig_alone:-}" ]; then
+	finish
+fi

@@ -88,7 +88,8 @@ static void job_free_later(struct mgr *m, struct job *j)
 	j->log = NULL;
 	free(j->cwd);
 	free(j->argv0);
-	j->cwd = j->argv0 = NULL;
+	free(j->path);
+	j->cwd = j->argv0 = j->path = NULL;
 	j->dead = true;
 	j->next_dead = m->dead_jobs;
 	m->dead_jobs = j;
@@ -205,6 +206,15 @@ static int send_start(struct mgr *m, struct job *j, uint32_t uid,
 	return 0;
 }
 
+/* The PATH of the composed environment (env.c always sets one). */
+static char *env_path(const struct job_env *env)
+{
+	for (size_t i = 0; i < env->n; i++)
+		if (!strncmp(env->v[i], "PATH=", 5))
+			return strdup(env->v[i] + 5);
+	return NULL;
+}
+
 int job_start(struct mgr *m, struct client *waiter, uint32_t uid,
 	      const char *id, const struct wire_msg *run,
 	      const struct job_env *env, struct logf *reuse, uint64_t seq,
@@ -223,9 +233,11 @@ int job_start(struct mgr *m, struct client *waiter, uint32_t uid,
 	/* Only for a failed start's message; NULL just makes it vaguer. */
 	j->cwd = strdup(wire_str(run, F_CWD));
 	j->argv0 = strdup(wire_str(run, F_ARGV));
+	j->path = env_path(env);
 	if (!(j->log = logf_create(m, id, reuse, e))) {
 		free(j->cwd);
 		free(j->argv0);
+		free(j->path);
 		free(j);
 		return -1;
 	}
@@ -471,8 +483,13 @@ static void failed_why(const struct job *j, unsigned stage, int num,
 	if (stage == STAGE_JOB_CWD && j->cwd)
 		snprintf(buf, len, "cannot enter the working directory %.300s: %s",
 			 j->cwd, message);
+	else if (stage == STAGE_JOB_EXEC && j->argv0 && num == ENOENT &&
+		 !strchr(j->argv0, '/'))
+		/* execvp searched the job's PATH, not the caller's: name it. */
+		snprintf(buf, len, "%.300s: command not found in PATH=%.600s",
+			 j->argv0, j->path ? j->path : "(none)");
 	else if (stage == STAGE_JOB_EXEC && j->argv0 && num == ENOENT)
-		snprintf(buf, len, "%.300s: command not found", j->argv0);
+		snprintf(buf, len, "%.300s: no such file", j->argv0);
 	else if (stage == STAGE_JOB_EXEC && j->argv0)
 		snprintf(buf, len, "cannot run %.300s: %s", j->argv0, message);
 	else

@@ -116,6 +116,7 @@ struct job {
 	uint32_t priority;		/* for the queue, if the helper has no slot */
 	uint64_t seq;			/* arrival order, kept if it goes back */
 	char *cwd, *argv0;		/* what a failed start was about, or NULL */
+	char *path;			/* the PATH its exec searched, or NULL */
 	unsigned stage;			/* failed: where */
 	int fail_errno;		/* failed: its errno */
 	char why[MESSAGE_LEN_MAX];	/* failed or lost: why */

@@ -29,6 +29,23 @@ t_sig_timeout() {
 }
 t_sig_timeout
 
+# A command that is not found names itself and the PATH searched: the
+# job's (corrald's default, or the one given), not the caller's.
+t_sig_not_found() {
+	local out rc
+	out=$(cr "$uA" run -- no-such-cmd-q 2>&1)
+	rc=$?
+	expect sig_notfound_default_path "exit $rc: $out" \
+		has "$out" "no-such-cmd-q: command not found in PATH=/usr/local/bin:/usr/bin:/bin$"
+	result $((rc != 127)) sig_notfound_127 "exit $rc"
+	out=$(cr "$uA" run --env PATH=/nowhere:/bin -- no-such-cmd-q 2>&1)
+	expect sig_notfound_given_path "$out" has "$out" "command not found in PATH=/nowhere:/bin$"
+	out=$(cr "$uA" run -- /no/such/file 2>&1)
+	rc=$?
+	expect sig_notfound_path_given "exit $rc: $out" has "$out" "/no/such/file: no such file$"
+}
+t_sig_not_found
+
 stop_instance
 if [ -n "${sig_alone:-}" ]; then
 	finish

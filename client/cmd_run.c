@@ -25,7 +25,8 @@ static const char run_help_tail[] =
 "  --io-read-bps DEV=RATE   --io-write-bps DEV=RATE   (RATE: 10M = 10 MiB/s)\n"
 "  --io-read-iops DEV=N     --io-write-iops DEV=N\n"
 "                         DEV: vda, /dev/vda or MAJ:MIN; repeatable\n"
-"  --env K=V              set a variable (repeatable).  The job gets ONLY\n"
+"  -E, --env VAR=VALUE    set a variable; -E VAR passes this shell's VAR\n"
+"                         (an error if unset); repeatable.  The job gets ONLY\n"
 "                         these, plus PATH=/usr/local/bin:/usr/bin:/bin\n"
 "                         unless PATH is given, and USER, LOGNAME, HOME and\n"
 "                         SHELL from the user's passwd entry unless given\n"
@@ -131,7 +132,7 @@ int cli_write_log(void *ctx, uint32_t stream, uint64_t time_ms,
 /* --- parsing run's options -------------------------------------------- */
 
 enum {
-	O_IO_RBPS = 256, O_IO_WBPS, O_IO_RIOPS, O_IO_WIOPS, O_ENV, O_CWD,
+	O_IO_RBPS = 256, O_IO_WBPS, O_IO_RIOPS, O_IO_WIOPS, O_CWD,
 	O_NO_NET, O_NO_PID, O_NO_MOUNT, O_NO_UTS, O_NO_IPC, O_JSON,
 	O_AFTER, O_AFTER_OK, O_NO_QUEUE,
 	O_RUNOPT = 512,		/* + OPT_x: the table's options */
@@ -142,7 +143,7 @@ static const struct option fixed_opts[] = {
 	{ "io-write-bps", required_argument, NULL, O_IO_WBPS },
 	{ "io-read-iops", required_argument, NULL, O_IO_RIOPS },
 	{ "io-write-iops", required_argument, NULL, O_IO_WIOPS },
-	{ "env", required_argument, NULL, O_ENV },
+	{ "env", required_argument, NULL, 'E' },
 	{ "cwd", required_argument, NULL, O_CWD },
 	{ "no-net", no_argument, NULL, O_NO_NET },
 	{ "no-pid", no_argument, NULL, O_NO_PID },
@@ -176,22 +177,37 @@ struct run_opts {
 	struct corral_run_req req;
 	const char *env[ENV_MAX + 1];
 	size_t nenv;
+	char *own[ENV_MAX];	/* -E VAR: "VAR=value" made here */
+	size_t nown;
 	bool detach, json, help, quiet;
 	char cwd[PATH_LEN_MAX];
 };
 
+/* -E VAR=VALUE sets one; -E VAR passes the caller's own VAR, and an
+ * unset one is an error (a job quietly without it is harder to debug). */
 static int opt_env(struct run_opts *o, const char *v, struct cerr *e)
 {
-	const char *eq = strchr(v, '=');
+	const char *eq = strchr(v, '='), *val;
+	size_t klen = eq ? (size_t)(eq - v) : strlen(v);
 
-	if (!eq || eq == v)
-		return cerr_set(e, EINVAL, "--env: \"%s\" is not KEY=VALUE", v);
-	if (strlen(v) > ENV_LEN_MAX)
-		return cerr_set(e, E2BIG, "--env: an entry is longer than %d bytes",
-				ENV_LEN_MAX);
+	if (!env_name_valid(v, klen))
+		return cerr_set(e, EINVAL,
+				"-E/--env: \"%.*s\" is not a variable name (a letter or _, then letters, digits and _)",
+				(int)(klen < 64 ? klen : 64), v);
 	if (o->nenv >= ENV_MAX - 16)
-		return cerr_set(e, E2BIG, "--env: more than %d variables",
+		return cerr_set(e, E2BIG, "-E/--env: more than %d variables",
 				ENV_MAX - 16);
+	if (!eq) {
+		if (!(val = getenv(v)))
+			return cerr_set(e, ENOENT, "-E %s: %s is not set here (give -E %s=VALUE)",
+					v, v, v);
+		if (asprintf(&o->own[o->nown], "%s=%s", v, val) < 0)
+			return cerr_sys(e, "-E %s", v);
+		v = o->own[o->nown++];
+	}
+	if (strlen(v) > ENV_LEN_MAX)
+		return cerr_set(e, E2BIG, "-E/--env: an entry is longer than %d bytes",
+				ENV_LEN_MAX);
 	o->env[o->nenv++] = v;
 	return 0;
 }
@@ -225,7 +241,7 @@ static int opt_one(struct run_opts *o, int ch, const char *v, struct cerr *e)
 		return io_spec_merge(r, "--io-read-iops", IO_RIOPS, v, io_resolve_dev, e);
 	case O_IO_WIOPS:
 		return io_spec_merge(r, "--io-write-iops", IO_WIOPS, v, io_resolve_dev, e);
-	case O_ENV:
+	case 'E':
 		return opt_env(o, v, e);
 	case O_CWD:
 		if (opt_path("--cwd", v, e) < 0)
@@ -278,7 +294,7 @@ static int parse_run(int argc, char **argv, struct cli *c, struct run_opts *o)
 
 	optind = 0;
 	opterr = 0;
-	while ((ch = cli_getopt(argc, argv, "+:dqh", run_opts())) != -1) {
+	while ((ch = cli_getopt(argc, argv, "+:dqhE:", run_opts())) != -1) {
 		if (ch == 'h') {
 			run_help(stdout);
 			o->help = true;
@@ -453,27 +469,26 @@ static int run_attached(struct corral_conn *conn, struct run_opts *o,
 	return rc;
 }
 
-int cmd_run(int argc, char **argv, struct cli *c)
+static int run_parsed(int argc, char **argv, struct cli *c, struct run_opts *o)
 {
-	static struct run_opts o;	/* big: env table */
 	char id[JOB_ID_LEN + 1];
 	struct corral_conn conn;
 	struct cerr e = { 0 };
 	int rc;
 
-	rc = parse_run(argc, argv, c, &o);
-	if (rc || o.help)
+	rc = parse_run(argc, argv, c, o);
+	if (rc || o->help)
 		return rc;
 	if (cli_connect(c, &conn, &e) < 0)
 		return cli_fail(c, &e);
-	o.req.on_queued = detached_queued;
-	if (!o.detach) {
-		rc = run_attached(&conn, &o, c);
-	} else if (corral_run(&conn, &o.req, id, &e) < 0) {
+	o->req.on_queued = detached_queued;
+	if (!o->detach) {
+		rc = run_attached(&conn, o, c);
+	} else if (corral_run(&conn, &o->req, id, &e) < 0) {
 		cli_fail(c, &e);
 		rc = conn.remote_error ? run_error_status(conn.error_stage, &e)
 				       : EXIT_CORRAL;
-	} else if (o.json) {
+	} else if (o->json) {
 		fputs("{\"id\":", stdout);
 		json_str(stdout, id);
 		fputs("}\n", stdout);
@@ -481,6 +496,17 @@ int cmd_run(int argc, char **argv, struct cli *c)
 		puts(id);
 	}
 	corral_close(&conn);
+	return rc;
+}
+
+int cmd_run(int argc, char **argv, struct cli *c)
+{
+	static struct run_opts o;	/* big: env table */
+	int rc = run_parsed(argc, argv, c, &o);
+
+	for (size_t i = 0; i < o.nown; i++)
+		free(o.own[i]);
+	o.nown = 0;
 	return rc;
 }
 

@@ -216,6 +216,21 @@ bool job_name_valid(const char *s)
 	return !job_id_valid(s);
 }
 
+bool env_name_valid(const char *s, size_t n)
+{
+	static const char first[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_";
+
+	/* strchr finds the terminator too: s[i] is checked non-zero first. */
+	if (n == 0 || !s[0] || !strchr(first, s[0]))
+		return false;
+	for (size_t i = 1; i < n; i++) {
+		bool digit = s[i] >= '0' && s[i] <= '9';
+		if (!s[i] || (!digit && !strchr(first, s[i])))
+			return false;
+	}
+	return true;
+}
+
 /* --- formatting -------------------------------------------------------- */
 
 const char *fmt_size(uint64_t bytes, char *buf, size_t len)

@@ -39,6 +39,11 @@ bool cpuset_valid(const char *s);
  * starting with '-' or '.', and not a job id. */
 bool job_name_valid(const char *s);
 
+/* An environment variable's name, its first n bytes: a letter or '_',
+ * then letters, digits and '_' (POSIX's portable names; a shell can set
+ * nothing else). */
+bool env_name_valid(const char *s, size_t n);
+
 /* "512 MiB", "1.5 GiB", "100 B".  buf of at least 32 bytes. */
 const char *fmt_size(uint64_t bytes, char *buf, size_t len);
 

@@ -129,16 +129,22 @@ static size_t body_size(const struct wire_msg *msg)
 	return n;
 }
 
+/* KEY=VALUE with a name a shell could set: `--env 'A B=1'` is refused
+ * here, naming the name, rather than handed to a job that cannot use it. */
 static int check_env(const struct wire_msg *msg, struct cerr *e)
 {
 	const struct wire_val *v;
 
 	for (size_t i = 0; (v = wire_nth(msg, F_ENV, i)); i++) {
-		const char *eq = memchr(v->p, '=', v->len);
-		if (!eq || eq == (const char *)v->p)
+		const char *s = (const char *)v->p, *eq = memchr(s, '=', v->len);
+		int klen = eq ? (int)(eq - s) : 0;
+
+		if (!eq || eq == s)
+			return cerr_set(e, EINVAL, "env[%zu] \"%.64s\" is not KEY=VALUE", i, s);
+		if (!env_name_valid(s, (size_t)klen))
 			return cerr_set(e, EINVAL,
-					"env[%zu] \"%.64s\" is not KEY=VALUE",
-					i, (const char *)v->p);
+					"env[%zu]: \"%.*s\" is not a variable name (a letter or _, then letters, digits and _)",
+					i, klen < 64 ? klen : 64, s);
 	}
 	return 0;
 }

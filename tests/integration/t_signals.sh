@@ -46,6 +46,25 @@ t_sig_not_found() {
 }
 t_sig_not_found
 
+# -E VAR passes the caller's VAR, -E VAR=value sets one; a name no shell
+# could set is refused by the client, and by corrald for any client
+# (unit tier: test_run_env_name).
+t_sig_env() {
+	local out rc
+	out=$(as "$uA" env SIG_X='a b' "$corral" run -q -E SIG_X -E SIG_Y=c=d --env SIG_Z= \
+		-- sh -c 'printf "%s|%s|%s|%s" "$SIG_X" "$SIG_Y" "${SIG_Z-unset}" "${HOME:+home}"')
+	expect sig_env_pass_and_set "got: $out" test "$out" = 'a b|c=d||home'
+	out=$(cr "$uA" run --env 'A B=1' -- true 2>&1)
+	rc=$?
+	expect sig_env_bad_name "exit $rc: $out" \
+		sh -c '[ "$1" = 125 ] && printf "%s" "$2" | grep -q "\"A B\" is not a variable name"' _ "$rc" "$out"
+	out=$(as "$uA" env -u SIG_UNSET "$corral" run -E SIG_UNSET -- true 2>&1)
+	rc=$?
+	expect sig_env_unset "exit $rc: $out" \
+		sh -c '[ "$1" = 125 ] && printf "%s" "$2" | grep -q "SIG_UNSET is not set here"' _ "$rc" "$out"
+}
+t_sig_env
+
 stop_instance
 if [ -n "${sig_alone:-}" ]; then
 	finish

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "cleanup.h"
 #include "parse.h"
 #include "proto.h"
 
@@ -229,6 +230,22 @@ static void test_cpuset(void **state)
 	assert_false(cpuset_valid("../x"));
 }
 
+static void test_env_name(void **state)
+{
+	static const char *const good[] = { "A", "_", "PATH", "LC_ALL", "a1_b2", "_9" };
+	static const char *const bad[] = { "", "1A", "A B", "A-B", "A.B", "=", "\xc3\xa9", "A\n" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++)
+		assert_true(env_name_valid(good[i], strlen(good[i])));
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_false(env_name_valid(bad[i], strlen(bad[i])));
+	/* n bytes only: the name before '=' */
+	assert_true(env_name_valid("A=B C", 1));
+	assert_false(env_name_valid("A B=1", 3));
+	/* a NUL inside n is no name */
+	assert_false(env_name_valid("AB\0C", 4));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -240,6 +257,7 @@ int main(void)
 		cmocka_unit_test(test_parse_bool),
 		cmocka_unit_test(test_job_id),
 		cmocka_unit_test(test_cpuset),
+		cmocka_unit_test(test_env_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

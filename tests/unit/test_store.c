@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "cleanup.h"
 #include "mgr.h"
 #include "proto.h"
 #include "schema.h"
@@ -726,6 +727,45 @@ static void test_via(void **state)
 	store_close(m.store);
 }
 
+static void send_run_env(struct mgr *m, struct client *c, const char *env)
+{
+	struct wire_out o;
+
+	wire_out_init(&o, &proto_client_req, C_RUN);
+	wire_put_str(&o, F_ARGV, "true");
+	wire_put_str(&o, F_ENV, "GOOD_1=x y");
+	wire_put_str(&o, F_ENV, env);
+	wire_put_str(&o, F_CWD, "/");
+	request(m, c, &o);
+}
+
+/* A RUN whose env names a variable no shell could set is refused by
+ * corrald, naming it, whatever the client checked. */
+static void test_run_env_name(void **state)
+{
+	static const char *const bad[] = { "A B=1", "1X=2", "A-B=3", "=4" };
+	struct mgr m = { .store = open_mem() };
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct client c = { .fd = -1, .who = { .uid = 1000 } };
+		struct wire_msg r;
+		struct cerr e;
+
+		send_run_env(&m, &c, bad[i]);
+		assert_int_equal(first_reply(&c), C_ERROR);
+		assert_int_equal(wire_decode(&proto_client_rep, c.q.head->b->data,
+					     c.q.head->b->len, &r, &e), 0);
+		assert_int_equal(wire_u32(&r, F_ERRNO, 0), EINVAL);
+		assert_non_null(strstr(wire_str(&r, F_MESSAGE), "env[1]"));
+		if (i < 3)
+			assert_non_null(strstr(wire_str(&r, F_MESSAGE), "is not a variable name"));
+		wire_msg_free(&r);
+		outq_clear(&c.q);
+	}
+	store_close(m.store);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -738,6 +778,7 @@ int main(void)
 		cmocka_unit_test(test_every_state_stored),
 		cmocka_unit_test(test_ended_row_stays),
 		cmocka_unit_test(test_failed_stage_and_errno),
+		cmocka_unit_test(test_run_env_name),
 		cmocka_unit_test(test_queued_rows),
 		cmocka_unit_test(test_migration_keeps_audit_links),
 		cmocka_unit_test(test_via),

@@ -16,8 +16,9 @@ static const char run_usage[] =
 "usage: corral run [LIMITS] [OPTIONS] [--] CMD [ARG...]\n"
 "\n"
 "Run CMD as a corral job.  Attached (the default), its stdout and stderr\n"
-"are streamed here until it ends and corral exits like the job.  Past a\n"
-"cap on running jobs it waits in corrald's queue first (\"queued\").\n"
+"are streamed here until it ends and corral exits like the job; between\n"
+"the two, in the order corrald read them (--merge: exactly the job's).\n"
+"Past a cap on running jobs it waits in corrald's queue first (\"queued\").\n"
 "\n"
 "Limits and options:\n";
 
@@ -50,8 +51,11 @@ static const char run_help_tail[] =
 "refused, job lost); 126 the job was accepted but could not start (the\n"
 "helper's policy refused it, or a start stage failed: the status names\n"
 "which); 127 the command was not found.\n"
-"Interrupting corral (Ctrl-C, SIGTERM, SIGHUP) stops the job; a second\n"
-"interrupt kills it.\n";
+"Ctrl-C (SIGINT) goes to the job's foreground process group, as in a\n"
+"terminal; a second Ctrl-C stops the job, a third kills it.  SIGTERM to\n"
+"corral stops the job, a second kills it.  When corral goes away (a\n"
+"hang-up, SIGHUP, or its output closed: `corral run -- yes | head`),\n"
+"the job gets SIGHUP and is stopped; -d jobs are not tied to corral.\n";
 
 /* The options of runopt.def, one line each, then the fixed ones. */
 static void run_help(FILE *f)
@@ -353,38 +357,71 @@ static int install_signals(struct cerr *e)
 	return 0;
 }
 
+/* What the interrupts so far ask for, in increasing order. */
+enum { ACT_NONE, ACT_INT, ACT_STOP, ACT_KILL };
+
 struct attach {
 	const struct cli *cli;
 	char id[JOB_ID_LEN + 1];	/* "" until STARTED */
-	unsigned nsig;			/* interrupts seen */
-	unsigned acted;			/* 1: STOP sent, 2: KILL sent */
+	unsigned nint, nterm;		/* SIGINTs and SIGTERMs seen */
+	unsigned acted;			/* ACT_*: the last one done */
+	bool queued;			/* waiting in corrald's queue */
 	bool quiet;
 };
 
-/* Send STOP or KILL on a connection of its own: the main one is busy
- * with the reply stream. */
+/* As a terminal: the first Ctrl-C is the job's (SIGINT to its foreground
+ * group), the second stops it, the third kills it.  SIGTERM to corral
+ * stops the job at once, a second kills it.  A queued job has nobody to
+ * interrupt: the first of either cancels it. */
+static unsigned wanted(const struct attach *a)
+{
+	unsigned by_int = a->nint > 2 ? ACT_KILL : a->nint;
+	unsigned by_term = a->nterm > 1 ? ACT_KILL : a->nterm ? ACT_STOP : ACT_NONE;
+	unsigned w = by_int > by_term ? by_int : by_term;
+
+	return a->queued && w == ACT_INT ? ACT_STOP : w;
+}
+
+static int act(struct corral_conn *conn, const struct attach *a, unsigned want,
+	       struct cerr *e)
+{
+	if (want == ACT_INT)
+		return corral_signal(conn, a->id, SIGINT, true, NULL, e);
+	if (want == ACT_STOP)
+		return corral_stop(conn, a->id, false, 0, NULL, e);
+	return corral_kill(conn, a->id, NULL, e);
+}
+
+/* Send the signal, STOP or KILL on a connection of its own: the main
+ * one is busy with the reply stream. */
 static void escalate(struct attach *a)
 {
-	unsigned want = a->nsig >= 2 ? 2 : a->nsig;
+	unsigned want = wanted(a);
 	struct corral_conn conn;
 	struct cerr e = { 0 };
-	int rc;
 
 	if (!a->id[0] || want <= a->acted)
 		return;
 	a->acted = want;
-	fprintf(stderr, want == 1
-		? "corral: stopping job %s (interrupt again to kill it)\n"
-		: "corral: killing job %s\n", a->id);
+	if (want == ACT_STOP)
+		fprintf(stderr, "corral: stopping job %s (interrupt again to kill it)\n", a->id);
+	else if (want == ACT_KILL)
+		fprintf(stderr, "corral: killing job %s\n", a->id);
 	if (cli_connect(a->cli, &conn, &e) < 0) {
 		cli_fail(a->cli, &e);
 		return;
 	}
-	rc = want == 1 ? corral_stop(&conn, a->id, false, 0, NULL, &e)
-		       : corral_kill(&conn, a->id, NULL, &e);
-	if (rc < 0)
+	if (act(&conn, a, want, &e) < 0)
 		cli_fail(a->cli, &e);
 	corral_close(&conn);
+}
+
+/* A hang-up (the terminal closed) ends corral as it ends a local
+ * process; corrald sees the connection go and hangs up the job. */
+static void hang_up(void)
+{
+	signal(SIGHUP, SIG_DFL);
+	raise(SIGHUP);
 }
 
 static void on_wake(void *ctx)
@@ -394,7 +431,12 @@ static void on_wake(void *ctx)
 	ssize_t n;
 
 	while ((n = read(sig_pipe[0], b, sizeof b)) > 0)
-		a->nsig += (unsigned)n;
+		for (ssize_t i = 0; i < n; i++) {
+			if (b[i] == SIGHUP)
+				hang_up();
+			a->nint += b[i] == SIGINT;
+			a->nterm += b[i] == SIGTERM;
+		}
 	escalate(a);
 }
 
@@ -406,6 +448,7 @@ static bool attached_queued(void *ctx, const char *id, uint32_t position,
 
 	if (id != a->id)
 		snprintf(a->id, sizeof a->id, "%s", id);
+	a->queued = true;
 	if (!a->quiet) {
 		if (position)
 			fprintf(stderr, "corral: job %s queued (position %u)%s%s\n", id,
@@ -440,12 +483,14 @@ static int run_attached(struct corral_conn *conn, struct run_opts *o,
 	conn->wake_ctx = &a;
 	o->req.on_queued = attached_queued;
 	o->req.queued_ctx = &a;
+	o->req.hangup = true;	/* the job's life is this connection's */
 	if (corral_run(conn, &o->req, a.id, &e) < 0) {
 		a.id[0] = '\0';
 		cli_fail(c, &e);
 		return conn->remote_error ? run_error_status(conn->error_stage, &e)
 					  : EXIT_CORRAL;
 	}
+	a.queued = false;
 	/* As systemd-run says "Running as unit: ...": which job this is. */
 	if (!o->quiet)
 		fprintf(stderr, "Running as job %s\n", a.id);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ static const char main_help[] =
 "  logs [-f] [--stdout|--stderr] JOB...  jobs' output\n"
 "  wait [--json] JOB...                  wait for jobs, exit like them\n"
 "  stop [--grace DUR] JOB...             SIGTERM, then kill after the grace\n"
-"  kill JOB...                           kill the jobs' whole cgroups\n"
+"  kill [-s SIG] JOB...                  kill the jobs (cgroup.kill), or signal them\n"
 "  rm JOB...                             delete ended jobs and their logs\n"
 "  prune [--dry-run]                     apply retention now (admins)\n"
 "  audit [OPTIONS]                       the audit log (admins)\n"
@@ -432,17 +433,21 @@ static int cmd_status(int argc, char **argv, struct cli *c)
 static const char stop_help[] =
 "usage: corral stop [--grace DUR] [--user U] JOB...\n"
 "\n"
-"Send SIGTERM to each job; if it is still there after the grace period\n"
-"(corrald's default unless --grace, at most 1h), kill its whole cgroup.\n"
+"Send SIGTERM (then SIGCONT) to every process of each job; if it is still\n"
+"there after the grace period (corrald's default unless --grace, at most\n"
+"1h), kill its whole cgroup.\n"
 "A name means your newest job of that name still running (and not\n"
 "being stopped already); a job that has ended is left alone (exit 0).\n"
 "  --grace DUR            how long SIGTERM has before the kill (30s, 1m30s)\n"
 "  --user U               names mean user U's jobs (admins)\n";
 
 static const char kill_help[] =
-"usage: corral kill [--user U] JOB...\n"
+"usage: corral kill [-s SIG] [--user U] JOB...\n"
 "\n"
 "Kill every process of each job at once (cgroup.kill).\n"
+"  -s, --signal SIG       send SIG to every process of each job instead\n"
+"                         (TERM, USR1, SIGHUP, 10, RTMIN+1; KILL is the\n"
+"                         plain kill); the job decides what it does with it\n"
 "  --user U               names mean user U's jobs (admins)\n";
 
 static const struct option stop_opts[] = {
@@ -452,6 +457,24 @@ static const struct option stop_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static const struct option kill_opts[] = {
+	{ "signal", required_argument, NULL, 's' },
+	CLI_REF_OPTS,
+	CLI_COMMON_OPTS,
+	{ NULL, 0, NULL, 0 },
+};
+
+/* One STOP, KILL or KILL with a signal (sig 0: none). */
+static int stop_one(struct corral_conn *conn, const char *ref, bool kill,
+		    int sig, bool has_grace, uint64_t grace, struct cerr *e)
+{
+	if (kill && sig && sig != SIGKILL)
+		return corral_signal(conn, ref, sig, false, NULL, e);
+	if (kill)
+		return corral_kill(conn, ref, NULL, e);
+	return corral_stop(conn, ref, has_grace, grace, NULL, e);
+}
+
 static int stop_or_kill(int argc, char **argv, struct cli *c, bool kill)
 {
 	struct corral_conn conn;
@@ -459,11 +482,12 @@ static int stop_or_kill(int argc, char **argv, struct cli *c, bool kill)
 	uint64_t grace = 0;
 	bool has_grace = false;
 	const char *ref;
-	int ch, rc;
+	int ch, rc, sig = 0;
 
 	optind = 0;
 	opterr = 0;
-	while ((ch = cli_getopt(argc, argv, ":h", kill ? stop_opts + 1 : stop_opts)) != -1) {
+	while ((ch = cli_getopt(argc, argv, kill ? ":hs:" : ":h",
+				kill ? kill_opts : stop_opts)) != -1) {
 		if (ch == 'h') {
 			fputs(kill ? kill_help : stop_help, stdout);
 			return 0;
@@ -473,6 +497,10 @@ static int stop_or_kill(int argc, char **argv, struct cli *c, bool kill)
 		} else if (ch == 'U') {
 			if (cli_names_of(c, optarg))
 				return EXIT_CORRAL;
+		} else if (ch == 's') {
+			if (parse_signal(optarg, &sig, &e) < 0 ||
+			    (sig != SIGKILL && signal_check_sig(sig, false, &e) < 0))
+				return cli_usage(c, "--signal: %s", e.msg);
 		} else if (ch == O_GRACE) {
 			has_grace = true;
 			if (parse_duration_ms(optarg, &grace, &e) < 0)
@@ -490,8 +518,7 @@ static int stop_or_kill(int argc, char **argv, struct cli *c, bool kill)
 		ref = argv[i];
 		if (cli_connect(c, &conn, &e) < 0)
 			return cli_fail(c, &e);
-		if ((kill ? corral_kill(&conn, ref, NULL, &e)
-			  : corral_stop(&conn, ref, has_grace, grace, NULL, &e)) < 0)
+		if (stop_one(&conn, ref, kill, sig, has_grace, grace, &e) < 0)
 			rc = cli_fail(c, &e);
 		else if (conn.note[0])
 			fprintf(stderr, "corral: %s\n", conn.note);

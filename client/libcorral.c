@@ -596,6 +596,8 @@ int corral_run(struct corral_conn *c, const struct corral_run_req *req,
 		wire_put_u32(&o, F_AFTER_OK, 1);
 	if (req->no_queue)
 		wire_put_u32(&o, F_NO_QUEUE, 1);
+	if (req->hangup)
+		wire_put_u32(&o, F_HANGUP, 1);
 	if (send_msg(c, &o, e) < 0 || recv_msg(c, &m, e) < 0)
 		return -1;
 	if (m.type == C_QUEUED) {
@@ -841,6 +843,21 @@ int corral_kill(struct corral_conn *c, const char *ref,
 
 	wire_out_init(&o, &proto_client_req, C_KILL);
 	put_ref(c, &o, ref);
+	if (send_msg(c, &o, e) < 0)
+		return -1;
+	return expect_ok(c, "KILL", id, e);
+}
+
+int corral_signal(struct corral_conn *c, const char *ref, int sig,
+		  bool foreground, char id[JOB_ID_LEN + 1], struct cerr *e)
+{
+	struct wire_out o;
+
+	wire_out_init(&o, &proto_client_req, C_KILL);
+	put_ref(c, &o, ref);
+	wire_put_u32(&o, F_SIGNAL, (uint32_t)sig);
+	if (foreground)
+		wire_put_u32(&o, F_FOREGROUND, 1);
 	if (send_msg(c, &o, e) < 0)
 		return -1;
 	return expect_ok(c, "KILL", id, e);

@@ -128,6 +128,9 @@ struct corral_run_req {
 	const char *after;		/* start after this job ends; NULL: none */
 	bool after_ok;			/* ... only if it exited 0 */
 	bool no_queue;			/* fail at once when over a cap */
+	bool hangup;			/* attached: when this connection
+					 * closes, the job gets SIGHUP and is
+					 * stopped (cancelled if queued) */
 	/* Called if corrald queues the job (position 0: it waits for
 	 * another job; waiting: why, or NULL); returning true ends
 	 * corral_run there (it returns 1, id set, the job stays queued).
@@ -214,6 +217,11 @@ int corral_stop(struct corral_conn *c, const char *ref, bool has_grace,
 		uint64_t grace_ms, char id[JOB_ID_LEN + 1], struct cerr *e);
 int corral_kill(struct corral_conn *c, const char *ref,
 		char id[JOB_ID_LEN + 1], struct cerr *e);
+/* KILL with a signal: sig (not SIGKILL) to every process of a running
+ * job, or with foreground to its main process's group only (TERM, INT,
+ * HUP, QUIT: what an attached client's Ctrl-C sends). */
+int corral_signal(struct corral_conn *c, const char *ref, int sig,
+		  bool foreground, char id[JOB_ID_LEN + 1], struct cerr *e);
 
 struct corral_audit_req {
 	bool has_uid;

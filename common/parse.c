@@ -2,27 +2,44 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bounds.h"
 #include "cleanup.h"
 
-int parse_u64(const char *s, uint64_t *out, struct cerr *e)
+/* Digits of base (8 or 10) up to max; noun names the kind in messages
+ * ("number", "octal number"). */
+static int parse_base(const char *s, unsigned base, uint64_t max,
+		      const char *noun, uint64_t *out, struct cerr *e)
 {
 	uint64_t v = 0;
 
 	if (!s || !*s)
-		return cerr_set(e, EINVAL, "empty number");
+		return cerr_set(e, EINVAL, "empty %s", noun);
 	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return cerr_set(e, EINVAL, "\"%s\" is not a number", s);
-		if (v > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
+		unsigned d = (unsigned)(*p - '0');
+		if (*p < '0' || d >= base)
+			return cerr_set(e, EINVAL, "\"%s\" is not %s %s", s,
+					noun[0] == 'o' ? "an" : "a", noun);
+		if (v > (max - d) / base)
 			return cerr_set(e, ERANGE, "\"%s\" is too large", s);
-		v = v * 10 + (uint64_t)(*p - '0');
+		v = v * base + d;
 	}
 	*out = v;
 	return 0;
+}
+
+int parse_u64(const char *s, uint64_t *out, struct cerr *e)
+{
+	return parse_base(s, 10, UINT64_MAX, "number", out, e);
+}
+
+int parse_octal(const char *s, uint64_t *out, struct cerr *e)
+{
+	return parse_base(s, 8, 0777777, "octal number", out, e);
 }
 
 /* Parse "digits[.digits]" into an integer part and a fraction scaled to
@@ -158,6 +175,51 @@ int parse_cpus(const char *s, uint64_t *quota_usec, struct cerr *e)
 		return cerr_set(e, ERANGE, "\"%s\" CPUs is too many", s);
 	*quota_usec = q;
 	return 0;
+}
+
+/* "RTMIN", "RTMIN+3", "RTMAX-1" (s past "RT"): SIGRTMIN is the C
+ * library's, not the kernel's 32. */
+static int parse_rt(const char *s, const char *text, int *sig, struct cerr *e)
+{
+	uint64_t n = 0;
+	bool min = !strncasecmp(s, "MIN", 3);
+
+	if (!min && strncasecmp(s, "MAX", 3))
+		return cerr_set(e, EINVAL, "\"%s\" is not a signal", text);
+	s += 3;
+	if (*s && (*s != (min ? '+' : '-') || parse_u64(s + 1, &n, e) < 0 ||
+		   n > (uint64_t)(SIGRTMAX - SIGRTMIN)))
+		return cerr_set(e, EINVAL, "\"%s\": RTMIN+N or RTMAX-N, N at most %d",
+				text, SIGRTMAX - SIGRTMIN);
+	*sig = min ? SIGRTMIN + (int)n : SIGRTMAX - (int)n;
+	return 0;
+}
+
+int parse_signal(const char *text, int *sig, struct cerr *e)
+{
+	const char *s = text;
+	uint64_t n;
+
+	if (!s || !*s)
+		return cerr_set(e, EINVAL, "empty signal");
+	if (*s >= '0' && *s <= '9') {
+		if (parse_u64(s, &n, e) < 0 || n < 1 || n > 64)
+			return cerr_set(e, EINVAL, "\"%s\": a signal number is 1 to 64", text);
+		*sig = (int)n;
+		return 0;
+	}
+	if (!strncasecmp(s, "SIG", 3))
+		s += 3;
+	if (!strncasecmp(s, "RT", 2) && (s[2] == 'M' || s[2] == 'm'))
+		return parse_rt(s + 2, text, sig, e);
+	for (int i = 1; i < 32; i++) {
+		const char *name = sigabbrev_np(i);
+		if (name && !strcasecmp(s, name)) {
+			*sig = i;
+			return 0;
+		}
+	}
+	return cerr_set(e, EINVAL, "\"%s\" is not a signal (a name such as TERM, USR1 or SIGINT, or a number)", text);
 }
 
 int parse_bool(const char *s, bool *out, struct cerr *e)

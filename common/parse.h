@@ -25,6 +25,15 @@ int parse_duration_ms(const char *s, uint64_t *out, struct cerr *e);
  * At most three decimals; the bounds are runopt.def's. */
 int parse_cpus(const char *s, uint64_t *quota_usec, struct cerr *e);
 
+/* Octal digits only ("022", "0077"), at most 0777777; the option's own
+ * bounds are the caller's. */
+int parse_octal(const char *s, uint64_t *out, struct cerr *e);
+
+/* A signal: a name with or without SIG, any case (TERM, sigusr1), a
+ * number 1-64, or RTMIN+N / RTMAX-N.  Whether it may be sent is the
+ * caller's to check. */
+int parse_signal(const char *s, int *sig, struct cerr *e);
+
 /* "yes"/"no"/"true"/"false"/"1"/"0". */
 int parse_bool(const char *s, bool *out, struct cerr *e);
 

@@ -1,5 +1,8 @@
 #include "proto.h"
 
+#include <errno.h>
+#include <signal.h>
+
 #include "cleanup.h"
 
 #define U32(id, n, fl, lo, hi) { id, WT_U32, fl, n, lo, hi, 1 }
@@ -24,6 +27,7 @@
 #define WT_OF_COUNT WT_U64
 #define WT_OF_DURATION WT_U64
 #define WT_OF_FLAG WT_U64
+#define WT_OF_OCTAL WT_U64
 #define WT_OF_CPUSET WT_STR
 #define WT_OF_NAME WT_STR
 #define WT_OF_PATH WT_STR
@@ -53,6 +57,7 @@ static const struct wire_field_spec c_run[] = {
 	STR(F_AFTER, "after", 0, 1, NAME_LEN_MAX),
 	U32(F_AFTER_OK, "after_ok", 0, 0, 1),
 	U32(F_NO_QUEUE, "no_queue", 0, 0, 1),
+	U32(F_HANGUP, "hangup", 0, 0, 1),
 #include "runopt.def"
 };
 static const struct wire_field_spec c_job[] = {
@@ -90,6 +95,7 @@ static const struct wire_field_spec c_job[] = {
 static const struct wire_field_spec h_signal[] = {
 	JOBID,
 	U32(F_SIGNAL, "signal", R, 1, 64),
+	U32(F_FOREGROUND, "foreground", 0, 0, 1),
 };
 static const struct wire_field_spec h_kill[] = { JOBID };
 static const struct wire_field_spec h_ready[] = {
@@ -164,6 +170,12 @@ static const struct wire_field_spec c_stop[] = {
 	REF_FIELDS,
 	U64(F_GRACE_MS, "grace_ms", 0, 0, 3600ull * 1000),
 };
+/* With a signal other than KILL: that signal, not cgroup.kill. */
+static const struct wire_field_spec c_kill[] = {
+	REF_FIELDS,
+	U32(F_SIGNAL, "signal", 0, 1, 64),
+	U32(F_FOREGROUND, "foreground", 0, 0, 1),
+};
 static const struct wire_field_spec c_prune[] = {
 	U32(F_DRY_RUN, "dry_run", 0, 0, 1),
 };
@@ -218,7 +230,7 @@ static const struct wire_msg_spec client_msgs[] = {
 	MSG(C_LIST, WD_REQ, "LIST", 0, 0, 256, c_list),
 	MSG(C_STATUS, WD_REQ, "STATUS", 0, 0, 256, c_ref),
 	MSG(C_STOP, WD_REQ, "STOP", 0, 0, 256, c_stop),
-	MSG(C_KILL, WD_REQ, "KILL", 0, 0, 256, c_ref),
+	MSG(C_KILL, WD_REQ, "KILL", 0, 0, 256, c_kill),
 	MSG(C_AUDIT, WD_REQ, "AUDIT", 0, 0, 256, c_audit),
 	MSG0(C_WHOAMI, WD_REQ, "WHOAMI", 64),
 	MSG(C_RM, WD_REQ, "RM", 0, 0, 256, c_ref),
@@ -246,4 +258,18 @@ static const char *const ns_names[] = { "net", "pid", "mount", "uts", "ipc" };
 const char *ns_name(unsigned bit_index)
 {
 	return bit_index < ARRAY_SIZE(ns_names) ? ns_names[bit_index] : "?";
+}
+
+int signal_check_sig(int sig, bool foreground, struct cerr *e)
+{
+	if (sig < 1 || sig > 64)
+		return cerr_set(e, EINVAL, "signal %d: not 1 to 64", sig);
+	if (foreground && sig != SIGTERM && sig != SIGINT && sig != SIGHUP &&
+	    sig != SIGQUIT)
+		return cerr_set(e, EINVAL, "signal %d: only TERM, INT, HUP and QUIT go to the foreground group", sig);
+	if (sig == SIGKILL)
+		return cerr_set(e, EINVAL, "signal 9 (KILL) is a kill of the whole cgroup, not a signal");
+	if (sig == 32 || sig == 33)
+		return cerr_set(e, EINVAL, "signal %d is the C library's own", sig);
+	return 0;
 }

@@ -64,6 +64,8 @@ enum {
 	F_WAITING,	/* STR: what a queued job waits for */
 	F_MAX_JOBS,	/* U32: READY, the helper's max_jobs */
 	F_VIA,		/* STR: how the client came, as it says (VIA) */
+	F_FOREGROUND,	/* U32 0/1: a signal to the job's foreground group only */
+	F_HANGUP,	/* U32 0/1: RUN, hang the job up when this client goes */
 #define OPT(ID, field, ...) F_##ID = field,
 #include "runopt.def"
 #undef OPT
@@ -80,6 +82,13 @@ enum {
 	NS_ALL = 31,
 };
 const char *ns_name(unsigned bit_index);
+
+/* Which signals a SIGNAL (helper link) or KILL with a signal (client
+ * link) may carry, checked by corrald and again by the helper: with
+ * foreground, TERM, INT, HUP or QUIT (what the job's init forwards to
+ * the main process's group); else any of 1-64 but KILL (its own
+ * request) and 32, 33 (the C library's own). */
+int signal_check_sig(int sig, bool foreground, struct cerr *e);
 
 enum { STREAM_STDOUT = 1, STREAM_STDERR = 2, STREAM_META = 4 };
 

@@ -101,6 +101,7 @@ int runopt_parse(struct runopts *r, unsigned id, const char *text,
 	case RT_COUNT: rc = parse_u64(text, &v, e); break;
 	case RT_DURATION: rc = parse_duration_ms(text, &v, e); break;
 	case RT_FLAG: v = 1; break;	/* given: on (it takes no value) */
+	case RT_OCTAL: rc = parse_octal(text, &v, e); break;
 	default:
 		if (check_str(d, text, e) < 0)
 			return -1;
@@ -145,6 +146,9 @@ const char *runopt_format(const struct runopts *r, unsigned id, char *buf,
 		return buf;
 	case RT_COUNT:
 		snprintf(buf, len, "%" PRIu64, v);
+		return buf;
+	case RT_OCTAL:
+		snprintf(buf, len, "%04" PRIo64, v);
 		return buf;
 	}
 	snprintf(buf, len, "%s", r->s[id] ? r->s[id] : "");

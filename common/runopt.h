@@ -24,6 +24,7 @@ enum runopt_type {
 	RT_NAME,	/* a job name */
 	RT_PATH,	/* an absolute path */
 	RT_FLAG,	/* on when given: a flag without a value, 1 on the wire */
+	RT_OCTAL,	/* a mode, written in octal: 022, 0077 */
 };
 
 enum runopt_scope { SC_JOB = 1, SC_MGR = 2 };

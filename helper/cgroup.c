@@ -6,12 +6,15 @@
 #include <inttypes.h>
 #include <linux/magic.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -347,6 +350,127 @@ void cg_read_stats(int jfd, struct cg_stats *s)
 int cg_kill(int jfd, struct cerr *e)
 {
 	return write_at(jfd, "cgroup.kill", "1", e);
+}
+
+/* --- a signal to every process of a group ------------------------------ */
+
+#define PROCS_MAX (1 << 20)	/* pids read from one cgroup.procs */
+#define SIGNAL_PASSES 8		/* rounds for processes forked meanwhile */
+#define SIGNAL_BATCH 64		/* pidfds open at once */
+
+static int pid_cmp(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static bool has_pid(const pid_t *v, size_t n, pid_t p)
+{
+	return n && bsearch(&p, v, n, sizeof *v, pid_cmp);
+}
+
+/* The group's processes, sorted (at most PROCS_MAX of them). */
+static int read_procs(int jfd, pid_t **out, size_t *n)
+{
+	_cleanup_fclose_ FILE *f = NULL;
+	int fd = openat(jfd, "cgroup.procs", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	size_t cap = 0;
+	long v;
+
+	*out = NULL;
+	*n = 0;
+	if (fd < 0 || !(f = fdopen(fd, "r"))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while (*n < PROCS_MAX && fscanf(f, "%ld", &v) == 1) {
+		if (*n == cap) {
+			pid_t *g = reallocarray(*out, cap = cap ? cap * 2 : 256, sizeof **out);
+			if (!g)
+				return -1;	/* *out is the caller's to free */
+			*out = g;
+		}
+		if (v > 0 && v <= INT32_MAX)
+			(*out)[(*n)++] = (pid_t)v;
+	}
+	if (*n)
+		qsort(*out, *n, sizeof **out, pid_cmp);
+	return 0;
+}
+
+/* Signal the processes whose pidfds are open, if the group still lists
+ * them: a pid listed before its pidfd_open may have been reused by a
+ * process elsewhere; one listed after is the pidfd's own, or the pidfd
+ * is of a process that has gone (ESRCH).  No job process can leave the
+ * group (its cgroup.procs files are root's). */
+static void signal_batch(int jfd, const pid_t *pids, const int *fds, size_t n,
+			 int sig)
+{
+	_cleanup_free_ pid_t *now = NULL;
+	size_t nnow;
+
+	if (read_procs(jfd, &now, &nnow) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (fds[i] < 0 || !has_pid(now, nnow, pids[i]) ||
+		    syscall(SYS_pidfd_send_signal, fds[i], sig, NULL, 0) < 0)
+			continue;
+		/* As systemd does: a stopped process acts on it at once. */
+		if (sig == SIGTERM || sig == SIGHUP)
+			syscall(SYS_pidfd_send_signal, fds[i], SIGCONT, NULL, 0);
+	}
+}
+
+/* One pass over the group: every process not yet in done (sorted) gets
+ * sig; they are added to done.  Returns how many were new. */
+static size_t signal_pass(int jfd, pid_t skip, int sig, pid_t **done,
+			  size_t *ndone)
+{
+	_cleanup_free_ pid_t *list = NULL;
+	size_t n, fresh = 0;
+
+	if (read_procs(jfd, &list, &n) < 0 || !n)
+		return 0;
+	pid_t *g = reallocarray(*done, *ndone + n, sizeof **done);
+	if (!g)
+		return 0;
+	*done = g;
+	for (size_t i = 0; i < n;) {
+		pid_t bp[SIGNAL_BATCH];
+		int bf[SIGNAL_BATCH];
+		size_t k = 0;
+
+		for (; i < n && k < SIGNAL_BATCH; i++) {
+			if (list[i] == skip || has_pid(*done, *ndone, list[i]))
+				continue;
+			bp[k] = list[i];
+			bf[k++] = (int)syscall(SYS_pidfd_open, list[i], 0);
+		}
+		signal_batch(jfd, bp, bf, k, sig);
+		for (size_t b = 0; b < k; b++) {
+			if (bf[b] >= 0)
+				close(bf[b]);
+			g[*ndone + fresh++] = bp[b];
+		}
+	}
+	*ndone += fresh;
+	qsort(*done, *ndone, sizeof **done, pid_cmp);
+	return fresh;
+}
+
+int cg_signal(int jfd, pid_t skip, int sig)
+{
+	_cleanup_free_ pid_t *done = NULL;
+	size_t ndone = 0;
+
+	/* Again while a pass finds processes forked since the last one; a
+	 * fork bomb is bounded by the passes (and pids.max). */
+	for (int pass = 0; pass < SIGNAL_PASSES; pass++)
+		if (!signal_pass(jfd, skip, sig, &done, &ndone))
+			break;
+	return (int)(ndone < INT32_MAX ? ndone : INT32_MAX);
 }
 
 int cg_populated(int jfd)

@@ -33,6 +33,11 @@ int cg_create(struct cg_root *cg, const struct policy *p,
 int cg_write_limits(int jobfd, const struct start_req *r, struct cerr *e);
 void cg_read_stats(int jobfd, struct cg_stats *s);
 int cg_kill(int jobfd, struct cerr *e);
+/* Send sig to every process in the group but skip (the job's init),
+ * each through a pidfd checked against cgroup.procs, in passes until no
+ * new process shows up; after TERM or HUP a CONT.  Returns how many
+ * processes were tried. */
+int cg_signal(int jobfd, pid_t skip, int sig);
 /* 1 if cgroup.events says populated 1, 0 if not, -1 on error. */
 int cg_populated(int jobfd);
 /* Remove jobs/<uid>/<id>; -1 with errno EBUSY while populated. */

@@ -304,8 +304,15 @@ static void handle_signal(struct wire_msg *m, union request *u)
 {
 	struct job *j = running_job(u->sig.job_id);
 
-	if (j && syscall(SYS_pidfd_send_signal, j->pidfd, u->sig.sig, NULL, 0) < 0)
-		send_error(j->id, errno, "signal: pidfd_send_signal failed");
+	if (!j)
+		return;
+	/* The init's pid namespace knows the group; it forwards. */
+	if (u->sig.foreground) {
+		if (syscall(SYS_pidfd_send_signal, j->pidfd, u->sig.sig, NULL, 0) < 0)
+			send_error(j->id, errno, "signal: pidfd_send_signal failed");
+		return;
+	}
+	cg_signal(j->cgfd, j->pid, u->sig.sig);
 }
 
 static void handle_kill(struct wire_msg *m, union request *u)
@@ -446,8 +453,11 @@ static const struct request_row {
 	  "policy; the helper looks the user up itself, and runs nothing but "
 	  "the job's own command, as that user, in a fresh cgroup it made" },
 	{ H_SIGNAL, signal_check, handle_signal,
-	  "only TERM, INT, HUP or QUIT, only to an init this helper started, "
-	  "through the pidfd it kept (never a pid number)" },
+	  "foreground: only TERM, INT, HUP or QUIT, only to an init this "
+	  "helper started, through the pidfd it kept (never a pid number); "
+	  "else any signal but KILL, 32 and 33, only to processes the job's "
+	  "own group lists once their pidfd is open (the user's, who cannot "
+	  "move them out or others in), never to its init" },
 	{ H_KILL, kill_check, handle_kill,
 	  "cgroup.kill of a group this helper made, through the fd it kept" },
 };

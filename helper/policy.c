@@ -430,14 +430,13 @@ int signal_check(const struct policy *p, const struct wire_msg *m,
 		 union request *u, struct cerr *e)
 {
 	int sig = (int)wire_u32(m, F_SIGNAL, 0);
+	bool fg = wire_u32(m, F_FOREGROUND, 0);
 
 	memset(&u->sig, 0, sizeof u->sig);
-	if (job_ref(m, &u->sig.job_id, e) < 0)
+	if (job_ref(m, &u->sig.job_id, e) < 0 || signal_check_sig(sig, fg, e) < 0)
 		return -1;
-	/* The init forwards exactly these; KILL has its own request. */
-	if (sig != SIGTERM && sig != SIGINT && sig != SIGHUP && sig != SIGQUIT)
-		return cerr_set(e, EINVAL, "signal: only TERM, INT, HUP and QUIT may be sent");
 	u->sig.sig = sig;
+	u->sig.foreground = fg;
 	return 0;
 }
 

@@ -62,6 +62,7 @@ struct start_req {
 struct signal_req {
 	const char *job_id;
 	int sig;
+	bool foreground;	/* to the main process's group, by the init */
 };
 
 /* What a checked request holds, whichever it is. */
@@ -90,7 +91,10 @@ int policy_load(const char *path, struct policy *p, struct cerr *e);
 int start_check(const struct policy *p, const struct wire_msg *m,
 		union request *r, struct cerr *e);
 void start_req_free(struct start_req *r);
-/* SIGNAL: a job id and one of the signals the job's init forwards. */
+/* SIGNAL: a job id and a signal: with foreground, one of the four the
+ * job's init forwards to its main process's group; else any but KILL
+ * (the KILL request) and the C library's own 32 and 33, for every
+ * process of the job. */
 int signal_check(const struct policy *p, const struct wire_msg *m,
 		 union request *r, struct cerr *e);
 /* KILL: a job id. */

@@ -157,6 +157,9 @@ static _Noreturn void job_main(const struct spawn_args *a)
 	if (syscall(SYS_close_range, FD_OUT, FD_ERR, 0) < 0 ||
 	    syscall(SYS_close_range, FD_STATUS, ~0U, 0) < 0)
 		fail(STAGE_JOB_FDS, errno);
+	/* --umask; else the helper's own 022 stays. */
+	if (runopt_has(&r->opt, OPT_UMASK))
+		umask((mode_t)r->opt.u[OPT_UMASK]);
 	/* corrald raises its own fd limit for followers; jobs get the
 	 * usual soft limit back. */
 	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur > 1024) {
@@ -329,7 +332,8 @@ static void release_tracee(pid_t p, int sig)
 	ptrace(PTRACE_DETACH, p, NULL, (void *)(uintptr_t)sig);
 }
 
-/* pid 1 of the job: forward the stop signals, reap everything, and hand
+/* pid 1 of the job: forward the four signals to the main process's
+ * group (corrald's foreground SIGNAL: Ctrl-C), reap everything, and hand
  * the command's exact wait status to the helper.  The kernel ignores
  * default-action signals a pid namespace's init sends itself, so it
  * cannot re-raise a fatal signal; the status pipe carries it instead. */
@@ -350,7 +354,9 @@ static _Noreturn void init_loop(pid_t job)
 		if (sig < 0)
 			continue;
 		if (sig != SIGCHLD) {
-			kill(job, sig);
+			/* As a terminal does: the main process's whole group
+			 * (it called setsid(), so its pgid is its pid). */
+			kill(-job, sig);
 			continue;
 		}
 		while ((p = waitpid(-1, &st, WNOHANG)) > 0) {

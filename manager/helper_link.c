@@ -181,8 +181,11 @@ int hlink_start(struct mgr *m, const char *id, uint32_t uid,
 	return r;
 }
 
-/* SIGKILL is the KILL request (the whole cgroup); the others SIGNAL. */
-int hlink_signal(struct mgr *m, const char *id, int sig, struct cerr *e)
+/* SIGKILL is the KILL request (the whole cgroup); the others SIGNAL, to
+ * every process of the job, or with foreground to the main process's
+ * group only. */
+int hlink_signal(struct mgr *m, const char *id, int sig, bool foreground,
+		 struct cerr *e)
 {
 	struct wire_out o;
 	int r;
@@ -191,6 +194,8 @@ int hlink_signal(struct mgr *m, const char *id, int sig, struct cerr *e)
 	wire_put_str(&o, F_JOB_ID, id);
 	if (sig != SIGKILL)
 		wire_put_u32(&o, F_SIGNAL, (uint32_t)sig);
+	if (sig != SIGKILL && foreground)
+		wire_put_u32(&o, F_FOREGROUND, 1);
 	r = wire_out_finish(&o, e);
 	if (r == 0)
 		r = helper_send(m, &o, e);

@@ -126,12 +126,17 @@ static void waiter_error(struct mgr *m, struct job *j, int num,
 	waiter_done(m, j);
 }
 
+static void job_hangup(struct mgr *m, struct client *c);
+
 void job_client_gone(struct mgr *m, struct client *c)
 {
 	queue_client_gone(m, c);
 	if (c->run_job)
 		c->run_job->waiter = NULL;
 	c->run_job = NULL;
+	if (c->hup_id[0] && !m->stop_at)
+		job_hangup(m, c);
+	c->hup_id[0] = '\0';
 }
 
 static void job_maybe_end(struct mgr *m, struct job *j);
@@ -187,21 +192,26 @@ static int send_start(struct mgr *m, struct job *j, uint32_t uid,
 {
 	_cleanup_close_ int o0 = -1, o1 = -1, e0 = -1, e1 = -1;
 	int po[2], pe[2], wr[2];
+	bool merge = wire_has(run, F_MERGE);
 
 	j->uid = uid;
 	if (pipe2(po, O_CLOEXEC) < 0)
 		return cerr_sys(e, "stdout pipe");
 	o0 = po[0], o1 = po[1];
-	if (pipe2(pe, O_CLOEXEC) < 0)
+	/* --merge: one pipe as both, so the order is the job's own (2>&1);
+	 * all of it is stdout.  Else the order between the two is the order
+	 * corrald reads them in. */
+	if (!merge && pipe2(pe, O_CLOEXEC) < 0)
 		return cerr_sys(e, "stderr pipe");
-	e0 = pe[0], e1 = pe[1];
-	wr[0] = o1, wr[1] = e1;
+	if (!merge)
+		e0 = pe[0], e1 = pe[1];
+	wr[0] = o1, wr[1] = merge ? o1 : e1;
 	if (hlink_start(m, j->id, uid, run, env, wr, e) < 0)
 		return -1;
 	/* Our copies of the write ends close here, so EOF means the job
 	 * (and the helper) let go of them. */
 	if (add_pipe(m, j, &j->out, take_fd(&o0), STREAM_STDOUT, e) < 0 ||
-	    add_pipe(m, j, &j->err, take_fd(&e0), STREAM_STDERR, e) < 0)
+	    (!merge && add_pipe(m, j, &j->err, take_fd(&e0), STREAM_STDERR, e) < 0))
 		return -1;
 	return 0;
 }
@@ -265,9 +275,10 @@ static int job_launch(struct mgr *m, struct client *c, const char *id,
 
 /* --- stopping -------------------------------------------------------- */
 
+/* To every process of the job (SIGKILL: cgroup.kill). */
 static int send_signal(struct mgr *m, struct job *j, int sig, struct cerr *e)
 {
-	return hlink_signal(m, j->id, sig, e);
+	return hlink_signal(m, j->id, sig, false, e);
 }
 
 static void arm_kill(struct mgr *m, struct job *j, uint64_t grace_ms)
@@ -276,6 +287,14 @@ static void arm_kill(struct mgr *m, struct job *j, uint64_t grace_ms)
 
 	if (!j->kill_at || at < j->kill_at)
 		j->kill_at = at ? at : 1;
+}
+
+/* A stop's first signal: TERM, after a HUP if the job was hung up. */
+static int send_stop(struct mgr *m, struct job *j, struct cerr *e)
+{
+	if (j->hangup && send_signal(m, j, SIGHUP, e) < 0)
+		return -1;
+	return send_signal(m, j, SIGTERM, e);
 }
 
 /* Stop (SIGTERM, then KILL after grace) or kill now, for a reason. */
@@ -297,27 +316,73 @@ static int job_signal(struct mgr *m, struct job *j, bool kill,
 	if (kill)
 		return send_signal(m, j, SIGKILL, e);
 	arm_kill(m, j, grace_ms);
-	return send_signal(m, j, SIGTERM, e);
+	return send_stop(m, j, e);
+}
+
+static int not_running(struct mgr *m, const char *id, struct cerr *e)
+{
+	char state[STATE_LEN_MAX + 1] = "unknown";
+
+	if (store_state(m->store, id, state, e) < 0)
+		return -1;
+	return cerr_set(e, ESRCH, "job %s is not running (state %s)", id, state);
 }
 
 static int job_stop(struct mgr *m, const char *id, bool kill,
 		    uint64_t grace_ms, struct cerr *e)
 {
 	struct job *j = job_find(m, id);
-	char state[STATE_LEN_MAX + 1] = "unknown";
 
 	/* A job that waits in the queue never runs: it is cancelled. */
 	if (!j && queue_find(m, id))
 		return queue_cancel(m, id, kill ? "killed while queued"
 					    : "stopped while queued", e);
-	if (!j || j->exited || j->lost || j->failed) {
-		if (store_state(m->store, id, state, e) < 0)
-			return -1;
-		return cerr_set(e, ESRCH, "job %s is not running (state %s)",
-				id, state);
-	}
+	if (!j || j->exited || j->lost || j->failed)
+		return not_running(m, id, e);
 	return job_signal(m, j, kill, grace_ms,
 			  kill ? END_KILLED : END_STOPPED, e);
+}
+
+/* The attached client of a job went away (its terminal closed, its
+ * output was closed and it died of SIGPIPE, it was killed): as a
+ * terminal's hang-up, the job gets SIGHUP, then is stopped as by STOP
+ * (it ends `stopped`); queued, it is cancelled.  Audited as the user's. */
+static void job_hangup(struct mgr *m, struct client *c)
+{
+	const char *id = c->hup_id;
+	struct job *j = job_find(m, id);
+	struct cerr e;
+	int rc = 0;
+
+	if (!j && queue_find(m, id)) {
+		rc = queue_cancel(m, id, "its attached client went away", &e);
+	} else if (j && !j->exited && !j->lost && !j->failed) {
+		j->hangup = true;
+		rc = job_signal(m, j, false, m->conf.stop_grace_ms, END_STOPPED, &e);
+	} else {
+		return;
+	}
+	if (rc < 0)
+		logmsg("job %s: hang-up: %s", id, e.msg);
+	audit(m, &c->who, "hangup", id, rc < 0 ? "error" : "ok",
+	      rc < 0 ? e.msg : "its attached client went away", false);
+}
+
+/* KILL with a signal: to every process of a running job, or to its
+ * foreground group (an attached client's Ctrl-C).  It sets no end
+ * reason: what the job does with it is its own. */
+static int job_user_signal(struct mgr *m, const char *id, int sig,
+			   bool foreground, struct cerr *e)
+{
+	struct job *j = job_find(m, id);
+
+	if (!j && queue_find(m, id))
+		return cerr_set(e, ESRCH, "job %s is queued: it has no processes to signal yet", id);
+	if (j && !j->started && !j->exited)
+		return cerr_set(e, EAGAIN, "job %s is starting; try again", id);
+	if (!j || j->exited || j->lost || j->failed)
+		return not_running(m, id, e);
+	return hlink_signal(m, id, sig, foreground, e);
 }
 
 /* --- the end --------------------------------------------------------- */
@@ -463,7 +528,8 @@ static void on_started(struct mgr *m, struct job *j, uint32_t pid)
 	j->started = true;
 	if (j->timeout_ms)
 		j->timeout_at = mono_ms() + (int64_t)j->timeout_ms;
-	if (j->pending && send_signal(m, j, j->pending, &e) < 0)
+	if (j->pending && (j->pending == SIGTERM ? send_stop(m, j, &e)
+						 : send_signal(m, j, j->pending, &e)) < 0)
 		logmsg("job %s: deferred stop: %s", j->id, e.msg);
 	if (j->waiter) {
 		wire_out_init(&o, &proto_client_rep, C_STARTED);
@@ -698,6 +764,7 @@ static bool job_live_output(struct mgr *m, const char *id, struct job_live *out)
 const struct mgr_ops real_ops = {
 	.launch = job_launch,
 	.stop = job_stop,
+	.signal = job_user_signal,
 	.stopping = job_stopping,
 	.live_output = job_live_output,
 	.follow = follow_start,

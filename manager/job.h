@@ -108,6 +108,7 @@ struct job {
 	struct logf *log;
 	struct client *waiter;		/* RUN client awaiting STARTED */
 	bool started, exited, failed, lost, dead;
+	bool hangup;			/* its attached client went: HUP first */
 	enum end_reason reason;
 	int pending;			/* stop asked before STARTED: 0, SIGTERM, SIGKILL */
 	uint64_t timeout_ms;
@@ -159,7 +160,9 @@ void job_publish_final(struct mgr *m, struct logf *l, const char *id);
 int hlink_start(struct mgr *m, const char *id, uint32_t uid,
 		const struct wire_msg *run, const struct job_env *env,
 		const int wr[2], struct cerr *e);
-/* SIGTERM and the like through SIGNAL; SIGKILL through KILL. */
-int hlink_signal(struct mgr *m, const char *id, int sig, struct cerr *e);
+/* SIGTERM and the like through SIGNAL (every process of the job, or the
+ * main process's group with foreground); SIGKILL through KILL. */
+int hlink_signal(struct mgr *m, const char *id, int sig, bool foreground,
+		 struct cerr *e);
 
 #endif

@@ -351,6 +351,8 @@ static void advance_gap(struct mgr *m, struct logf *l, uint64_t tail)
 		if (c->f.off >= l->gap_end && l->size - c->f.off > 2 * m->conf.log_max_bytes) {
 			logmsg("job %s: a follower (uid %u) fell %llu bytes behind; letting it go",
 			       l->job_id, c->who.uid, (unsigned long long)(l->size - c->f.off));
+			/* corrald's doing, not the client's: no hang-up. */
+			c->hup_id[0] = '\0';
 			client_close(m, c);
 		}
 	}

@@ -91,6 +91,8 @@ struct client {
 	struct follow f;	/* SS_FOLLOW */
 	struct job *run_job;	/* SS_RUN: waiting for STARTED */
 	struct qjob *run_q;	/* SS_RUN: its job is queued */
+	char hup_id[JOB_ID_LEN + 1];	/* RUN with hangup: the job hung up
+					 * when this connection closes */
 	uint32_t events;	/* current epoll mask */
 	bool want_out, closing, rdhup, dead;
 	bool asked;		/* a message came: too late for VIA */
@@ -136,6 +138,10 @@ struct mgr_ops {
 		      struct cerr *e);
 	int (*stop)(struct mgr *m, const char *id, bool kill,
 		    uint64_t grace_ms, struct cerr *e);
+	/* Send a running job sig (not KILL): every process, or with
+	 * foreground its main process's group. */
+	int (*signal)(struct mgr *m, const char *id, int sig, bool foreground,
+		      struct cerr *e);
 	/* Turn c into a follower of job id (c->state = SS_FOLLOW). */
 	int (*follow)(struct mgr *m, struct client *c, const char *id,
 		      uint32_t streams, bool live, struct cerr *e);

@@ -2,6 +2,7 @@
  * here touches a socket or the helper directly (see struct mgr_ops), so
  * the fuzz target drives it against an in-memory store. */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -285,6 +286,15 @@ static void reply_queued(struct client *c, const char *id,
 	push(c, &o);
 }
 
+/* RUN with hangup: the job lives as long as this connection (one job
+ * per connection: an attached `corral run`). */
+static void tie_to_client(struct client *c, const struct wire_msg *msg,
+			  const char *id)
+{
+	if (wire_u32(msg, F_HANGUP, 0))
+		snprintf(c->hup_id, sizeof c->hup_id, "%s", id);
+}
+
 /* A RUN starts now, waits in the queue (over a cap, or for another
  * job), or is cancelled at once (its --after-ok job failed already);
  * each is committed with its audit rows before anything is answered. */
@@ -361,10 +371,12 @@ static void do_run(struct mgr *m, struct client *c, const struct wire_msg *msg)
 				   .priority = (uint32_t)wire_u64(msg, F_PRIORITY, 0),
 				   .after = has_after ? after : NULL,
 				   .after_ok = nj.after_ok, .blocked = blocked };
-		if (m->ops->enqueue(m, c, &q, &live, &e) < 0)
+		if (m->ops->enqueue(m, c, &q, &live, &e) < 0) {
 			reply_error(c, e.num, STAGE_NONE, "%s", e.msg);
-		else
+		} else {
 			reply_queued(c, id, &live);
+			tie_to_client(c, msg, id);
+		}
 	} else if (m->ops->launch(m, c, id, msg, &env, &e) < 0) {
 		char why[MESSAGE_LEN_MAX];
 		struct cerr e2;
@@ -378,6 +390,7 @@ static void do_run(struct mgr *m, struct client *c, const struct wire_msg *msg)
 		reply_error(c, e.num, STAGE_MANAGER, "%s", why);
 	} else {
 		c->state = SS_RUN;
+		tie_to_client(c, msg, id);
 	}
 	job_env_free(&env);
 }
@@ -472,17 +485,38 @@ static void pick_by_name(struct mgr *m, const char *name, uint32_t uid,
 		snprintf(note + used, len - used, "\" (%s), by id", name);
 }
 
+/* STOP, KILL, or KILL with a signal (KILL itself is the plain KILL). */
+static int stop_one(struct mgr *m, const struct wire_msg *msg, const char *id,
+		    bool kill, char *detail, size_t len, struct cerr *e)
+{
+	uint64_t grace = wire_u64(msg, F_GRACE_MS, m->conf.stop_grace_ms);
+	int sig = (int)wire_u32(msg, F_SIGNAL, SIGKILL);
+	bool fg = wire_u32(msg, F_FOREGROUND, 0);
+
+	if (kill && sig != SIGKILL) {
+		snprintf(detail, len, "signal=%d%s", sig, fg ? " foreground" : "");
+		return m->ops->signal(m, id, sig, fg, e);
+	}
+	if (!kill)
+		snprintf(detail, len, "grace_ms=%llu", (unsigned long long)grace);
+	return m->ops->stop(m, id, kill, grace, e);
+}
+
 static void do_stop(struct mgr *m, struct client *c, const struct wire_msg *msg,
 		    bool kill)
 {
 	const char *action = kill ? "kill" : "stop";
-	uint64_t grace = wire_u64(msg, F_GRACE_MS, m->conf.stop_grace_ms);
 	char id[JOB_ID_LEN + 1], detail[64] = "", note[200] = "";
 	char state[STATE_LEN_MAX + 1];
 	struct wire_out o;
 	bool finished;
 	struct cerr e;
 
+	if (kill && wire_has(msg, F_SIGNAL) &&
+	    (int)wire_u32(msg, F_SIGNAL, 0) != SIGKILL &&
+	    signal_check_sig((int)wire_u32(msg, F_SIGNAL, 0),
+			     wire_u32(msg, F_FOREGROUND, 0), &e) < 0)
+		return refuse(m, c, action, NULL, &e);
 	if (resolve_as(m, c, action, msg, true, id) < 0)
 		return;
 	if (!job_id_valid(wire_str(msg, F_JOB_REF)))
@@ -495,12 +529,8 @@ static void do_stop(struct mgr *m, struct client *c, const struct wire_msg *msg,
 	if (finished) {
 		snprintf(note, sizeof note, "job %s has already ended (%s)", id, state);
 		snprintf(detail, sizeof detail, "already %s", state);
-	} else {
-		if (m->ops->stop(m, id, kill, grace, &e) < 0)
-			return refuse(m, c, action, id, &e);
-		if (!kill)
-			snprintf(detail, sizeof detail, "grace_ms=%llu",
-				 (unsigned long long)grace);
+	} else if (stop_one(m, msg, id, kill, detail, sizeof detail, &e) < 0) {
+		return refuse(m, c, action, id, &e);
 	}
 	audit(m, &c->who, action, id, "ok", detail, true);
 	wire_out_init(&o, &proto_client_rep, C_OK);

@@ -42,6 +42,7 @@ static const struct col job_cols[] = {
 #define K_OF_COUNT K_U64
 #define K_OF_DURATION K_U64
 #define K_OF_FLAG K_U64
+#define K_OF_OCTAL K_U64
 #define K_OF_CPUSET K_TEXT
 #define K_OF_NAME K_TEXT
 #define K_OF_PATH K_TEXT

@@ -51,8 +51,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)start_controllers(r);
 		start_req_free(&u.start);
 	}
+	/* A signal that passes is never KILL or the C library's own, and a
+	 * foreground one is one the init forwards. */
 	if (m.type == H_SIGNAL && signal_check(&pol, &m, &u, &e) == 0 &&
-	    u.sig.sig != 15 && u.sig.sig != 2 && u.sig.sig != 1 && u.sig.sig != 3)
+	    (u.sig.sig < 1 || u.sig.sig > 64 || u.sig.sig == 9 ||
+	     u.sig.sig == 32 || u.sig.sig == 33 ||
+	     (u.sig.foreground && u.sig.sig != 15 && u.sig.sig != 2 &&
+	      u.sig.sig != 1 && u.sig.sig != 3)))
 		__builtin_trap();
 	wire_msg_free(&m);
 	return 0;

@@ -4,6 +4,7 @@
  * stubs where corrald would touch the helper or a log file.  Every reply
  * corrald queues must itself be a valid client-link message. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,12 @@ static int stub_follow(struct mgr *m, struct client *c, const char *id,
 		r = outq_push(&c->q, &o, e);
 	wire_out_free(&o);
 	return r;
+}
+
+static int stub_signal(struct mgr *m, const char *id, int sig, bool fg,
+		       struct cerr *e)
+{
+	return sig == SIGUSR2 ? cerr_set(e, ESRCH, "stub: not running") : 0;
 }
 
 static bool stub_stopping(struct mgr *m, const char *id)
@@ -100,7 +107,8 @@ static int stub_enqueue(struct mgr *m, struct client *c, const struct qspec *q,
 }
 
 static const struct mgr_ops stub_ops = {
-	.launch = stub_launch, .stop = stub_stop, .follow = stub_follow,
+	.launch = stub_launch, .stop = stub_stop, .signal = stub_signal,
+	.follow = stub_follow,
 	.rm_log = stub_rm_log, .prune = stub_prune, .stopping = stub_stopping,
 	.live_output = stub_live_output, .place = stub_place,
 	.enqueue = stub_enqueue,

@@ -46,8 +46,10 @@ static void fill(struct wire_out *o, const struct wire_proto *p, uint16_t t)
 		wire_put_fd(o, -1);
 	} else if (h && (t == H_SIGNAL || t == H_KILL || t == H_STARTED)) {
 		wire_put_str(o, F_JOB_ID, JOB);
-		if (t == H_SIGNAL)
-			wire_put_u32(o, F_SIGNAL, 15);
+		if (t == H_SIGNAL) {
+			wire_put_u32(o, F_SIGNAL, 2);
+			wire_put_u32(o, F_FOREGROUND, 1);
+		}
 		if (t == H_STARTED)
 			wire_put_u32(o, F_PID, 4242);
 	} else if (h && t == H_READY) {
@@ -75,6 +77,7 @@ static void fill(struct wire_out *o, const struct wire_proto *p, uint16_t t)
 		wire_put_u64(o, F_PRIORITY, 5);
 		wire_put_str(o, F_AFTER, "0123");
 		wire_put_u32(o, F_AFTER_OK, 1);
+		wire_put_u32(o, F_HANGUP, 1);
 	} else if (t == C_FOLLOW || t == C_STATUS || t == C_STOP || t == C_KILL ||
 		   t == C_RM) {
 		wire_put_str(o, F_JOB_REF, "0123");
@@ -84,6 +87,10 @@ static void fill(struct wire_out *o, const struct wire_proto *p, uint16_t t)
 			wire_put_u32(o, F_FOLLOW, 1);
 		if (t == C_STOP)
 			wire_put_u64(o, F_GRACE_MS, 5000);
+		if (t == C_KILL) {
+			wire_put_u32(o, F_SIGNAL, 10);
+			wire_put_u32(o, F_FOREGROUND, 0);
+		}
 	} else if (t == C_LIST || t == C_AUDIT) {
 		wire_put_u32(o, F_LIMIT, 20);
 		if (t == C_LIST) {

@@ -905,6 +905,43 @@ static void test_unknown_job_signal_kill(void **state)
 	still_serving(&f->h);
 }
 
+/* SIGNAL refuses KILL (its own request), the C library's 32 and 33, and
+ * a foreground signal the init does not forward, each with ERROR naming
+ * the job; the job runs on, and a signal it may get still reaches it. */
+static void test_signal_refused(void **state)
+{
+	static const struct { uint32_t sig, fg; } bad[] = {
+		{ SIGKILL, 0 }, { 32, 0 }, { 33, 0 }, { SIGUSR1, 1 }, { SIGKILL, 1 },
+	};
+	struct fx *f = *state;
+	struct wire_msg m;
+	struct job j;
+
+	start_sleeper(&f->h, &j, "trap-term", "7");
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		struct wire_out o;
+		struct cerr e;
+
+		wire_out_init(&o, &proto_helper_req, H_SIGNAL);
+		wire_put_str(&o, F_JOB_ID, j.id);
+		wire_put_u32(&o, F_SIGNAL, bad[i].sig);
+		wire_put_u32(&o, F_FOREGROUND, bad[i].fg);
+		assert_int_equal(wire_out_finish(&o, &e), 0);
+		assert_int_equal(wire_send_packet(f->h.sock, &o, &e), 0);
+		wire_out_free(&o);
+		if (helper_next(&f->h, TBIT(H_ERROR), j.id, NULL, WAIT_MS, &m) != 1)
+			fail_msg("SIGNAL %u foreground %u was not refused", bad[i].sig, bad[i].fg);
+		assert_int_equal(wire_u32(&m, F_ERRNO, 0), EINVAL);
+		wire_msg_free(&m);
+	}
+	assert_true(job_dir_exists(S.job_uid, j.id));
+	send_signal(&f->h, j.id, SIGTERM);
+	if (job_await_exit(&f->h, &j, WAIT_MS) != 1)
+		fail_msg("no EXITED after SIGNAL TERM");
+	assert_int_equal(WEXITSTATUS(j.wstatus), 7);
+	job_close(&j);
+}
+
 /* ---- hostile manager: malformed messages ----------------------------- */
 
 enum { SKIP_ID = 1, SKIP_UID = 2, SKIP_ARGV = 4, SKIP_ENV = 8, SKIP_CWD = 16 };
@@ -1642,6 +1679,7 @@ int main(void)
 		T(test_ns_off_not_allowed),
 		TN(test_max_jobs),
 		T(test_unknown_job_signal_kill),
+		T(test_signal_refused),
 		T(test_fields_past_bounds),
 		T(test_bad_frames),
 		T(test_fd_counts),

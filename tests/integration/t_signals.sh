@@ -65,6 +65,177 @@ t_sig_env() {
 }
 t_sig_env
 
+# bg_run OUT ARGS...: `corral run ARGS` attached, as uA, in the
+# background with $! its own pid (setpriv and env exec it); stdout to
+# OUT, stderr to OUT.err.
+bg_run() {
+	local out=$1
+	shift
+	setpriv --reuid="$uA" --regid=nogroup --init-groups \
+		env CORRAL_SOCKET="$CORRAL_SOCKET" PATH=/usr/bin:/bin \
+		"$corral" run "$@" >"$out" 2>"$out.err" &
+}
+# The job id corral run printed ("Running as job ID").
+bg_id() { sed -n 's/^Running as job \([0-9a-f-]*\)$/\1/p' "$1.err"; }
+job_started() { [ -n "$(bg_id "$1")" ]; }
+state_is() { [ "$(field "$1" state)" = "$2" ]; }
+# wait_pid PID: its exit status, or 255 if it is still there after 10 s.
+wait_pid() {
+	wait_for 10 not kill -0 "$1" 2>/dev/null || return 255
+	wait "$1"
+}
+
+# Ctrl-C (SIGINT to corral) is the job's, as in a terminal: INT to its
+# foreground group, so the shell's INT trap runs after sleep dies.
+t_sig_ctrl_c() {
+	local pid rc id
+	bg_run "$work/cc1" -- sh -c 'trap "echo trapped; exit 5" INT; sleep 100; echo not-here'
+	pid=$!
+	wait_for 10 job_started "$work/cc1"
+	kill -INT "$pid"
+	wait_pid "$pid"
+	rc=$?
+	result $((rc != 5)) sig_ctrl_c_trap_runs "exit $rc, out: $(cat "$work/cc1" "$work/cc1.err")"
+	expect sig_ctrl_c_trap_output "out: $(cat "$work/cc1")" test "$(cat "$work/cc1")" = trapped
+	# Killed by SIGINT: 130, as a shell says; the job ended by itself.
+	bg_run "$work/cc2" -- sleep 100
+	pid=$!
+	wait_for 10 job_started "$work/cc2"
+	kill -INT "$pid"
+	wait_pid "$pid"
+	rc=$?
+	id=$(bg_id "$work/cc2")
+	result $((rc != 130)) sig_ctrl_c_130 "exit $rc, state $(field "$id" state) signal $(field "$id" signal)"
+	expect sig_ctrl_c_exited "state $(field "$id" state)" state_is "$id" exited
+	# A job deaf to INT: the second Ctrl-C stops it.
+	bg_run "$work/cc3" -- sh -c 'trap "" INT; sleep 100'
+	pid=$!
+	wait_for 10 job_started "$work/cc3"
+	kill -INT "$pid"
+	sleep 0.3
+	expect sig_ctrl_c_first_only_int "state $(field "$(bg_id "$work/cc3")" state)" kill -0 "$pid"
+	kill -INT "$pid"
+	wait_pid "$pid"
+	rc=$?
+	id=$(bg_id "$work/cc3")
+	result $((rc != 143)) sig_ctrl_c_second_stops "exit $rc, state $(field "$id" state), $(cat "$work/cc3.err")"
+	expect sig_ctrl_c_stopped "state $(field "$id" state)" state_is "$id" stopped
+}
+t_sig_ctrl_c
+
+# stop sends TERM to every process of the job: a grandchild's TERM trap
+# runs (before, only the main process got it, and the main shell's trap
+# waited for the grandchild until the kill after the grace).
+t_sig_stop_reaches_all() {
+	local id t0 t1 out
+	id=$(cr "$uA" run -d -- sh -c 'trap "wait; exit 7" TERM
+		(trap "echo grandchild-term; exit 0" TERM; sleep 100 & wait) & wait')
+	sleep 0.3
+	t0=$(now_ns)
+	cr "$uA" stop "$id" 2>/dev/null
+	cr "$uA" wait "$id"
+	t1=$(now_ns)
+	out=$(cr "$uA" logs "$id" 2>&1)
+	expect sig_stop_grandchild_trap "log: $out; state $(field "$id" state) exit $(field "$id" exit_code) signal $(field "$id" signal)" \
+		test "$out" = grandchild-term -a "$(field "$id" exit_code)" = 7
+	expect sig_stop_before_grace "took $(((t1 - t0) / 1000000)) ms (grace 2 s)" \
+		test $(((t1 - t0) / 1000000)) -lt 1500
+	expect sig_stop_state "state $(field "$id" state)" state_is "$id" stopped
+}
+t_sig_stop_reaches_all
+
+# kill --signal SIG: any signal to every process of the job.
+t_sig_kill_signal() {
+	local id rc out
+	id=$(cr "$uA" run -d -- sh -c 'trap "echo got-usr1; exit 3" USR1; sleep 100 & wait')
+	sleep 0.3
+	cr "$uA" kill --signal usr1 "$id"
+	cr "$uA" wait "$id"
+	rc=$?
+	out=$(cr "$uA" logs "$id" 2>&1)
+	expect sig_kill_usr1 "exit $rc, log: $out, state $(field "$id" state)" \
+		test "$rc" = 3 -a "$out" = got-usr1
+	expect sig_kill_usr1_exited "state $(field "$id" state)" state_is "$id" exited
+	id=$(cr "$uA" run -d -- sleep 100)
+	out=$(cr "$uA" kill -s NOSUCH "$id" 2>&1)
+	rc=$?
+	expect sig_kill_bad_name "exit $rc: $out" \
+		sh -c '[ "$1" = 125 ] && printf "%s" "$2" | grep -q "\"NOSUCH\" is not a signal"' _ "$rc" "$out"
+	out=$(cr "$uA" kill -s 33 "$id" 2>&1)
+	expect sig_kill_libc_signal "$out" has "$out" "the C library's own"
+	cr "$uA" kill -s SIGTERM "$id"
+	cr "$uA" wait "$id"
+	rc=$?
+	result $((rc != 143)) sig_kill_term_143 "exit $rc, state $(field "$id" state)"
+}
+t_sig_kill_signal
+
+# Hang-up: `corral run -- yes | head -3` returns at once (corral dies of
+# SIGPIPE, as yes would), and corrald stops the job; the job got SIGHUP
+# first.  A -d job is not tied to its client.
+t_sig_hangup() {
+	local t0 t1 out id pid
+	t0=$(now_ns)
+	out=$(setpriv --reuid="$uA" --regid=nogroup --init-groups \
+		env CORRAL_SOCKET="$CORRAL_SOCKET" "$corral" run -- yes 2>"$work/yes.err" | head -3 | tr '\n' ' ')
+	t1=$(now_ns)
+	MEASURE_HANGUP="$(((t1 - t0) / 1000000)) ms"
+	echo "# corral run -- yes | head -3 returned in $MEASURE_HANGUP"
+	expect sig_hangup_pipeline_returns "took $MEASURE_HANGUP, out: $out" \
+		test "$out" = "y y y " -a $(((t1 - t0) / 1000000)) -lt 1000
+	id=$(bg_id "$work/yes")
+	expect sig_hangup_yes_stopped "state $(field "$id" state)" wait_for 5 state_is "$id" stopped
+	bg_run "$work/hup" -- sh -c 'trap "echo got-hup; exit 4" HUP; trap "" TERM; sleep 100 & wait'
+	pid=$!
+	wait_for 10 job_started "$work/hup"
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null
+	id=$(bg_id "$work/hup")
+	wait_for 5 state_is "$id" stopped
+	out=$(cr "$uA" logs "$id" 2>&1)
+	expect sig_hangup_gets_hup "log: $out, state $(field "$id" state) exit $(field "$id" exit_code)" \
+		test "$out" = got-hup -a "$(field "$id" exit_code)" = 4
+	id=$(cr "$uA" run -d -- sleep 100)
+	sleep 0.5
+	expect sig_hangup_not_detached "state $(field "$id" state)" state_is "$id" running
+	cr "$uA" kill "$id"
+}
+t_sig_hangup
+
+# --merge: one pipe for stdout and stderr, so 10,000 alternating lines
+# arrive in the job's own order (as 2>&1); all of it is stdout.
+t_sig_merge() {
+	local rc id
+	cr "$uA" run -q --merge -- sh -c 'i=0; while [ $i -lt 5000 ]; do
+		echo "out $i"; echo "err $i" >&2; i=$((i + 1)); done' >"$work/merge.out" 2>"$work/merge.err"
+	rc=$?
+	awk 'BEGIN { for (i = 0; i < 5000; i++) printf "out %d\nerr %d\n", i, i }' >"$work/merge.want"
+	expect sig_merge_exact_order "exit $rc, $(wc -l <"$work/merge.out") lines, first difference: $(cmp "$work/merge.out" "$work/merge.want" 2>&1)" \
+		cmp -s "$work/merge.out" "$work/merge.want"
+	expect sig_merge_no_stderr "stderr: $(head -c 200 "$work/merge.err")" test ! -s "$work/merge.err"
+	id=$(cr "$uA" run -d --merge -- sh -c 'echo a; echo b >&2')
+	cr "$uA" wait "$id"
+	expect sig_merge_recorded "merge column $(field "$id" merge), logs --stdout: $(cr "$uA" logs --stdout "$id" | tr '\n' ' ')" \
+		test "$(field "$id" merge)" = 1 -a "$(cr "$uA" logs --stdout "$id" | tr '\n' ' ')" = "a b "
+}
+t_sig_merge
+
+# --umask: the job's file mode creation mask (default the helper's 022).
+t_sig_umask() {
+	local out rc
+	out=$(cr "$uA" run -q --umask 077 -- sh -c 'umask; touch /tmp/sig-umask-$$; stat -c %a /tmp/sig-umask-$$; rm /tmp/sig-umask-$$')
+	expect sig_umask_set "got: $(echo $out)" test "$(echo $out)" = "0077 600"
+	out=$(cr "$uA" run -q -- sh -c umask)
+	expect sig_umask_default "got: $out" test "$out" = 0022
+	out=$(cr "$uA" run --umask 8 -- true 2>&1)
+	rc=$?
+	expect sig_umask_bad "exit $rc: $out" \
+		sh -c '[ "$1" = 125 ] && printf "%s" "$2" | grep -q "umask.*not an octal number"' _ "$rc" "$out"
+	out=$(cr "$uA" run --umask 1000 -- true 2>&1)
+	expect sig_umask_range "$out" has "$out" "above the maximum of 0777"
+}
+t_sig_umask
+
 stop_instance
 if [ -n "${sig_alone:-}" ]; then
 	finish

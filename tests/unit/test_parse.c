@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 
 #include "cleanup.h"
@@ -246,6 +247,39 @@ static void test_env_name(void **state)
 	assert_false(env_name_valid("AB\0C", 4));
 }
 
+static void test_parse_signal(void **state)
+{
+	static const struct { const char *s; int sig; } good[] = {
+		{ "TERM", SIGTERM }, { "SIGTERM", SIGTERM }, { "term", SIGTERM },
+		{ "usr1", SIGUSR1 }, { "SigHup", SIGHUP }, { "9", 9 }, { "64", 64 },
+		{ "1", 1 }, { "INT", SIGINT }, { "CONT", SIGCONT },
+	};
+	static const char *const bad[] = {
+		"", "0", "65", "TERMX", "SIG", "-15", "15x", "SIGSIGTERM",
+		"RTMIN+99", "RTMAX+1", "RTMIN-1", "RTFOO", "99999999999999999999",
+	};
+	struct cerr e;
+	int sig;
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		sig = -1;
+		assert_int_equal(parse_signal(good[i].s, &sig, &e), 0);
+		assert_int_equal(sig, good[i].sig);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_int_equal(parse_signal(bad[i], &sig, &e), -1);
+	assert_int_equal(parse_signal("RTMIN", &sig, &e), 0);
+	assert_int_equal(sig, SIGRTMIN);
+	assert_int_equal(parse_signal("SIGRTMIN+2", &sig, &e), 0);
+	assert_int_equal(sig, SIGRTMIN + 2);
+	assert_int_equal(parse_signal("rtmax-1", &sig, &e), 0);
+	assert_int_equal(sig, SIGRTMAX - 1);
+	assert_int_equal(parse_signal(NULL, &sig, &e), -1);
+	/* the message names what was typed */
+	parse_signal("TERMX", &sig, &e);
+	assert_non_null(strstr(e.msg, "\"TERMX\" is not a signal"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +292,7 @@ int main(void)
 		cmocka_unit_test(test_job_id),
 		cmocka_unit_test(test_cpuset),
 		cmocka_unit_test(test_env_name),
+		cmocka_unit_test(test_parse_signal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

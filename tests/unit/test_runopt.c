@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "cleanup.h"
 #include "proto.h"
 #include "runopt.h"
 
@@ -99,6 +100,30 @@ static void test_parse_bounds(void **state)
 	assert_true(runopt_has(&r, OPT_NAME));
 }
 
+/* --umask: octal in, octal out, within 0 to 0777. */
+static void test_octal(void **state)
+{
+	static const struct { const char *in, *shown; uint64_t v; } good[] = {
+		{ "077", "0077", 077 }, { "0", "0000", 0 }, { "0777", "0777", 0777 },
+	};
+	static const struct { const char *in, *why; } bad[] = {
+		{ "8", "\"8\" is not an octal number" }, { "-1", "is not an octal number" },
+		{ "1000", "\"1000\" is above the maximum of 0777" },
+		{ "77777777777777777777777", "is too large" }, { "", "empty octal number" },
+	};
+	struct runopts r = { 0 };
+	struct cerr e = { 0 };
+	char b[64];
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		assert_int_equal(runopt_parse(&r, OPT_UMASK, good[i].in, &e), 0);
+		assert_int_equal(r.u[OPT_UMASK], good[i].v);
+		assert_string_equal(runopt_format(&r, OPT_UMASK, b, sizeof b), good[i].shown);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		parse_err(OPT_UMASK, bad[i].in, bad[i].why);
+}
+
 static void test_cgroup_values(void **state)
 {
 	struct runopts r = { 0 };
@@ -160,6 +185,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table_names),
 		cmocka_unit_test(test_parse_bounds),
+		cmocka_unit_test(test_octal),
 		cmocka_unit_test(test_cgroup_values),
 		cmocka_unit_test(test_wire_roundtrip),
 	};

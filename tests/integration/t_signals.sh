@@ -79,6 +79,7 @@ bg_run() {
 bg_id() { sed -n 's/^Running as job \([0-9a-f-]*\)$/\1/p' "$1.err"; }
 job_started() { [ -n "$(bg_id "$1")" ]; }
 state_is() { [ "$(field "$1" state)" = "$2" ]; }
+logged() { cr "$uA" logs "$1" 2>&1 | grep -q -- "$2"; }
 # wait_pid PID: its exit status, or 255 if it is still there after 10 s.
 wait_pid() {
 	wait_for 10 not kill -0 "$1" 2>/dev/null || return 255
@@ -143,6 +144,27 @@ t_sig_stop_reaches_all() {
 	expect sig_stop_state "state $(field "$id" state)" state_is "$id" stopped
 }
 t_sig_stop_reaches_all
+
+# Many processes: the helper's walk opens 64 pidfds at a time; 300 TERM
+# traps in 300 subshells (601 processes) all run.
+t_sig_stop_many() {
+	local id t0 t1 n
+	id=$(cr "$uA" run -d -- sh -c 'i=0; while [ $i -lt 300 ]; do
+		(trap "echo t; exit 0" TERM; sleep 100 & wait) & i=$((i + 1)); done
+		trap "wait; exit 0" TERM; echo ready >&2; wait')
+	wait_for 10 logged "$id" ready
+	sleep 1		# the last subshells set their traps
+	t0=$(now_ns)
+	cr "$uA" stop "$id" 2>/dev/null
+	cr "$uA" wait "$id"
+	t1=$(now_ns)
+	n=$(cr "$uA" logs --stdout "$id" | grep -c '^t$')
+	MEASURE_STOP_MANY="$(((t1 - t0) / 1000000)) ms"
+	echo "# stop of 601 processes, 300 with a TERM trap, to the job's end: $MEASURE_STOP_MANY"
+	expect sig_stop_many "$n of 300 traps ran, state $(field "$id" state), exit $(field "$id" exit_code), took $MEASURE_STOP_MANY" \
+		test "$n" = 300 -a "$(field "$id" exit_code)" = 0
+}
+t_sig_stop_many
 
 # kill --signal SIG: any signal to every process of the job.
 t_sig_kill_signal() {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -367,6 +368,7 @@ struct attach {
 	unsigned acted;			/* ACT_*: the last one done */
 	bool queued;			/* waiting in corrald's queue */
 	bool quiet;
+	int wake;			/* wake_set()'s epoll fd */
 };
 
 /* As a terminal: the first Ctrl-C is the job's (SIGINT to its foreground
@@ -416,24 +418,51 @@ static void escalate(struct attach *a)
 	corral_close(&conn);
 }
 
-/* A hang-up (the terminal closed) ends corral as it ends a local
+/* A hang-up (the terminal closed: SIGHUP) or our output closed (SIGPIPE,
+ * as `yes` would get on its next write) ends corral as it ends a local
  * process; corrald sees the connection go and hangs up the job. */
-static void hang_up(void)
+static void hang_up(int sig)
 {
-	signal(SIGHUP, SIG_DFL);
-	raise(SIGHUP);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* What corral's loop polls while attached: an epoll set of the signal
+ * pipe and stdout.  stdout reports EPOLLERR once nobody reads it (a pipe
+ * whose reader is gone: `corral run -- cmd | head -1` while cmd is
+ * silent) and EPOLLHUP when a terminal hangs up.  A file or /dev/null
+ * cannot be watched (EPERM) and never closes. */
+static int wake_set(struct cerr *e)
+{
+	struct epoll_event sig = { .events = EPOLLIN, .data.fd = sig_pipe[0] };
+	struct epoll_event out = { .events = 0, .data.fd = STDOUT_FILENO };
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, sig_pipe[0], &sig) < 0) {
+		cerr_sys(e, "epoll");
+		if (ep >= 0)
+			close(ep);
+		return -1;
+	}
+	epoll_ctl(ep, EPOLL_CTL_ADD, STDOUT_FILENO, &out);	/* if it can */
+	return ep;
 }
 
 static void on_wake(void *ctx)
 {
 	struct attach *a = ctx;
+	struct epoll_event ev[2];
 	unsigned char b[64];
 	ssize_t n;
+	int k = epoll_wait(a->wake, ev, 2, 0);
 
+	for (int i = 0; i < k; i++)
+		if (ev[i].data.fd == STDOUT_FILENO)
+			hang_up(SIGPIPE);
 	while ((n = read(sig_pipe[0], b, sizeof b)) > 0)
 		for (ssize_t i = 0; i < n; i++) {
 			if (b[i] == SIGHUP)
-				hang_up();
+				hang_up(SIGHUP);
 			a->nint += b[i] == SIGINT;
 			a->nterm += b[i] == SIGTERM;
 		}
@@ -474,11 +503,13 @@ static int run_attached(struct corral_conn *conn, struct run_opts *o,
 	struct attach a = { .cli = c, .quiet = o->quiet };
 	struct corral_job job;
 	struct cerr e = { 0 };
+	_cleanup_close_ int wake = -1;
 	int rc;
 
-	if (install_signals(&e) < 0)
+	if (install_signals(&e) < 0 || (wake = wake_set(&e)) < 0)
 		return cli_fail(c, &e);
-	conn->wake_fd = sig_pipe[0];
+	a.wake = wake;
+	conn->wake_fd = wake;
 	conn->on_wake = on_wake;
 	conn->wake_ctx = &a;
 	o->req.on_queued = attached_queued;

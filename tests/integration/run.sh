@@ -17,6 +17,7 @@ TIER=check-integration TIER_PREFIX=i
 . "$(dirname "$0")/../tier.sh"
 
 log_has() { cr "$3" logs "$1" 2>&1 | grep -q -- "$2"; }
+more_failed() { [ "$(sql "SELECT count(*) FROM jobs WHERE uid=$uidA AND state='failed'")" -gt "$1" ]; }
 
 # --- instance 1: the log cap ----------------------------------------------
 
@@ -432,7 +433,7 @@ t_stop() {
 }
 
 t_exit_codes() {
-	local spec cmd want rc id wrc
+	local spec cmd want rc id wrc nfailed
 	for spec in '0:exit 0' '3:exit 3' '42:exit 42' '138:kill -USR1 $$' '137:kill -KILL $$'; do
 		want=${spec%%:*} cmd=${spec#*:}
 		cr "$uA" run -- sh -c "$cmd"; rc=$?
@@ -441,7 +442,11 @@ t_exit_codes() {
 		expect "exit_code_$want" "'$cmd': run rc=$rc, wait rc=$wrc, want $want" \
 			test $rc = "$want" -a $wrc = "$want"
 	done
+	nfailed=$(sql "SELECT count(*) FROM jobs WHERE uid=$uidA AND state='failed'")
 	cr "$uA" run -- /nonexistent/command 2>"$work/nf.err"; rc=$?
+	# The ERROR can reach corral before corrald has read the job's pipes
+	# to EOF and written the row's end: wait for the row.
+	wait_for 5 more_failed "$nfailed"
 	id=$(sql "SELECT id FROM jobs WHERE uid=$uidA AND state='failed' ORDER BY created_ms DESC LIMIT 1")
 	cr "$uA" wait "$id" 2>/dev/null; wrc=$?
 	expect exit_code_127_not_found "run rc=$rc ($(cat "$work/nf.err")), wait rc=$wrc, stage $(field "$id" stage)" \

@@ -207,6 +207,17 @@ t_sig_hangup() {
 		test "$out" = "y y y " -a $(((t1 - t0) / 1000000)) -lt 1000
 	id=$(bg_id "$work/yes")
 	expect sig_hangup_yes_stopped "state $(field "$id" state)" wait_for 5 state_is "$id" stopped
+	# Output closed while the job prints nothing: corral sees it (EPOLLERR
+	# on its stdout) and goes at once, without waiting for a write.
+	t0=$(now_ns)
+	out=$(setpriv --reuid="$uA" --regid=nogroup --init-groups \
+		env CORRAL_SOCKET="$CORRAL_SOCKET" "$corral" run -- sh -c 'echo first; sleep 100' \
+		2>"$work/silent.err" | head -1)
+	t1=$(now_ns)
+	id=$(bg_id "$work/silent")
+	expect sig_hangup_silent_returns "took $(((t1 - t0) / 1000000)) ms, out: $out" \
+		test "$out" = first -a $(((t1 - t0) / 1000000)) -lt 1000
+	expect sig_hangup_silent_stopped "state $(field "$id" state)" wait_for 5 state_is "$id" stopped
 	bg_run "$work/hup" -- sh -c 'trap "echo got-hup; exit 4" HUP; trap "" TERM; sleep 100 & wait'
 	pid=$!
 	wait_for 10 job_started "$work/hup"

@@ -178,6 +178,8 @@ t_sig_kill_signal() {
 	expect sig_kill_usr1 "exit $rc, log: $out, state $(field "$id" state)" \
 		test "$rc" = 3 -a "$out" = got-usr1
 	expect sig_kill_usr1_exited "state $(field "$id" state)" state_is "$id" exited
+	expect sig_kill_usr1_audited "$(sql "SELECT detail FROM audit WHERE job_id = '$id' AND action = 'kill'")" \
+		test "$(sql "SELECT detail FROM audit WHERE job_id = '$id' AND action = 'kill'")" = "signal=10"
 	id=$(cr "$uA" run -d -- sleep 100)
 	out=$(cr "$uA" kill -s NOSUCH "$id" 2>&1)
 	rc=$?
@@ -207,6 +209,8 @@ t_sig_hangup() {
 		test "$out" = "y y y " -a $(((t1 - t0) / 1000000)) -lt 1000
 	id=$(bg_id "$work/yes")
 	expect sig_hangup_yes_stopped "state $(field "$id" state)" wait_for 5 state_is "$id" stopped
+	expect sig_hangup_audited "audit rows: $(sql "SELECT action, uid, outcome FROM audit WHERE job_id = '$id'" | tr '\n' ' ')" \
+		test "$(sql "SELECT count(*) FROM audit WHERE job_id = '$id' AND action = 'hangup' AND uid = $uidA AND outcome = 'ok'")" = 1
 	# Output closed while the job prints nothing: corral sees it (EPOLLERR
 	# on its stdout) and goes at once, without waiting for a write.
 	t0=$(now_ns)

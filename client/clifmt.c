@@ -528,6 +528,10 @@ static void json_opts(FILE *f, const struct runopts *r)
 		} else if (runopt_defs[id].type == RT_FLAG) {
 			jkey(f, runopt_defs[id].name);
 			fputs(runopt_has(r, id) && r->u[id] ? "true" : "false", f);
+		} else if (runopt_defs[id].type == RT_OCTAL && runopt_has(r, id)) {
+			/* a mode reads as people write it: "0077", not 63 */
+			char b[16];
+			jstr(f, runopt_defs[id].name, runopt_format(r, id, b, sizeof b));
 		} else {
 			ju64(f, runopt_defs[id].name, runopt_has(r, id), r->u[id]);
 		}

@@ -259,9 +259,14 @@ t_sig_merge
 
 # --umask: the job's file mode creation mask (default the helper's 022).
 t_sig_umask() {
-	local out rc
+	local out rc id
 	out=$(cr "$uA" run -q --umask 077 -- sh -c 'umask; touch /tmp/sig-umask-$$; stat -c %a /tmp/sig-umask-$$; rm /tmp/sig-umask-$$')
 	expect sig_umask_set "got: $(echo $out)" test "$(echo $out)" = "0077 600"
+	id=$(cr "$uA" run -d --umask 027 -- true)
+	cr "$uA" wait "$id"
+	out=$(cr "$uA" status --json "$id")
+	expect sig_umask_status "status: $(cr "$uA" status "$id" | grep -i umask), json: $out" \
+		sh -c 'cr_status=$(printf "%s" "$1" | grep -c "\"umask\":\"0027\""); [ "$cr_status" = 1 ]' _ "$out"
 	out=$(cr "$uA" run -q -- sh -c umask)
 	expect sig_umask_default "got: $out" test "$out" = 0022
 	out=$(cr "$uA" run --umask 8 -- true 2>&1)

@@ -127,20 +127,26 @@ t_sig_ctrl_c
 # stop sends TERM to every process of the job: a grandchild's TERM trap
 # runs (before, only the main process got it, and the main shell's trap
 # waited for the grandchild until the kill after the grace).
+# stop_timed ID: corral stop, then wait; took_ms is how long until the
+# end was recorded, out the job's log.
+stop_timed() {
+	local t0
+	t0=$(now_ns)
+	cr "$uA" stop "$1" 2>/dev/null
+	cr "$uA" wait "$1"
+	took_ms=$((($(now_ns) - t0) / 1000000))
+	out=$(cr "$uA" logs "$1" 2>&1)
+}
+
 t_sig_stop_reaches_all() {
-	local id t0 t1 out
+	local id took_ms out
 	id=$(cr "$uA" run -d -- sh -c 'trap "wait; exit 7" TERM
 		(trap "echo grandchild-term; exit 0" TERM; sleep 100 & wait) & wait')
 	sleep 0.3
-	t0=$(now_ns)
-	cr "$uA" stop "$id" 2>/dev/null
-	cr "$uA" wait "$id"
-	t1=$(now_ns)
-	out=$(cr "$uA" logs "$id" 2>&1)
+	stop_timed "$id"
 	expect sig_stop_grandchild_trap "log: $out; state $(field "$id" state) exit $(field "$id" exit_code) signal $(field "$id" signal)" \
 		test "$out" = grandchild-term -a "$(field "$id" exit_code)" = 7
-	expect sig_stop_before_grace "took $(((t1 - t0) / 1000000)) ms (grace 2 s)" \
-		test $(((t1 - t0) / 1000000)) -lt 1500
+	expect sig_stop_before_grace "took $took_ms ms (grace 2 s)" test "$took_ms" -lt 1500
 	expect sig_stop_state "state $(field "$id" state)" state_is "$id" stopped
 }
 t_sig_stop_reaches_all
@@ -193,6 +199,21 @@ t_sig_kill_signal() {
 	result $((rc != 143)) sig_kill_term_143 "exit $rc, state $(field "$id" state)"
 }
 t_sig_kill_signal
+
+# kill -s STOP pauses every process; a stop then still runs the TERM
+# trap at once, because CONT follows TERM (not only at the kill after
+# the grace).
+t_sig_stopped_job_stops() {
+	local id took_ms out
+	id=$(cr "$uA" run -d -- sh -c 'trap "echo got-term; exit 6" TERM; sleep 100 & wait')
+	sleep 0.3
+	cr "$uA" kill -s STOP "$id"
+	sleep 0.3
+	stop_timed "$id"
+	expect sig_stopped_job_gets_term "log: $out, exit $(field "$id" exit_code) signal $(field "$id" signal), took $took_ms ms" \
+		test "$out" = got-term -a "$(field "$id" exit_code)" = 6 -a "$took_ms" -lt 1500
+}
+t_sig_stopped_job_stops
 
 # Hang-up: `corral run -- yes | head -3` returns at once (corral dies of
 # SIGPIPE, as yes would), and corrald stops the job; the job got SIGHUP

@@ -424,7 +424,8 @@ static void signal_batch(int jfd, const pid_t *pids, const int *fds, size_t n,
 }
 
 /* One pass over the group: every process not yet in done (sorted) gets
- * sig; they are added to done.  Returns how many were new. */
+ * sig; they are added to done.  Returns how many were new.  done holds
+ * distinct pids, so it never outgrows the kernel's pid_max. */
 static size_t signal_pass(int jfd, pid_t skip, int sig, pid_t **done,
 			  size_t *ndone)
 {

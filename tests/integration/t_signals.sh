@@ -86,31 +86,44 @@ wait_pid() {
 	wait "$1"
 }
 
+# interrupted OUT SIG... -- ARGS: bg_run OUT ARGS, and once the job runs
+# send corral each SIG in turn (0.3 s apart); rc is corral's exit
+# status, id the job's.
+interrupted() {
+	local out=$1 pid s sigs=''
+	shift
+	while [ "$1" != -- ]; do
+		sigs="$sigs $1"
+		shift
+	done
+	shift
+	bg_run "$out" "$@"
+	pid=$!
+	wait_for 10 job_started "$out"
+	for s in $sigs; do
+		kill -"$s" "$pid"
+		sleep 0.3
+	done
+	wait_pid "$pid"
+	rc=$?
+	id=$(bg_id "$out")
+}
+
 # Ctrl-C (SIGINT to corral) is the job's, as in a terminal: INT to its
 # foreground group, so the shell's INT trap runs after sleep dies.
 t_sig_ctrl_c() {
-	local pid rc id
-	bg_run "$work/cc1" -- sh -c 'trap "echo trapped; exit 5" INT; sleep 100; echo not-here'
-	pid=$!
-	wait_for 10 job_started "$work/cc1"
-	kill -INT "$pid"
-	wait_pid "$pid"
-	rc=$?
+	local rc id
+	interrupted "$work/cc1" INT -- -- sh -c 'trap "echo trapped; exit 5" INT; sleep 100; echo not-here'
 	result $((rc != 5)) sig_ctrl_c_trap_runs "exit $rc, out: $(cat "$work/cc1" "$work/cc1.err")"
 	expect sig_ctrl_c_trap_output "out: $(cat "$work/cc1")" test "$(cat "$work/cc1")" = trapped
 	# Killed by SIGINT: 130, as a shell says; the job ended by itself.
-	bg_run "$work/cc2" -- sleep 100
-	pid=$!
-	wait_for 10 job_started "$work/cc2"
-	kill -INT "$pid"
-	wait_pid "$pid"
-	rc=$?
-	id=$(bg_id "$work/cc2")
+	interrupted "$work/cc2" INT -- -- sleep 100
 	result $((rc != 130)) sig_ctrl_c_130 "exit $rc, state $(field "$id" state) signal $(field "$id" signal)"
 	expect sig_ctrl_c_exited "state $(field "$id" state)" state_is "$id" exited
-	# A job deaf to INT: the second Ctrl-C stops it.
+	# A job deaf to INT: the first Ctrl-C changes nothing, the second
+	# stops it.
 	bg_run "$work/cc3" -- sh -c 'trap "" INT; sleep 100'
-	pid=$!
+	local pid=$!
 	wait_for 10 job_started "$work/cc3"
 	kill -INT "$pid"
 	sleep 0.3
@@ -123,6 +136,40 @@ t_sig_ctrl_c() {
 	expect sig_ctrl_c_stopped "state $(field "$id" state)" state_is "$id" stopped
 }
 t_sig_ctrl_c
+
+# SIGTERM to corral stops the job at once; Ctrl-C three times kills a
+# job deaf to INT and TERM.  Queued, there is nobody to interrupt: the
+# first Ctrl-C cancels the job, and so does a hang-up.
+t_sig_escalation() {
+	local pid rc id first
+	interrupted "$work/te" TERM -- -- sh -c 'trap "echo got-term; exit 9" TERM; sleep 100 & wait'
+	expect sig_term_stops "exit $rc, state $(field "$id" state), out $(cat "$work/te")" \
+		test "$rc" = 9 -a "$(field "$id" state)" = stopped -a "$(cat "$work/te")" = got-term
+	interrupted "$work/k3" INT INT INT -- -- sh -c 'trap "" INT TERM; sleep 100'
+	expect sig_ctrl_c_third_kills "exit $rc, state $(field "$id" state), $(tr '\n' ' ' <"$work/k3.err")" \
+		test "$rc" = 137 -a "$(field "$id" state)" = killed
+	first=$(cr "$uA" run -d -- sleep 100)
+	bg_run "$work/q1" --after "$first" -- true
+	pid=$!
+	wait_for 10 grep -q queued "$work/q1.err"
+	kill -INT "$pid"
+	wait_pid "$pid"
+	rc=$?
+	id=$(sed -n 's/^corral: job \([0-9a-f-]*\) queued.*/\1/p' "$work/q1.err")
+	expect sig_ctrl_c_queued_cancels "exit $rc, state $(field "$id" state)" \
+		test "$rc" = 125 -a "$(field "$id" state)" = cancelled
+	bg_run "$work/q2" --after "$first" -- true
+	pid=$!
+	wait_for 10 grep -q queued "$work/q2.err"
+	kill -KILL "$pid"
+	wait "$pid" 2>/dev/null
+	id=$(sed -n 's/^corral: job \([0-9a-f-]*\) queued.*/\1/p' "$work/q2.err")
+	wait_for 5 state_is "$id" cancelled
+	expect sig_hangup_queued_cancels "state $(field "$id" state), error $(field "$id" error)" \
+		test "$(field "$id" state)" = cancelled -a "$(field "$id" error)" = "its attached client went away"
+	cr "$uA" kill "$first"
+}
+t_sig_escalation
 
 # stop sends TERM to every process of the job: a grandchild's TERM trap
 # runs (before, only the main process got it, and the main shell's trap

@@ -273,3 +273,75 @@ int signal_check_sig(int sig, bool foreground, struct cerr *e)
 		return cerr_set(e, EINVAL, "signal %d is the C library's own", sig);
 	return 0;
 }
+
+/* --- the resume records (manager/resume.c) ------------------------------ */
+
+#define FD(id, n, fl) U32(id, n, fl, 0, 0x7fffffff)
+#define MONO(id, n) U64(id, n, 0, 0, U63)
+static const struct wire_field_spec r_mgr[] = {
+	U32(F_R_VERSION, "version", R, 0, 0xffffffffu),
+	STR(F_R_PATH, "path", R, 1, PATH_LEN_MAX),
+	FD(F_R_FD, "listen_fd", R),
+	FD(F_R_LOCK_FD, "lock_fd", R),
+	U64(F_R_INO, "socket_ino", 0, 0, U63),
+	FD(F_R_HELPER_FD, "helper_fd", 0),
+	U32(F_PID, "helper_pid", 0, 1, 0x7fffffff),
+	U32(F_MAX_JOBS, "max_jobs", 0, 1, 0xffffffffu),
+	U32(F_R_FLAGS, "flags", 0, 0, 0xffffffffu),
+	U64(F_R_SEQ, "seq", 0, 0, U63),
+};
+static const struct wire_field_spec r_job[] = {
+	JOBID,
+	U32(F_UID, "uid", R, 0, 0xfffffffeu),
+	FD(F_R_FD, "out_fd", 0),
+	FD(F_R_FD2, "err_fd", 0),
+	U32(F_R_FLAGS, "flags", 0, 0, 0xffffffffu),
+	U32(F_R_REASON, "reason", 0, 0, 16),
+	U32(F_R_PENDING, "pending", 0, 0, 64),
+	U64(F_TIMEOUT_MS, "timeout_ms", 0, 0, U63),
+	MONO(F_R_TIMEOUT_AT, "timeout_at"),
+	MONO(F_R_KILL_AT, "kill_at"),
+	MONO(F_R_DRAIN_AT, "drain_at"),
+	U64(F_PRIORITY, "priority", 0, 0, 0xffffffffu),
+	U64(F_R_SEQ, "seq", 0, 0, U63),
+	STR(F_CWD, "cwd", 0, 0, PATH_LEN_MAX),
+	STR(F_ARGV, "argv0", 0, 0, ARG_LEN_MAX),
+	STAGE_FIELD(0),
+	U32(F_ERRNO, "errno", 0, 0, 4095),
+	STR(F_MESSAGE, "why", 0, 0, MESSAGE_LEN_MAX),
+	U64(F_ENDED_MS, "ended_ms", 0, 0, U63),
+	U32(F_WSTATUS, "wstatus", 0, 0, 0xffff),
+	U64(F_OOM_KILLS, "oom_kills", 0, 0, UINT64_MAX),
+	U64(F_CPU_USEC, "cpu_usec", 0, 0, U63),
+	U64(F_MEMORY_PEAK, "memory_peak", 0, 0, UINT64_MAX),
+	U64(F_R_OUTPUT, "output", 0, 0, U63),
+	U64(F_LOG_BYTES, "stored", 0, 0, U63),
+	U64(F_LOG_DROPPED, "dropped", 0, 0, U63),
+	U64(F_R_LEFT_OUT, "left_out", 0, 0, U63),
+	U64(F_R_GAP_OUTPUT, "gap_output", 0, 0, U63),
+	U64(F_R_MARK_EVERY, "mark_every", 0, 0, U63),
+	U64(F_R_FAILED_BYTES, "failed_bytes", 0, 0, U63),
+};
+static const struct wire_field_spec r_client[] = {
+	FD(F_R_FD, "fd", R),
+	U32(F_R_KIND, "kind", R, R_CL_IDLE, R_CL_QUEUED),
+	STR(F_VIA, "via", 0, 1, VIA_LEN_MAX),
+	STR(F_JOB_ID, "job_id", 0, JOB_ID_LEN, JOB_ID_LEN),
+	U32(F_STREAMS, "streams", 0, 0, STREAM_STDOUT | STREAM_STDERR | STREAM_META),
+	U32(F_FOLLOW, "follow", 0, 0, 1),
+	U64(F_R_OFFSET, "offset", 0, 0, U63),
+	U64(F_R_REC_END, "rec_end", 0, 0, U63),
+	U64(F_R_END, "end", 0, 0, UINT64_MAX),
+};
+#undef FD
+#undef MONO
+
+static const struct wire_msg_spec resume_msgs[] = {
+	MSG(R_MGR, WD_REQ, "R_MGR", 0, 0, 8192, r_mgr),
+	MSG(R_JOB, WD_REQ, "R_JOB", 0, 0, 0, r_job),
+	MSG(R_CLIENT, WD_REQ, "R_CLIENT", 0, 0, 512, r_client),
+};
+
+const struct wire_proto proto_resume = {
+	"resume records", resume_msgs, ARRAY_SIZE(resume_msgs), WD_REQ
+};

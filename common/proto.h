@@ -132,4 +132,47 @@ enum {
 extern const struct wire_proto proto_client_req;	/* what corrald reads */
 extern const struct wire_proto proto_client_rep;	/* what clients read */
 
+/* What a reloading corrald hands its successor (manager/resume.c,
+ * docs/restart.md): a stream of these records in a memfd, never on a
+ * socket.  RESUME_VERSION changes whenever a record changes meaning; a
+ * corrald refuses a stream of another version. */
+#define RESUME_VERSION 1
+enum {
+	R_MGR = 1,		/* first: the version, the listener, the helper */
+	R_JOB,			/* one running job: its pipes and where it is */
+	R_CLIENT,		/* one connection at rest, and its follow */
+};
+/* Field ids only the resume records use, apart from the links' range. */
+enum {
+	F_R_VERSION = 160,	/* U32 RESUME_VERSION */
+	F_R_FD,			/* U32 an fd number handed over */
+	F_R_FD2,		/* U32 a second one (a job's stderr) */
+	F_R_LOCK_FD,		/* U32 the state directory's lock */
+	F_R_HELPER_FD,		/* U32 the helper link */
+	F_R_PATH,		/* STR corrald's binary */
+	F_R_INO,		/* U64 the socket file's inode */
+	F_R_FLAGS,		/* U32 R_* bits below */
+	F_R_SEQ,		/* U64 arrival order */
+	F_R_REASON,		/* U32 enum end_reason */
+	F_R_PENDING,		/* U32 a stop asked before STARTED */
+	F_R_TIMEOUT_AT,		/* U64 monotonic ms, 0: none */
+	F_R_KILL_AT,
+	F_R_DRAIN_AT,
+	F_R_OUTPUT,		/* U64 a log's counters */
+	F_R_LEFT_OUT,
+	F_R_GAP_OUTPUT,
+	F_R_MARK_EVERY,
+	F_R_FAILED_BYTES,
+	F_R_KIND,		/* U32 what a client was doing: R_CL_* */
+	F_R_OFFSET,		/* U64 a follower's place in the log */
+	F_R_REC_END,
+	F_R_END,
+};
+enum {
+	RF_STARTED = 1, RF_EXITED = 2, RF_FAILED = 4, RF_LOST = 8,
+	RF_CAP_DROP = 16, RF_FAILING = 32, RF_HELPER_READY = 64,
+};
+enum { R_CL_IDLE = 1, R_CL_FOLLOW, R_CL_QUEUED };
+extern const struct wire_proto proto_resume;
+
 #endif

@@ -264,7 +264,9 @@ static void refuse_now(int fd, int num, const char *msg)
 	wire_out_free(&o);
 }
 
-static void accept_one(struct mgr *m, int fd)
+/* Identify, admit and register a connection; NULL if refused (the peer
+ * told why, the refusal audited) or out of memory (closed). */
+static struct client *client_new(struct mgr *m, int fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
 	struct ident who = { 0 };
@@ -279,14 +281,14 @@ static void accept_one(struct mgr *m, int fd)
 		      e.num == EACCES ? "denied" : "error", e.msg, false);
 		refuse_now(fd, e.num, e.msg);
 		close(fd);
-		return;
+		return NULL;
 	}
 	who.admin = role == 1;
 	c = calloc(1, sizeof *c);
 	if (!c || uid_add(m, who.uid) < 0) {
 		free(c);
 		close(fd);
-		return;
+		return NULL;
 	}
 	c->counted = true;
 	c->ev.type = EV_CLIENT;
@@ -299,10 +301,31 @@ static void accept_one(struct mgr *m, int fd)
 		uid_del(m, who.uid);
 		close(fd);
 		free(c);
-		return;
+		return NULL;
 	}
 	m->nclients++;
+	c->all_next = m->clients;
+	if (m->clients)
+		m->clients->all_prev = c;
+	m->clients = c;
 	idle_update(m, c);
+	return c;
+}
+
+static void accept_one(struct mgr *m, int fd)
+{
+	client_new(m, fd);
+}
+
+/* Who it is comes from the kernel again, and the caps of the new
+ * configuration apply; only the client's own note (VIA) is carried. */
+struct client *client_adopt(struct mgr *m, int fd, const char *via)
+{
+	struct client *c = client_new(m, fd);
+
+	if (c && via)
+		snprintf(c->who.via, sizeof c->who.via, "%s", via);
+	return c;
 }
 
 void client_accept(struct mgr *m)
@@ -340,6 +363,12 @@ void client_close(struct mgr *m, struct client *c)
 		uid_del(m, c->who.uid);
 	c->counted = false;
 	m->nclients--;
+	if (c->all_prev)
+		c->all_prev->all_next = c->all_next;
+	else
+		m->clients = c->all_next;
+	if (c->all_next)
+		c->all_next->all_prev = c->all_prev;
 	c->next_dead = m->dead_clients;
 	m->dead_clients = c;
 }
@@ -353,12 +382,29 @@ void clients_reap(struct mgr *m)
 	}
 }
 
+/* Between requests, nothing owed: what a reload can hand over (a
+ * follower is its offsets, a RUN waiting in the queue its job id). */
+bool client_at_rest(const struct mgr *m, const struct client *c)
+{
+	(void)m;
+	return !c->dead && !c->closing && !c->q.head && !c->rd.hlen &&
+	       (c->state == SS_IDLE || c->state == SS_FOLLOW ||
+		(c->state == SS_RUN && c->run_q && !c->run_job));
+}
+
+/* Reloading, a connection at rest reads no more requests. */
+static bool wants_request(const struct mgr *m, const struct client *c)
+{
+	return c->state == SS_IDLE && !c->q.head && !c->closing &&
+	       !(m->reload_at && client_at_rest(m, c));
+}
+
 static void update_mask(struct mgr *m, struct client *c)
 {
 	struct epoll_event ev = { .data.ptr = &c->ev };
 
 	idle_update(m, c);
-	if (c->state == SS_IDLE && !c->q.head && !c->closing)
+	if (wants_request(m, c))
 		ev.events |= EPOLLIN;
 	if (c->want_out)
 		ev.events |= EPOLLOUT;
@@ -477,8 +523,7 @@ void client_event(struct mgr *m, struct client *c, uint32_t events)
 {
 	if (c->dead)
 		return;
-	if ((events & EPOLLIN) && c->state == SS_IDLE && !c->q.head &&
-	    !c->closing)
+	if ((events & EPOLLIN) && wants_request(m, c))
 		client_read(m, c);
 	if (c->dead)
 		return;
@@ -494,6 +539,12 @@ void client_event(struct mgr *m, struct client *c, uint32_t events)
 	if (events & EPOLLOUT)
 		client_kick(m, c);
 	else
+		update_mask(m, c);
+}
+
+void clients_freeze(struct mgr *m)
+{
+	for (struct client *c = m->clients; c; c = c->all_next)
 		update_mask(m, c);
 }
 

@@ -42,7 +42,7 @@ struct job *job_find(struct mgr *m, const char *id)
 	return NULL;
 }
 
-static void job_link(struct mgr *m, struct job *j)
+void job_link(struct mgr *m, struct job *j)
 {
 	unsigned b = id_bucket(j->id);
 
@@ -169,7 +169,7 @@ void job_pipe_event(struct mgr *m, struct ev *ev, uint32_t events)
 
 /* --- launching ------------------------------------------------------- */
 
-static int add_pipe(struct mgr *m, struct job *j, struct pipe_src *p, int fd,
+int add_pipe(struct mgr *m, struct job *j, struct pipe_src *p, int fd,
 		    uint32_t stream, struct cerr *e)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &p->ev };

@@ -48,6 +48,9 @@ struct logf {
  * taken over with the caller's reference; NULL: a new one. */
 struct logf *logf_create(struct mgr *m, const char *id, struct logf *reuse,
 			 struct cerr *e);
+/* A running job's log again, for a successor corrald: its records
+ * re-read from the file (a torn tail cut off) for where it goes on. */
+struct logf *logf_reopen(struct mgr *m, const char *id, struct cerr *e);
 /* A log object without a file yet: a queued job's, for its followers. */
 struct logf *logf_pending(const char *id);
 /* Open a finished job's log for reading (an empty one if it has none). */
@@ -152,6 +155,11 @@ int job_start(struct mgr *m, struct client *waiter, uint32_t uid,
 	      const char *id, const struct wire_msg *run,
 	      const struct job_env *env, struct logf *reuse, uint64_t seq,
 	      struct cerr *e);
+/* A job taken over from a predecessor (resume.c): into the table, and
+ * its output pipes into the loop. */
+void job_link(struct mgr *m, struct job *j);
+int add_pipe(struct mgr *m, struct job *j, struct pipe_src *p, int fd,
+	     uint32_t stream, struct cerr *e);
 /* Send every follower of l the job's final record. */
 void job_publish_final(struct mgr *m, struct logf *l, const char *id);
 

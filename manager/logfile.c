@@ -155,6 +155,36 @@ struct logf *logf_open_finished(struct mgr *m, const char *id,
 	return l;
 }
 
+struct logf *logf_reopen(struct mgr *m, const char *id, struct cerr *e)
+{
+	char path[PATH_MAX];
+	struct log_scan ls;
+	struct logf *l;
+	int fd;
+
+	log_path(m, id, path);
+	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || logf_scan(fd, &ls) < 0 ||
+	    (ls.torn && ftruncate(fd, (off_t)ls.whole) < 0)) {
+		cerr_sys(e, "log of job %s", id);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	l = logf_new(fd, ls.whole, false, id);
+	if (!l) {
+		cerr_sys(e, "log of job %s", id);
+		close(fd);
+		return NULL;
+	}
+	l->gap_rec = ls.gap_rec;
+	l->gap_end = ls.gap_end;
+	l->punched = ls.punched;
+	l->output = ls.output;
+	l->stored = ls.output;
+	return l;
+}
+
 int logf_repair(struct mgr *m, const char *id, struct log_scan *ls)
 {
 	char path[PATH_MAX];

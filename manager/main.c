@@ -126,7 +126,13 @@ static int find_orphans(struct mgr *m, struct cerr *e)
 			break;
 		cap *= 2;
 	}
-	m->norphans = n;
+	/* A reloading predecessor's running jobs are not orphans: they
+	 * are taken over (resume.c). */
+	int kept = 0;
+	for (int i = 0; i < n; i++)
+		if (!resume_has_job(m, m->orphans[i]))
+			memmove(m->orphans[kept++], m->orphans[i], JOB_ID_LEN + 1);
+	m->norphans = kept;
 	return 0;
 }
 
@@ -207,20 +213,44 @@ static int setup_events(struct mgr *m, struct cerr *e)
 	return 0;
 }
 
+/* The binary a reload execs: the path this corrald was started from,
+ * as it is on disk then (an upgrade has replaced it), not the running
+ * image. */
+static int self_path(struct mgr *m, struct cerr *e)
+{
+	char buf[PATH_MAX];
+	ssize_t n;
+
+	if (m->self_path)
+		return 0;	/* a predecessor's, carried on */
+	n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+	if (n < 0)
+		return cerr_sys(e, "readlink /proc/self/exe");
+	buf[n] = '\0';
+	m->self_path = strdup(buf);
+	return m->self_path ? 0 : cerr_sys(e, "path");
+}
+
 static int setup(struct mgr *m, const char *conf, struct cerr *e)
 {
 	m->helper_fd = m->listen_fd = m->sig_fd = m->timer_fd = m->epfd = -1;
 	m->lock_fd = -1;
 	m->exit_code = -1;
 	m->ops = &real_ops;
+	m->conf_path = strdup(conf);
+	if (!m->conf_path)
+		return cerr_sys(e, "config path");
 	umask(027);
 	raise_nofile();
 	if (mconf_load(&m->conf, conf, e) < 0 ||
 	    group_gid(m->conf.socket_group, &m->socket_gid, e) < 0 ||
 	    group_gid(m->conf.admin_group, &m->admin_gid, e) < 0 ||
-	    make_dirs(m, e) < 0 || lock_state(m, e) < 0 || open_store(m, e) < 0 ||
-	    setup_events(m, e) < 0 || helper_spawn(m, e) < 0 ||
-	    listen_open(m, e) < 0)
+	    make_dirs(m, e) < 0 || resume_read(m, e) < 0 || self_path(m, e) < 0 ||
+	    (m->lock_fd < 0 && lock_state(m, e) < 0) || open_store(m, e) < 0 ||
+	    setup_events(m, e) < 0)
+		return -1;
+	if (m->resume ? resume_adopt(m, e) < 0
+		      : helper_spawn(m, e) < 0 || listen_open(m, e) < 0)
 		return -1;
 	logmsg("listening on %s", m->conf.socket);
 	m->prune_at = mono_ms() + 1000;	/* retention: a first pass soon */
@@ -261,6 +291,8 @@ static void on_signal(struct mgr *m)
 	while (read(m->sig_fd, &si, sizeof si) == sizeof si) {
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			begin_stop(m, si.ssi_signo);
+		} else if (si.ssi_signo == SIGHUP) {
+			reload_begin(m);
 		} else if (si.ssi_signo == SIGCHLD) {
 			pid_t pid;
 			int st;
@@ -316,6 +348,8 @@ static void arm_timer(struct mgr *m)
 		at = m->prune_at;
 	if (m->q_retry_at && (!at || m->q_retry_at < at))
 		at = m->q_retry_at;
+	if (m->reload_at && (!at || m->reload_at < at))
+		at = m->reload_at;
 	if (at == m->timer_armed)
 		return;
 	its.it_value.tv_sec = at / 1000;
@@ -365,6 +399,8 @@ static void run(struct mgr *m)
 			queue_schedule(m);
 		clients_reap(m);
 		jobs_reap(m);
+		if (m->reload_at && m->exit_code < 0)
+			reload_poll(m);
 		if (m->stop_at && (!m->active || mono_ms() >= m->stop_at))
 			m->exit_code = 0;
 	}

@@ -103,6 +103,7 @@ struct client {
 	int64_t idle_at;	/* monotonic ms: closed then if still idle */
 	struct client *idle_next, *idle_prev;
 	struct client *next_dead;
+	struct client *all_next, *all_prev;	/* mgr.clients */
 };
 
 /* Connections per uid, for max_clients_per_user. */
@@ -222,6 +223,13 @@ struct mgr {
 	struct client *idle_head, *idle_tail;
 	struct client *dead_clients;
 	struct job *dead_jobs;
+
+	/* reload in place (resume.c) */
+	struct client *clients;	/* every connection */
+	char *conf_path;	/* -c, for the successor */
+	char *self_path;	/* the binary the successor is, from the first start */
+	int64_t reload_at;	/* reloading: exec by then (monotonic ms), 0: not */
+	struct resume *resume;	/* handed over by a predecessor, until adopted */
 };
 
 /* Time: wall clock for records, monotonic for deadlines. */
@@ -325,8 +333,32 @@ void queue_client_gone(struct mgr *m, struct client *c);
 int queue_load(struct mgr *m, struct cerr *e);
 /* corrald stops: clients waiting in the queue are told; the jobs stay. */
 void queue_stop_waiters(struct mgr *m);
+/* Reload: a connection waits on for queued job id; its id. */
+int queue_attach(struct mgr *m, struct client *c, const char *id);
+const char *queue_job_id(const struct qjob *q);
 /* Running jobs (they hold a slot), all or uid's. */
 uint32_t queue_running(struct mgr *m, bool one, uint32_t uid);
+
+/* resume.c: reload in place (docs/restart.md) */
+struct resume;
+/* SIGHUP: stop accepting, let connections come to rest, then exec. */
+void reload_begin(struct mgr *m);
+/* From the loop while reloading: exec once everything is at rest or
+ * the deadline passed (returns only if the exec failed). */
+void reload_poll(struct mgr *m);
+/* Start-up: read a predecessor's records (none: 0 and m->resume NULL). */
+int resume_read(struct mgr *m, struct cerr *e);
+/* Whether job id is a predecessor's running job, taken over. */
+bool resume_has_job(const struct mgr *m, const char *id);
+/* Start-up, once the store and the loop are there: take over the
+ * listener, the helper link, the jobs and the connections. */
+int resume_adopt(struct mgr *m, struct cerr *e);
+/* client.c, for resume.c */
+bool client_at_rest(const struct mgr *m, const struct client *c);
+/* Everyone stops reading requests once at rest (reloading). */
+void clients_freeze(struct mgr *m);
+/* A connection handed over: identity again from the kernel, caps. */
+struct client *client_adopt(struct mgr *m, int fd, const char *via);
 
 /* logging to stderr (journald adds the time) */
 void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -593,3 +593,22 @@ int queue_load(struct mgr *m, struct cerr *e)
 		logmsg("%u queued job(s) wait for a slot", m->nqueued);
 	return 0;
 }
+
+/* A RUN that waited in the queue when corrald reloaded: the same
+ * connection waits on in the successor (resume.c). */
+int queue_attach(struct mgr *m, struct client *c, const char *id)
+{
+	struct qjob *q = queue_find(m, id);
+
+	if (!q || q->waiter)
+		return -1;
+	q->waiter = c;
+	c->run_q = q;
+	c->state = SS_RUN;
+	return 0;
+}
+
+const char *queue_job_id(const struct qjob *q)
+{
+	return q->id;
+}

@@ -12,6 +12,8 @@
 # setuid copy of the test helper (whose policy path is compiled in as
 # $CORRAL_TEST_DIR/helper.conf, default /run/corral-test: one instance per
 # such directory at a time) and a cgroup base under the cgroup2 mount.
+# CORRAL_CORRALD runs that corrald binary instead of the build's (a
+# reload execs the file at that path again: tests swap it).
 # CORRAL_MAX_JOBS is the helper's max_jobs, which corrald's queue follows
 # (the global running cap); CORRAL_USER_MAX_JOBS corrald's per-user one.
 # Permissions are the Debian package's: the helper is root:<manager's
@@ -36,7 +38,7 @@ launch() {
 	dir=$1 mgr=$2 mgrp=$3
 	rm -f "$dir/run/corral.sock"
 	setpriv --reuid="$mgr" --regid="$mgrp" --init-groups --inh-caps=-all \
-		"$build/corrald" -c "$dir/corrald.conf" >>"$dir/corrald.log" 2>&1 </dev/null &
+		"${CORRAL_CORRALD:-$build/corrald}" -c "$dir/corrald.conf" >>"$dir/corrald.log" 2>&1 </dev/null &
 	echo $! >"$dir/corrald.pid"
 	i=0
 	while [ ! -S "$dir/run/corral.sock" ]; do

@@ -1439,5 +1439,8 @@ else
 	bad t_signals "$top/tests/integration/t_signals.sh is missing"
 fi
 
-echo "# measurements: latency $MEASURE_LAT; log throughput $MEASURE_TPUT; corrald RSS with 100 followers: $MEASURE_RSS; remote run: $MEASURE_REMOTE; yes | head -3 returned in ${MEASURE_HANGUP:-?}; stop of 601 processes: ${MEASURE_STOP_MANY:-?}"
+# --- reloads and restarts: an instance of their own (own file) -------------
+. "$top/tests/integration/t_restart.sh"
+
+echo "# measurements: latency $MEASURE_LAT; log throughput $MEASURE_TPUT; corrald RSS with 100 followers: $MEASURE_RSS; remote run: $MEASURE_REMOTE; yes | head -3 returned in ${MEASURE_HANGUP:-?}; stop of 601 processes: ${MEASURE_STOP_MANY:-?}; reload: ${MEASURE_RELOAD:-?}"
 finish

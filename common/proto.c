@@ -122,6 +122,9 @@ static const struct wire_field_spec h_exited[] = {
 	U64(F_CPU_USEC, "cpu_usec", R, 0, U63),
 	U64(F_MEMORY_PEAK, "memory_peak", 0, 0, U63),
 };
+static const struct wire_field_spec h_version[] = {
+	U32(F_R_LINK_VERSION, "version", R, 1, 0xffffffffu),
+};
 static const struct wire_field_spec h_error[] = {
 	STR(F_JOB_ID, "job_id", 0, 0, 64),
 	U32(F_ERRNO, "errno", R, 0, 4095),
@@ -133,6 +136,9 @@ static const struct wire_msg_spec helper_msgs[] = {
 	MSG(H_START, WD_REQ, "START", 2, 2, 0, h_start),
 	MSG(H_SIGNAL, WD_REQ, "SIGNAL", 0, 0, 256, h_signal),
 	MSG(H_KILL, WD_REQ, "KILL", 0, 0, 256, h_kill),
+	MSG(H_HELLO, WD_REQ, "HELLO", 0, 0, 64, h_version),
+	MSG0(H_REEXEC, WD_REQ, "REEXEC", 64),
+	MSG(H_VERSION, WD_REP, "VERSION", 0, 0, 64, h_version),
 	MSG(H_READY, WD_REP, "READY", 0, 0, 1024, h_ready),
 	MSG(H_STARTED, WD_REP, "STARTED", 0, 0, 256, h_started),
 	MSG(H_START_FAILED, WD_REP, "START_FAILED", 0, 0, 2048, h_start_failed),
@@ -333,6 +339,26 @@ static const struct wire_field_spec r_client[] = {
 	U64(F_R_REC_END, "rec_end", 0, 0, U63),
 	U64(F_R_END, "end", 0, 0, UINT64_MAX),
 };
+/* A helper job; its report and status pipes are the only fds it hands
+ * itself (the pidfd and the cgroup are found again). */
+static const struct wire_field_spec r_hjob[] = {
+	JOBID,
+	U32(F_UID, "uid", R, 0, 0xfffffffeu),
+	U32(F_PID, "pid", R, 1, 0x7fffffff),
+	FD(F_R_FD, "report_fd", 0),
+	FD(F_R_FD2, "status_fd", 0),
+	U32(F_R_FLAGS, "flags", 0, 0, 0xffffffffu),
+	U32(F_WSTATUS, "wstatus", 0, 0, 0xffff),
+	U64(F_OOM_KILLS, "oom_kills", 0, 0, U63),
+	U64(F_CPU_USEC, "cpu_usec", 0, 0, U63),
+	U64(F_MEMORY_PEAK, "memory_peak", 0, 0, U63),
+	STAGE_FIELD(0),
+	U32(F_ERRNO, "errno", 0, 0, 4095),
+};
+static const struct wire_field_spec r_hmgr[] = {
+	U32(F_R_VERSION, "version", R, 0, 0xffffffffu),
+	STR(F_R_PATH, "path", R, 1, PATH_LEN_MAX),
+};
 #undef FD
 #undef MONO
 
@@ -340,6 +366,8 @@ static const struct wire_msg_spec resume_msgs[] = {
 	MSG(R_MGR, WD_REQ, "R_MGR", 0, 0, 8192, r_mgr),
 	MSG(R_JOB, WD_REQ, "R_JOB", 0, 0, 0, r_job),
 	MSG(R_CLIENT, WD_REQ, "R_CLIENT", 0, 0, 512, r_client),
+	MSG(R_HJOB, WD_REQ, "R_HJOB", 0, 0, 512, r_hjob),
+	MSG(R_HMGR, WD_REQ, "R_HMGR", 0, 0, 8192, r_hmgr),
 };
 
 const struct wire_proto proto_resume = {

@@ -102,7 +102,13 @@ enum {
 	H_START_FAILED,
 	H_EXITED,
 	H_ERROR,		/* a request was refused */
+	/* link version 2 (HELPER_LINK_VERSION): a helper of version 1
+	 * answers HELLO with ERROR, which is how corrald tells. */
+	H_HELLO = 8,		/* manager -> helper: corrald's link version */
+	H_REEXEC,		/* manager -> helper: exec yourself again */
+	H_VERSION = 24,		/* helper -> manager: the helper's link version */
 };
+#define HELPER_LINK_VERSION 2
 extern const struct wire_proto proto_helper_req;	/* what the helper reads */
 extern const struct wire_proto proto_helper_ev;		/* what corrald reads */
 
@@ -141,6 +147,8 @@ enum {
 	R_MGR = 1,		/* first: the version, the listener, the helper */
 	R_JOB,			/* one running job: its pipes and where it is */
 	R_CLIENT,		/* one connection at rest, and its follow */
+	R_HJOB,			/* the helper's: one of its jobs, at its re-exec */
+	R_HMGR,			/* the helper's: first, its version and binary */
 };
 /* Field ids only the resume records use, apart from the links' range. */
 enum {
@@ -167,10 +175,12 @@ enum {
 	F_R_OFFSET,		/* U64 a follower's place in the log */
 	F_R_REC_END,
 	F_R_END,
+	F_R_LINK_VERSION,	/* U32 HELPER_LINK_VERSION (HELLO, VERSION) */
 };
 enum {
 	RF_STARTED = 1, RF_EXITED = 2, RF_FAILED = 4, RF_LOST = 8,
 	RF_CAP_DROP = 16, RF_FAILING = 32, RF_HELPER_READY = 64,
+	RF_HAS_OOM = 128, RF_HAS_PEAK = 256,
 };
 enum { R_CL_IDLE = 1, R_CL_FOLLOW, R_CL_QUEUED };
 extern const struct wire_proto proto_resume;

@@ -296,3 +296,21 @@ int wire_send_stream(int fd, const struct wire_out *o, struct cerr *e)
 	}
 	return 0;
 }
+
+int wire_write_file(int fd, struct wire_out *o, struct cerr *e)
+{
+	size_t off = 0;
+	int r = wire_out_finish(o, e);
+
+	while (r == 0 && off < o->len) {
+		ssize_t n = write(fd, o->buf + off, o->len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			r = cerr_sys(e, "%s: write", o->proto->name);
+		else
+			off += (size_t)n;
+	}
+	wire_out_free(o);
+	return r;
+}

@@ -47,6 +47,9 @@ int wire_reader_read(int fd, struct wire_reader *r, const struct wire_proto *p,
 
 void wire_reader_reset(struct wire_reader *r);
 
+/* Finish o, write it whole to a file (records in a memfd), free it. */
+int wire_write_file(int fd, struct wire_out *o, struct cerr *e);
+
 /* Write a whole finished message to a blocking stream socket. */
 int wire_send_stream(int fd, const struct wire_out *o, struct cerr *e);
 

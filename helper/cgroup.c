@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/magic.h>
 #include <poll.h>
 #include <signal.h>
@@ -493,6 +494,39 @@ int cg_remove(struct cg_root *cg, uid_t uid, const char *id)
 	if (ufd < 0)
 		return -1;
 	return unlinkat(ufd, id, AT_REMOVEDIR);
+}
+
+int cg_open_job(struct cg_root *cg, uid_t uid, const char *id)
+{
+	char uidname[16];
+	_cleanup_close_ int ufd = -1;
+
+	snprintf(uidname, sizeof uidname, "%u", (unsigned)uid);
+	ufd = openat(cg->jobsfd, uidname, DIR_FLAGS);
+	return ufd < 0 ? -1 : openat(ufd, id, DIR_FLAGS);
+}
+
+bool cg_has_pid(int jfd, pid_t pid)
+{
+	_cleanup_close_ int fd = openat(jfd, "cgroup.procs", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	char buf[4096];
+	long cur = -1;
+	ssize_t n;
+
+	while (fd >= 0 && (n = read(fd, buf, sizeof buf)) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] >= '0' && buf[i] <= '9') {
+				cur = (cur < 0 ? 0 : cur) * 10 + (buf[i] - '0');
+				if (cur > INT_MAX)
+					return false;
+				continue;
+			}
+			if (cur == pid)
+				return true;
+			cur = -1;
+		}
+	}
+	return cur == pid;
 }
 
 /* Wait for a group to empty: cgroup.events signals POLLPRI on change. */

@@ -3,6 +3,7 @@
 #ifndef CORRAL_HELPER_CGROUP_H
 #define CORRAL_HELPER_CGROUP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -42,6 +43,10 @@ int cg_signal(int jobfd, pid_t skip, int sig);
 int cg_populated(int jobfd);
 /* Remove jobs/<uid>/<id>; -1 with errno EBUSY while populated. */
 int cg_remove(struct cg_root *cg, uid_t uid, const char *id);
+/* jobs/<uid>/<id>, an O_DIRECTORY fd, or -1. */
+int cg_open_job(struct cg_root *cg, uid_t uid, const char *id);
+/* Whether pid is in the group's cgroup.procs. */
+bool cg_has_pid(int jfd, pid_t pid);
 /* Kill and remove every job group left under jobs/ (waits up to
  * timeout_ms for each to empty).  Returns how many were swept. */
 int cg_sweep(struct cg_root *cg, int timeout_ms);

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -15,9 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -56,6 +60,9 @@ static struct policy pol;
 static struct cg_root cg;
 static struct job *jobs;
 static unsigned njobs;
+/* Slots: max_jobs, or more after a re-exec under a smaller max_jobs
+ * (the jobs kept then still count against it). */
+static unsigned nslots;
 static int epfd = -1;
 
 /* An event must not be lost when corrald's receive queue is full (a
@@ -110,7 +117,7 @@ static void send_start_failed(const char *id, enum start_stage stage, int err,
 
 static struct job *find_job(const char *id)
 {
-	for (unsigned i = 0; i < pol.max_jobs; i++)
+	for (unsigned i = 0; i < nslots; i++)
 		if (jobs[i].used && !strcmp(jobs[i].id, id))
 			return &jobs[i];
 	return NULL;
@@ -196,7 +203,7 @@ static int check_rootfs(const struct policy_rootfs *rf, struct cerr *e)
 
 static struct job *free_slot(void)
 {
-	for (unsigned i = 0; i < pol.max_jobs; i++)
+	for (unsigned i = 0; i < nslots; i++)
 		if (!jobs[i].used)
 			return &jobs[i];
 	return NULL;
@@ -422,10 +429,10 @@ static void init_exited(struct job *j)
 
 static void shutdown_all(void)
 {
-	for (unsigned i = 0; i < pol.max_jobs; i++)
+	for (unsigned i = 0; i < nslots; i++)
 		if (jobs[i].used)
 			cg_kill(jobs[i].cgfd, NULL);
-	for (unsigned i = 0; i < pol.max_jobs; i++) {
+	for (unsigned i = 0; i < nslots; i++) {
 		struct job *j = &jobs[i];
 		siginfo_t si;
 		if (!j->used)
@@ -434,6 +441,117 @@ static void shutdown_all(void)
 	}
 	cg_sweep(&cg, 5000);
 	exit(0);
+}
+
+/* --- HELLO and REEXEC: versions, and a new binary or policy ------------- */
+
+static void handle_hello(struct wire_msg *m, union request *u)
+{
+	struct wire_out o;
+
+	(void)m;
+	(void)u;
+	wire_out_init(&o, &proto_helper_ev, H_VERSION);
+	wire_put_u32(&o, F_R_LINK_VERSION, HELPER_LINK_VERSION);
+	send_msg(&o);
+}
+
+/* The binary this helper is, as the kernel named it at start-up. */
+static char self_path[PATH_LEN_MAX + 1];
+
+static int put_hjob(int sfd, const struct job *j, struct cerr *e)
+{
+	struct wire_out o;
+
+	wire_out_init(&o, &proto_resume, R_HJOB);
+	wire_put_str(&o, F_JOB_ID, j->id);
+	wire_put_u32(&o, F_UID, (uint32_t)j->uid);
+	wire_put_u32(&o, F_PID, (uint32_t)j->pid);
+	if (j->report_r >= 0)
+		wire_put_u32(&o, F_R_FD, (uint32_t)j->report_r);
+	if (j->status_r >= 0)
+		wire_put_u32(&o, F_R_FD2, (uint32_t)j->status_r);
+	wire_put_u32(&o, F_R_FLAGS, (j->started ? RF_STARTED : 0) |
+		     (j->exited ? RF_EXITED : 0) |
+		     (j->stats.has_oom ? RF_HAS_OOM : 0) |
+		     (j->stats.has_peak ? RF_HAS_PEAK : 0));
+	wire_put_u32(&o, F_WSTATUS, j->wstatus & 0xffff);
+	wire_put_u64(&o, F_OOM_KILLS, j->stats.oom_kills & WIRE_U63_MAX);
+	wire_put_u64(&o, F_CPU_USEC, j->stats.cpu_usec & WIRE_U63_MAX);
+	wire_put_u64(&o, F_MEMORY_PEAK, j->stats.memory_peak & WIRE_U63_MAX);
+	if (j->fail.stage > STAGE_NONE && j->fail.stage < STAGE_COUNT)
+		wire_put_u32(&o, F_STAGE, j->fail.stage);
+	wire_put_u32(&o, F_ERRNO, (uint32_t)j->fail.err & 4095);
+	return wire_write_file(sfd, &o, e);
+}
+
+/* Sealed and root's: a state file corrald could have made is refused. */
+static int write_hstate(int sfd, struct cerr *e)
+{
+	struct wire_out o;
+
+	wire_out_init(&o, &proto_resume, R_HMGR);
+	wire_put_u32(&o, F_R_VERSION, RESUME_VERSION);
+	wire_put_str(&o, F_R_PATH, self_path);
+	if (wire_write_file(sfd, &o, e) < 0)
+		return -1;
+	for (unsigned i = 0; i < nslots; i++)
+		if (jobs[i].used && put_hjob(sfd, &jobs[i], e) < 0)
+			return -1;
+	if (fcntl(sfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+		  F_SEAL_SEAL) < 0)
+		return cerr_sys(e, "seal state");
+	return 0;
+}
+
+/* The fds the next image keeps: the link, the state, each job's report
+ * and status pipes (keep false: for the exec; true: it failed). */
+static void hand_over(int sfd, bool keep)
+{
+	int flag = keep ? FD_CLOEXEC : 0;
+
+	fcntl(LINK_FD, F_SETFD, flag);
+	fcntl(sfd, F_SETFD, flag);
+	for (unsigned i = 0; i < nslots; i++) {
+		if (!jobs[i].used)
+			continue;
+		if (jobs[i].report_r >= 0)
+			fcntl(jobs[i].report_r, F_SETFD, flag);
+		if (jobs[i].status_r >= 0)
+			fcntl(jobs[i].status_r, F_SETFD, flag);
+	}
+}
+
+static void handle_reexec(struct wire_msg *m, union request *u)
+{
+	static char a0[] = "corral-helper", a1[] = "--resume";
+	static char *const envp[] = { NULL };
+	_cleanup_close_ int exe = -1, sfd = -1;
+	struct policy next;
+	char num[16], msg[700];
+	char *argv[] = { a0, a1, num, NULL };
+	struct cerr e;
+
+	(void)m;
+	(void)u;
+	/* A policy the next image would die on keeps this one running. */
+	if (policy_load(HELPER_CONF, &next, &e) < 0 ||
+	    (exe = exec_path_open(self_path, &e)) < 0 ||
+	    (sfd = memfd_create("corral-helper-state", MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0 ||
+	    write_hstate(sfd, &e) < 0) {
+		snprintf(msg, sizeof msg, "re-exec refused: %s", e.msg);
+		syslog(LOG_ERR, "%s", msg);
+		send_error(NULL, e.num ? e.num : EPERM, msg);
+		return;
+	}
+	snprintf(num, sizeof num, "%d", sfd);
+	syslog(LOG_INFO, "re-executing %s with %u job(s)", self_path, njobs);
+	hand_over(sfd, false);
+	syscall(SYS_execveat, exe, "", argv, envp, AT_EMPTY_PATH);
+	snprintf(msg, sizeof msg, "re-exec of %.300s failed: %s", self_path, strerror(errno));
+	hand_over(sfd, true);
+	syslog(LOG_ERR, "%s", msg);
+	send_error(NULL, EIO, msg);
 }
 
 /* The request table: the only requests the helper accepts, each with the
@@ -460,6 +578,13 @@ static const struct request_row {
 	  "move them out or others in), never to its init" },
 	{ H_KILL, kill_check, handle_kill,
 	  "cgroup.kill of a group this helper made, through the fd it kept" },
+	{ H_HELLO, hello_check, handle_hello,
+	  "answers with a constant, the helper's link version" },
+	{ H_REEXEC, reexec_check, handle_reexec,
+	  "execs only its own binary, reached without symlinks and checked "
+	  "root-owned, setuid and writable by root alone, with an empty "
+	  "environment; the next image believes only a sealed root-owned "
+	  "state and checks every job against the kernel (resume_jobs)" },
 };
 
 static void dispatch_request(struct wire_msg *m)
@@ -536,6 +661,201 @@ static _Noreturn void loop(void)
 	}
 }
 
+/* --- resuming after a re-exec ------------------------------------------ */
+
+#define HSTATE_MAX (16u << 20)
+#define KEEP_MAX 8192
+
+/* What the previous image handed over, decoded before sanitize() so it
+ * knows which fds to keep. */
+struct hstate {
+	struct wire_msg *recs;
+	size_t n;
+	int keep[KEEP_MAX];
+	size_t nkeep;
+};
+
+static int keep_fd(struct hstate *hs, const struct wire_msg *r, uint16_t id,
+		   struct cerr *e)
+{
+	uint32_t fd = wire_u32(r, id, 0);
+
+	if (!wire_has(r, id))
+		return 0;
+	if (fd <= LINK_FD || hs->nkeep == KEEP_MAX)
+		return cerr_set(e, EBADF, "state names fd %u", fd);
+	for (size_t i = 0; i < hs->nkeep; i++)
+		if (hs->keep[i] == (int)fd)
+			return cerr_set(e, EBADF, "state names fd %u twice", fd);
+	hs->keep[hs->nkeep++] = (int)fd;
+	return 0;
+}
+
+static int decode_hstate(struct hstate *hs, const uint8_t *buf, size_t len,
+			 struct cerr *e)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		uint16_t type;
+		uint32_t blen;
+		struct wire_msg *r;
+
+		if (len - off < WIRE_HDR_LEN ||
+		    wire_check_header(&proto_resume, buf + off, &type, &blen, e) < 0 ||
+		    len - off - WIRE_HDR_LEN < blen ||
+		    type != (hs->n ? R_HJOB : R_HMGR) || hs->n > KEEP_MAX)
+			return cerr_set(e, EBADMSG, "bad state record at %zu", off);
+		r = &hs->recs[hs->n];
+		if (wire_decode(&proto_resume, buf + off, WIRE_HDR_LEN + blen, r, e) < 0)
+			return -1;
+		hs->n++;
+		if (keep_fd(hs, r, F_R_FD, e) < 0 || keep_fd(hs, r, F_R_FD2, e) < 0)
+			return -1;
+		off += WIRE_HDR_LEN + blen;
+	}
+	if (!hs->n || wire_u32(&hs->recs[0], F_R_VERSION, 0) != RESUME_VERSION)
+		return cerr_set(e, EPROTO, "state of another version");
+	return 0;
+}
+
+/* Only a state this helper made is believed: a sealed memfd owned by
+ * root (corrald cannot make one), whatever else corrald passes. */
+static int read_hstate(const char *arg, struct hstate *hs, struct cerr *e)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	char *end;
+	long fd = strtol(arg, &end, 10);
+	int want = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+	struct stat st;
+	int r = -1;
+
+	if (*end || fd <= LINK_FD || fd > INT_MAX)
+		return cerr_set(e, EBADF, "no state fd");
+	if (fstat((int)fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    (fcntl((int)fd, F_GET_SEALS) & want) != want || st.st_size > HSTATE_MAX)
+		cerr_set(e, EPERM, "the state is not a sealed root-owned memfd");
+	else if (!(buf = malloc((size_t)st.st_size + 1)) ||
+		 !(hs->recs = calloc(KEEP_MAX + 1, sizeof *hs->recs)))
+		cerr_sys(e, "state");
+	else if (pread((int)fd, buf, (size_t)st.st_size, 0) != st.st_size)
+		cerr_sys(e, "read state");
+	else
+		r = decode_hstate(hs, buf, (size_t)st.st_size, e);
+	close((int)fd);
+	return r;
+}
+
+/* The kernel says whether pid is this process's child: 1 running, 2
+ * exited and not reaped (WNOWAIT leaves it so), 0 not a child. */
+static int own_child(pid_t pid)
+{
+	siginfo_t si = { 0 };
+
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return 0;
+	return si.si_pid == pid ? 2 : 1;
+}
+
+static int take_fifo(const struct wire_msg *r, uint16_t id, int *fd, struct cerr *e)
+{
+	struct stat st;
+
+	*fd = -1;
+	if (!wire_has(r, id))
+		return 0;
+	*fd = (int)wire_u32(r, id, 0);
+	if (fstat(*fd, &st) < 0 || !S_ISFIFO(st.st_mode) ||
+	    fcntl(*fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(*fd, F_SETFL, O_NONBLOCK) < 0)
+		return cerr_set(e, EBADF, "fd %d is not a pipe", *fd);
+	return 0;
+}
+
+/* Everything about a job is found again from the kernel: its group
+ * under this helper's base, its init this process's own child and in
+ * that group; only the report and status pipes (checked to be pipes)
+ * and the figures of an end already seen are taken on trust. */
+static int adopt_job(struct job *j, const struct wire_msg *r, struct cerr *e)
+{
+	uint32_t fl = wire_u32(r, F_R_FLAGS, 0);
+	struct statfs sf;
+	int child;
+
+	snprintf(j->id, sizeof j->id, "%s", wire_str(r, F_JOB_ID));
+	j->uid = wire_u32(r, F_UID, 0);
+	j->pid = (pid_t)wire_u32(r, F_PID, 0);
+	j->started = fl & RF_STARTED;
+	j->exited = fl & RF_EXITED;
+	j->wstatus = wire_u32(r, F_WSTATUS, 0);
+	j->stats.has_oom = fl & RF_HAS_OOM;
+	j->stats.has_peak = fl & RF_HAS_PEAK;
+	j->stats.oom_kills = wire_u64(r, F_OOM_KILLS, 0);
+	j->stats.cpu_usec = wire_u64(r, F_CPU_USEC, 0);
+	j->stats.memory_peak = wire_u64(r, F_MEMORY_PEAK, 0);
+	j->fail.stage = wire_u32(r, F_STAGE, STAGE_NONE);
+	j->fail.err = (int32_t)wire_u32(r, F_ERRNO, 0);
+	if (!job_id_valid(j->id) || find_job(j->id) != j)
+		return cerr_set(e, EINVAL, "bad or repeated job id");
+	if ((j->cgfd = cg_open_job(&cg, j->uid, j->id)) < 0 ||
+	    fstatfs(j->cgfd, &sf) < 0 || sf.f_type != CGROUP2_SUPER_MAGIC)
+		return cerr_set(e, ENOENT, "its cgroup jobs/%u/%s is not there", (unsigned)j->uid, j->id);
+	if (take_fifo(r, F_R_FD, &j->report_r, e) < 0 ||
+	    take_fifo(r, F_R_FD2, &j->status_r, e) < 0)
+		return -1;
+	if (j->exited)
+		return 0;	/* its init is reaped; the group is what is left */
+	/* An init that has exited has left its group's cgroup.procs; being
+	 * this process's unreaped child, it can only be one it started. */
+	child = own_child(j->pid);
+	if (!child || (child == 1 && !cg_has_pid(j->cgfd, j->pid)))
+		return cerr_set(e, ESRCH, "pid %d is not this helper's child in the job's cgroup", (int)j->pid);
+	j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
+	if (j->pidfd < 0)
+		return cerr_sys(e, "pidfd_open %d", (int)j->pid);
+	return 0;
+}
+
+/* A job that does not check out is ended as killed: its group (found
+ * under the base, so only ever a job's) is killed, and corrald told. */
+static void drop_job(struct job *j, const char *why)
+{
+	syslog(LOG_ERR, "job %s not kept at re-exec: %s; killing it", j->id, why);
+	if (j->cgfd >= 0)
+		cg_kill(j->cgfd, NULL);
+	if (!j->exited)
+		j->wstatus = SIGKILL;
+	if (!j->started && !j->fail.stage) {
+		j->fail.stage = STAGE_HELPER;
+		j->fail.err = EIO;
+	}
+	cg_remove(&cg, j->uid, j->id);
+	finish(j);
+}
+
+static void resume_jobs(struct hstate *hs)
+{
+	for (size_t i = 1; i < hs->n; i++) {
+		struct job *j = &jobs[i - 1];
+		unsigned slot = (unsigned)(i - 1);
+		struct cerr e;
+
+		j->used = true;
+		j->gen = 1;
+		j->pidfd = j->cgfd = j->report_r = j->status_r = j->eventsfd = -1;
+		njobs++;
+		if (adopt_job(j, &hs->recs[i], &e) < 0) {
+			drop_job(j, e.msg);
+			continue;
+		}
+		if (j->exited)
+			try_remove(j);
+		else if (watch(j->pidfd, EPOLLIN, slot, EV_PIDFD) < 0 ||
+			 (j->report_r >= 0 && watch(j->report_r, EPOLLIN, slot, EV_REPORT) < 0))
+			syslog(LOG_ERR, "epoll: %m");
+	}
+	syslog(LOG_INFO, "re-executed with %u job(s) kept", njobs);
+}
+
 /* --- start-up ----------------------------------------------------------- */
 
 static _Noreturn void die(const char *what, const char *detail)
@@ -548,8 +868,29 @@ static _Noreturn void die(const char *what, const char *detail)
 	exit(1);
 }
 
-/* Nothing from the caller survives: fds, environment, cwd, umask. */
-static void sanitize(void)
+/* Close every fd above the link but those in keep (sorted here). */
+static int close_except(int *keep, size_t n)
+{
+	unsigned from = LINK_FD + 1;
+
+	for (size_t i = 1; i < n; i++)
+		for (size_t k = i; k > 0 && keep[k - 1] > keep[k]; k--) {
+			int t = keep[k];
+			keep[k] = keep[k - 1];
+			keep[k - 1] = t;
+		}
+	for (size_t i = 0; i < n; i++) {
+		if ((unsigned)keep[i] > from &&
+		    syscall(SYS_close_range, from, (unsigned)keep[i] - 1, 0) < 0)
+			return -1;
+		from = (unsigned)keep[i] + 1;
+	}
+	return (int)syscall(SYS_close_range, from, ~0U, 0);
+}
+
+/* Nothing from the caller survives: fds (but a re-exec's own, keep),
+ * environment, cwd, umask. */
+static void sanitize(int *keep, size_t nkeep)
 {
 	int type = 0, domain = 0;
 	socklen_t len = sizeof type;
@@ -558,7 +899,7 @@ static void sanitize(void)
 	for (int fd = 0; fd < 3; fd++)
 		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
 			_exit(1);
-	if (syscall(SYS_close_range, LINK_FD + 1, ~0U, 0) < 0)
+	if (close_except(keep, nkeep) < 0)
 		_exit(1);
 	if (fstat(LINK_FD, &st) < 0 || !S_ISSOCK(st.st_mode) ||
 	    getsockopt(LINK_FD, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
@@ -596,14 +937,23 @@ static void send_ready(void)
 
 int main(int argc, char **argv)
 {
-	struct cerr e;
+	static struct hstate hs;
+	struct cerr e, re = { 0 };
+	bool resuming = argc == 3 && !strcmp(argv[1], "--resume");
+	int rs = 0;
+	ssize_t n;
 
-	(void)argv;
 	/* Before anything else: no ptrace, no core of a privileged phase. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		_exit(1);
-	sanitize();
+	if (resuming)
+		rs = read_hstate(argv[2], &hs, &re);
+	sanitize(hs.keep, rs < 0 ? 0 : hs.nkeep);
 	openlog("corral-helper", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
+	if (rs < 0)
+		die("resume: ", re.msg);
+	n = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
+	self_path[n > 0 ? n : 0] = '\0';
 	if (argc < 1)
 		die("started with no argv", "");
 	if (geteuid() != 0)
@@ -618,13 +968,17 @@ int main(int argc, char **argv)
 		die("cannot build the job seccomp filter", "");
 	if (cg_open(&pol, &cg, &e) < 0)
 		die("cgroup: ", e.msg);
-	int swept = cg_sweep(&cg, 2000);
+	/* A re-exec keeps its jobs' groups: nothing is left over. */
+	int swept = resuming ? 0 : cg_sweep(&cg, 2000);
 	if (swept > 0)
 		syslog(LOG_WARNING, "removed %d leftover job cgroups", swept);
-	jobs = calloc(pol.max_jobs, sizeof *jobs);
+	nslots = hs.n > pol.max_jobs ? (unsigned)hs.n : pol.max_jobs;
+	jobs = calloc(nslots, sizeof *jobs);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!jobs || epfd < 0 || watch(LINK_FD, EPOLLIN, 0, EV_LINK) < 0)
 		die("out of resources at start-up", "");
+	if (resuming)
+		resume_jobs(&hs);
 	send_ready();
 	loop();
 }

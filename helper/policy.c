@@ -185,7 +185,9 @@ int open_nofollow(const char *path, int flags, struct cerr *e)
 	return fd;
 }
 
-static int safe_owner(int fd, const char *what, struct cerr *e)
+/* Root's, and writable by nobody else (sticky_ok: unless sticky, a
+ * directory like /tmp, where nobody else can rename root's entries). */
+static int safe_owner(int fd, const char *what, bool sticky_ok, struct cerr *e)
 {
 	struct stat st;
 
@@ -193,14 +195,14 @@ static int safe_owner(int fd, const char *what, struct cerr *e)
 		return cerr_sys(e, "stat %s", what);
 	if (st.st_uid != 0)
 		return cerr_set(e, EPERM, "%s is not owned by root", what);
-	if (st.st_mode & (S_IWGRP | S_IWOTH))
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(sticky_ok && (st.st_mode & S_ISVTX)))
 		return cerr_set(e, EPERM, "%s is group or world writable", what);
 	return 0;
 }
 
 /* Every directory above the policy file must be root's alone too, or
- * someone could swap the file. */
-static int check_parents(const char *path, struct cerr *e)
+ * someone could swap the file (sticky_ok: or root's and sticky). */
+static int check_parents(const char *path, bool sticky_ok, struct cerr *e)
 {
 	char dir[PATH_LEN_MAX];
 	size_t n = strlen(path);
@@ -215,7 +217,7 @@ static int check_parents(const char *path, struct cerr *e)
 			return 0;
 		slash[slash == dir ? 1 : 0] = '\0';
 		fd = open_nofollow(dir, O_PATH | O_DIRECTORY, e);
-		if (fd < 0 || safe_owner(fd, dir, e) < 0)
+		if (fd < 0 || safe_owner(fd, dir, sticky_ok, e) < 0)
 			return -1;
 		if (slash == dir)
 			return 0;
@@ -232,10 +234,10 @@ int policy_load(const char *path, struct policy *p, struct cerr *e)
 
 	if (!buf)
 		return cerr_sys(e, "policy");
-	if (check_parents(path, e) < 0)
+	if (check_parents(path, false, e) < 0)
 		return -1;
 	fd = open_nofollow(path, O_RDONLY, e);
-	if (fd < 0 || safe_owner(fd, path, e) < 0)
+	if (fd < 0 || safe_owner(fd, path, false, e) < 0)
 		return -1;
 	n = read(fd, buf, CONF_FILE_MAX + 1);
 	if (n < 0)
@@ -255,7 +257,7 @@ int policy_load(const char *path, struct policy *p, struct cerr *e)
 		_cleanup_close_ int rfd = open_nofollow(rf->path, O_PATH | O_DIRECTORY, &re);
 		struct stat st;
 
-		if (rfd < 0 || safe_owner(rfd, rf->path, &re) < 0) {
+		if (rfd < 0 || safe_owner(rfd, rf->path, false, &re) < 0) {
 			snprintf(rf->why, sizeof rf->why, "%.120s", re.msg);
 			continue;
 		}
@@ -445,6 +447,46 @@ int kill_check(const struct policy *p, const struct wire_msg *m,
 {
 	memset(&u->sig, 0, sizeof u->sig);
 	return job_ref(m, &u->sig.job_id, e);
+}
+
+int hello_check(const struct policy *p, const struct wire_msg *m,
+		union request *u, struct cerr *e)
+{
+	(void)p;
+	(void)e;
+	u->version = wire_u32(m, F_R_LINK_VERSION, 1);
+	return 0;
+}
+
+int reexec_check(const struct policy *p, const struct wire_msg *m,
+		 union request *u, struct cerr *e)
+{
+	(void)p;
+	(void)m;
+	(void)u;
+	(void)e;
+	return 0;
+}
+
+int exec_path_open(const char *path, struct cerr *e)
+{
+	struct stat st;
+	int fd;
+
+	if (path[0] != '/')
+		return cerr_set(e, EINVAL, "binary path %.200s is not absolute", path);
+	if (check_parents(path, true, e) < 0)
+		return -1;
+	fd = open_nofollow(path, O_PATH, e);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != 0 ||
+	    !(st.st_mode & S_ISUID) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		close(fd);
+		return cerr_set(e, EPERM, "%.200s is not a root-owned setuid binary only root may write",
+				path);
+	}
+	return fd;
 }
 
 int capacity_check(const struct policy *p, unsigned running, struct cerr *e)

@@ -69,6 +69,7 @@ struct signal_req {
 union request {
 	struct start_req start;
 	struct signal_req sig;	/* SIGNAL; KILL uses job_id only */
+	uint32_t version;	/* HELLO */
 };
 
 /* Open a path from the real root without following any symlink
@@ -100,6 +101,19 @@ int signal_check(const struct policy *p, const struct wire_msg *m,
 /* KILL: a job id. */
 int kill_check(const struct policy *p, const struct wire_msg *m,
 	       union request *r, struct cerr *e);
+
+/* HELLO: corrald's link version (any; the helper answers with its own). */
+int hello_check(const struct policy *p, const struct wire_msg *m,
+		union request *r, struct cerr *e);
+/* REEXEC: nothing to check in the message; what the helper will run is
+ * exec_path_open's decision. */
+int reexec_check(const struct policy *p, const struct wire_msg *m,
+		 union request *r, struct cerr *e);
+/* The helper's own binary, for its re-exec: a root-owned setuid file
+ * nobody else may write, in directories only root may change (or that
+ * are root's and sticky, like /tmp), reached without symlinks.  An
+ * O_PATH fd to execveat, so what was checked is what runs. */
+int exec_path_open(const char *path, struct cerr *e);
 
 /* --- decisions while starting ---------------------------------------- */
 

@@ -205,6 +205,39 @@ int hlink_signal(struct mgr *m, const char *id, int sig, bool foreground,
 
 /* --- events ------------------------------------------------------------ */
 
+/* Which link version the helper speaks: one of version 1 answers HELLO
+ * with ERROR and is never asked to re-exec. */
+void hlink_hello(struct mgr *m)
+{
+	struct wire_out o;
+	struct cerr e;
+
+	wire_out_init(&o, &proto_helper_req, H_HELLO);
+	wire_put_u32(&o, F_R_LINK_VERSION, HELPER_LINK_VERSION);
+	if (wire_out_finish(&o, &e) < 0 || helper_send(m, &o, &e) < 0)
+		logmsg("helper HELLO: %s", e.msg);
+	wire_out_free(&o);
+}
+
+/* After a reload of corrald, the helper execs itself too (a new binary
+ * or helper.conf takes effect), once it said it can. */
+static void on_version(struct mgr *m, const struct wire_msg *msg)
+{
+	struct wire_out o;
+	struct cerr e;
+
+	m->helper_version = wire_u32(msg, F_R_LINK_VERSION, 1);
+	if (!m->helper_reexec || m->helper_version < 2)
+		return;
+	m->helper_reexec = false;
+	wire_out_init(&o, &proto_helper_req, H_REEXEC);
+	if (wire_out_finish(&o, &e) < 0 || helper_send(m, &o, &e) < 0)
+		logmsg("helper REEXEC: %s", e.msg);
+	else
+		logmsg("asked the helper (pid %d) to re-exec", (int)m->helper_pid);
+	wire_out_free(&o);
+}
+
 static void on_ready(struct mgr *m, const struct wire_msg *msg)
 {
 	m->helper_ready = true;
@@ -214,6 +247,7 @@ static void on_ready(struct mgr *m, const struct wire_msg *msg)
 	logmsg("helper ready (pid %u, controllers \"%s\", max_jobs %u)",
 	       wire_u32(msg, F_PID, 0), wire_str(msg, F_CONTROLLERS),
 	       m->helper_max_jobs);
+	hlink_hello(m);
 }
 
 /* The decoder has checked every field's presence and bounds. */
@@ -254,6 +288,8 @@ void helper_event(struct mgr *m, uint32_t events)
 		}
 		if (msg.type == H_READY) {
 			on_ready(m, &msg);
+		} else if (msg.type == H_VERSION) {
+			on_version(m, &msg);
 		} else {
 			decode_event(&msg, &ev);
 			job_helper_event(m, &ev);

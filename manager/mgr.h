@@ -185,6 +185,8 @@ struct mgr {
 	int helper_fd;
 	pid_t helper_pid;
 	bool helper_ready;
+	uint32_t helper_version;	/* its link version, from VERSION; 0: not said */
+	bool helper_reexec;	/* re-exec it once it says it can (a reload) */
 	int64_t helper_deaths[HELPER_DEATHS_MAX + 1];	/* monotonic ms */
 	int64_t helper_restart_at;
 	int exit_code;		/* >= 0: leave the loop with it */
@@ -293,6 +295,8 @@ void helper_event(struct mgr *m, uint32_t events);
 void helper_reaped(struct mgr *m, pid_t pid);
 void helper_down(struct mgr *m, const char *why);
 void helper_close(struct mgr *m);
+/* Ask the helper its link version (after READY, and after a reload). */
+void hlink_hello(struct mgr *m);
 
 /* retention.c */
 struct store_pick;

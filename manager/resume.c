@@ -37,30 +37,6 @@ struct resume {
 
 /* --- writing --------------------------------------------------------- */
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int put_rec(int fd, struct wire_out *o, struct cerr *e)
-{
-	int r = wire_out_finish(o, e);
-
-	if (r == 0 && write_all(fd, o->buf, o->len) < 0)
-		r = cerr_sys(e, "resume records");
-	wire_out_free(o);
-	return r;
-}
-
 static int put_mgr(struct mgr *m, int sfd, struct cerr *e)
 {
 	struct wire_out o;
@@ -79,7 +55,7 @@ static int put_mgr(struct mgr *m, int sfd, struct cerr *e)
 		wire_put_u32(&o, F_R_FLAGS, m->helper_ready ? RF_HELPER_READY : 0);
 	}
 	wire_put_u64(&o, F_R_SEQ, m->q_seq);
-	return put_rec(sfd, &o, e);
+	return wire_write_file(sfd, &o, e);
 }
 
 static uint32_t job_flags(const struct job *j)
@@ -135,7 +111,7 @@ static int put_job(int sfd, const struct job *j, struct cerr *e)
 	wire_put_u64(&o, F_CPU_USEC, j->cpu_usec);
 	wire_put_u64(&o, F_MEMORY_PEAK, j->memory_peak);
 	put_log(&o, j->log);
-	return put_rec(sfd, &o, e);
+	return wire_write_file(sfd, &o, e);
 }
 
 static int put_client(int sfd, const struct client *c, struct cerr *e)
@@ -160,7 +136,7 @@ static int put_client(int sfd, const struct client *c, struct cerr *e)
 	} else {
 		wire_put_u32(&o, F_R_KIND, R_CL_IDLE);
 	}
-	return put_rec(sfd, &o, e);
+	return wire_write_file(sfd, &o, e);
 }
 
 static int write_state(struct mgr *m, int sfd, struct cerr *e)
@@ -609,6 +585,11 @@ int resume_adopt(struct mgr *m, struct cerr *e)
 
 	if (adopt_listen(m, mg, e) < 0 || adopt_helper(m, mg, e) < 0)
 		return -1;
+	/* The helper reloads too: asked once it says it can. */
+	if (m->helper_ready) {
+		m->helper_reexec = true;
+		hlink_hello(m);
+	}
 	if (seq > m->q_seq)
 		m->q_seq = seq;
 	for (size_t i = 1; i < m->resume->n; i++) {

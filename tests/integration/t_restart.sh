@@ -24,6 +24,18 @@ swap_corrald() {
 	mv "$rbin/corrald.new" "$rbin/corrald"
 }
 
+# The helper replaced the same way (root's, setuid, the instance's mode),
+# and its policy changed: max_jobs 256 -> 200.
+swap_helper() {
+	cp "$dir/corral-helper" "$dir/corral-helper.new"
+	printf 'rebuilt' >>"$dir/corral-helper.new"
+	chown root:"$mgrp" "$dir/corral-helper.new"
+	chmod 4750 "$dir/corral-helper.new"
+	mv "$dir/corral-helper.new" "$dir/corral-helper"
+	sed -i 's/^max_jobs = .*/max_jobs = 200/' "$CORRAL_TEST_DIR/helper.conf"
+}
+helper_max_jobs() { sed -n 's/.*helper ready (.*max_jobs \([0-9]*\)).*/\1/p' "$dir/corrald.log" | tail -n 1; }
+
 # 4 clients start `corral run -- true` in a loop until $work/rs.stop
 # exists; each line of rs.loopN is "rc id".
 run_loop() {
@@ -33,6 +45,7 @@ run_loop() {
 		rc=$?
 		id=$(sed -n 's/.*as job \([0-9a-f-]*\).*/\1/p' "$work/rs.loop$n.err" | head -n 1)
 		echo "$rc $id" >>"$work/rs.loop$n"
+		[ "$rc" = 0 ] || sed "s/^/# loop $n: /" "$work/rs.loop$n.err"
 	done
 }
 
@@ -58,6 +71,7 @@ t_reload() {
 	hpid=$(helper_pid)
 	for i in 1 2 3 4 5; do
 		[ $i = 3 ] && swap_corrald
+		[ $i = 4 ] && swap_helper
 		t0=$(now_ns)
 		kill -HUP "$rpid"
 		# the pause a new client sees: a request sent right after
@@ -74,6 +88,9 @@ t_reload() {
 	ino=$(stat -c %i "$rbin/corrald")
 	expect reload_runs_the_new_binary "running $(stat -L -c %i "/proc/$rpid/exe"), on disk $ino" \
 		test "$(stat -L -c %i "/proc/$rpid/exe")" = "$ino"
+	ino=$(stat -c %i "$dir/corral-helper")
+	expect reload_runs_the_new_helper "helper $hpid runs $(stat -L -c %i "/proc/$hpid/exe"), on disk $ino; max_jobs $(helper_max_jobs); $(grep -i 're-exec' "$dir/corrald.log" | tail -n 2 | tr '\n' '|')" \
+		sh -c '[ "$(stat -L -c %i "/proc/$1/exe")" = "$2" ] && [ "$3" = 200 ]' _ "$hpid" "$ino" "$(helper_max_jobs)"
 	touch "$work/rs.stop"
 	wait "${lpids[@]}"
 	for id in "${ids[@]}"; do cr "$uA" wait "$id" >/dev/null 2>&1; done

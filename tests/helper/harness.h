@@ -72,6 +72,8 @@ struct spawn_opts {
 	int extra_fds;			/* inherited fds without CLOEXEC */
 	bool hostile_env;
 	bool tty;			/* start with a controlling terminal */
+	int resume_fd;			/* > 0: passed as fd 5 with argv
+					 * "--resume 5" (a forged re-exec) */
 };
 
 #define JOB_ARGV_MAX 8

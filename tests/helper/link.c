@@ -70,17 +70,19 @@ static void child_ids(const struct spawn_opts *o)
 		_exit(126);
 }
 
-static void child_fds(int sock, int report, int extra)
+static void child_fds(int sock, int report, int extra, int resume)
 {
 	char path[PATH_MAX + 32];
 
-	/* Lift both out of the way first: either may sit on 3 or 4. */
+	/* Lift them out of the way first: any may sit on 3, 4 or 5. */
 	int s = fcntl(sock, F_DUPFD_CLOEXEC, 100);
 	int r = fcntl(report, F_DUPFD_CLOEXEC, 100);
+	int st = resume > 0 ? fcntl(resume, F_DUPFD_CLOEXEC, 100) : -1;
 
-	if (s < 0 || r < 0 || dup2(s, 3) < 0 || dup3(r, 4, O_CLOEXEC) < 0)
+	if (s < 0 || r < 0 || dup2(s, 3) < 0 || dup3(r, 4, O_CLOEXEC) < 0 ||
+	    (resume > 0 && (st < 0 || dup2(st, 5) < 0)))
 		_exit(124);
-	close_range(5, ~0u, 0);
+	close_range(resume > 0 ? 6 : 5, ~0u, 0);
 	/* A file only this suite opens, so its fds are recognisable. */
 	snprintf(path, sizeof path, "%s/inherited", S.tmpdir);
 	for (int i = 0; i < extra; i++)
@@ -93,7 +95,7 @@ static void child_exec(int sock, int master, int report,
 {
 	static char marker[PATH_MAX + 64], preload[PATH_MAX + 16],
 		libpath[PATH_MAX + 32], gconv[PATH_MAX + 16];
-	const char *argv[] = { "corral-helper-test", NULL };
+	const char *argv[] = { "corral-helper-test", NULL, NULL, NULL };
 	const char *plain[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
 	const char *hostile[] = {
 		"PATH=/usr/sbin:/usr/bin:/sbin:/bin", preload, libpath, gconv,
@@ -109,8 +111,12 @@ static void child_exec(int sock, int master, int report,
 	if (o->tty)
 		child_tty(master);
 	child_ids(o);
-	child_fds(sock, report, o->extra_fds);
+	child_fds(sock, report, o->extra_fds, o->resume_fd);
 	report = 4;
+	if (o->resume_fd > 0) {
+		argv[1] = "--resume";
+		argv[2] = "5";
+	}
 	execve(S.helper, (char *const *)(uintptr_t)argv,
 	       (char *const *)(uintptr_t)(o->hostile_env ? hostile : plain));
 	/* The report pipe is CLOEXEC: it carries something only when

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1638,6 +1640,125 @@ static void on_signal(int sig)
 	exit(130);	/* runs the atexit cleanup */
 }
 
+/* ---- re-exec (a reload) ----------------------------------------------- */
+
+static uint32_t hello(struct helper *h)
+{
+	struct wire_out o;
+	struct wire_msg m;
+	struct cerr e;
+	uint32_t v;
+
+	wire_out_init(&o, &proto_helper_req, H_HELLO);
+	wire_put_u32(&o, F_R_LINK_VERSION, HELPER_LINK_VERSION);
+	assert_int_equal(wire_out_finish(&o, &e), 0);
+	assert_int_equal(wire_send_packet(h->sock, &o, &e), 0);
+	wire_out_free(&o);
+	assert_int_equal(helper_next(h, TBIT(H_VERSION), NULL, NULL, WAIT_MS, &m), 1);
+	v = wire_u32(&m, F_R_LINK_VERSION, 0);
+	wire_msg_free(&m);
+	return v;
+}
+
+static void send_reexec(struct helper *h)
+{
+	struct wire_out o;
+	struct cerr e;
+
+	wire_out_init(&o, &proto_helper_req, H_REEXEC);
+	assert_int_equal(wire_out_finish(&o, &e), 0);
+	assert_int_equal(wire_send_packet(h->sock, &o, &e), 0);
+	wire_out_free(&o);
+}
+
+/* A running job outlives REEXEC: the same process sends READY again, and
+ * the job is still its own (a signal reaches it, its end is reported,
+ * its output kept coming). */
+static void test_reexec_keeps_jobs(void **state)
+{
+	struct fx *f = *state;
+	struct job j;
+
+	assert_int_equal(hello(&f->h), HELPER_LINK_VERSION);
+	start_sleeper(&f->h, &j, "trap-term", "7");
+	send_reexec(&f->h);
+	f->h.ready_pid = 0;
+	if (helper_wait_ready(&f->h, WAIT_MS) < 0)
+		fail_msg("no READY after REEXEC");
+	assert_int_equal(f->h.ready_pid, (uint32_t)f->h.pid);
+	send_signal(&f->h, j.id, SIGTERM);
+	if (job_await_exit(&f->h, &j, WAIT_MS) != 1)
+		fail_msg("no EXITED for the kept job");
+	assert_non_null(strstr(j.outbuf, "term\n"));
+	assert_true(WIFEXITED(j.wstatus));
+	assert_int_equal(WEXITSTATUS(j.wstatus), 7);
+	job_close(&j);
+	assert_int_equal(count_job_dirs(), 0);
+	still_serving(&f->h);
+}
+
+/* A policy the next image would refuse keeps this one: ERROR, and it
+ * serves on. */
+static void test_reexec_bad_policy(void **state)
+{
+	const struct policy bad = { .extra = "[helper]\nno_such_key = 1\n" };
+	struct fx *f = *state;
+	struct wire_msg m;
+
+	assert_int_equal(policy_write(&bad), 0);
+	send_reexec(&f->h);
+	assert_int_equal(helper_next(&f->h, TBIT(H_ERROR), NULL, NULL, WAIT_MS, &m), 1);
+	assert_non_null(strstr(wire_str(&m, F_MESSAGE), "re-exec refused"));
+	wire_msg_free(&m);
+	policy_restore();
+	still_serving(&f->h);
+}
+
+/* A compromised corrald starts the helper as if re-exec'd, with a state
+ * it made naming a process of its own: refused (the state is not a
+ * sealed root-owned memfd), and that process is left alone. */
+static void test_reexec_forged_state(void **state)
+{
+	struct fx *f = *state;
+	struct spawn_opts o = { 0 };
+	struct wire_out w;
+	struct cerr e;
+	char id[37];
+	pid_t victim = fork();
+
+	if (victim == 0) {
+		/* Gone with the suite even if an assertion skips the kill. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close_range(0, ~0U, 0);
+		pause();
+		_exit(0);
+	}
+	assert_true(victim > 0);
+	make_uuid(id);
+	o.resume_fd = memfd_create("forged", MFD_ALLOW_SEALING);
+	assert_true(o.resume_fd > 0);
+	wire_out_init(&w, &proto_resume, R_HMGR);
+	wire_put_u32(&w, F_R_VERSION, RESUME_VERSION);
+	wire_put_str(&w, F_R_PATH, S.helper);
+	assert_int_equal(wire_write_file(o.resume_fd, &w, &e), 0);
+	wire_out_init(&w, &proto_resume, R_HJOB);
+	wire_put_str(&w, F_JOB_ID, id);
+	wire_put_u32(&w, F_UID, S.job_uid);
+	wire_put_u32(&w, F_PID, (uint32_t)victim);
+	wire_put_u32(&w, F_R_FLAGS, RF_STARTED);
+	assert_int_equal(wire_write_file(o.resume_fd, &w, &e), 0);
+	/* Sealed as the helper would: only the owner (the manager) differs. */
+	assert_int_equal(fcntl(o.resume_fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+			       F_SEAL_WRITE | F_SEAL_SEAL), 0);
+	assert_int_equal(fchown(o.resume_fd, S.mgr_uid, S.mgr_gid), 0);
+	assert_int_equal(policy_write(NULL), 0);
+	refuses_to_start(&f->h, &o, "a forged resume state");
+	close(o.resume_fd);
+	assert_int_equal(kill(victim, 0), 0);
+	kill(victim, SIGKILL);
+	waitpid(victim, NULL, 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_default, fx_teardown)
 #define TN(fn) cmocka_unit_test_setup_teardown(fn, fx_none, fx_teardown)
 
@@ -1691,6 +1812,9 @@ int main(void)
 		TN(test_sweep_at_start),
 		TN(test_manager_cannot_migrate),
 		T(test_one_helper_per_base),
+		T(test_reexec_keeps_jobs),
+		T(test_reexec_bad_policy),
+		TN(test_reexec_forged_state),
 		T(test_start_latency),
 	};
 

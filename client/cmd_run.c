@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -497,6 +498,58 @@ static bool detached_queued(void *ctx, const char *id, uint32_t position,
 	return true;
 }
 
+/* --- riding over a reload or restart of corrald --------------------------- */
+
+#define RECONNECT_MS 30000
+#define RECONNECT_STEP_US 200000
+
+static int64_t mono_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A live FOLLOW whose connection drops before the job's final record
+ * (corrald restarted, or crashed and came back) connects again, for up
+ * to 30 s, and goes on from the log byte it had: every byte once, then
+ * the end.  Only when every stream is wanted (or none, for wait) does
+ * the byte count received match the log's offsets; a refusal (ERROR)
+ * is never retried. */
+static int follow_riding(struct cli *c, struct corral_conn *conn,
+			 const char *ref, uint32_t streams,
+			 corral_log_fn fn, void *ctx, struct corral_job *job,
+			 struct cerr *e)
+{
+	const uint32_t all = STREAM_STDOUT | STREAM_STDERR | STREAM_META;
+	uint64_t from = 0;
+	int64_t until = 0;
+
+	while (corral_follow_from(conn, ref, streams, true, from, fn, ctx, job, e) < 0) {
+		struct corral_conn old = *conn;
+
+		if (conn->remote_error || (streams && streams != all))
+			return -1;
+		from = conn->log_off;
+		if (!until) {
+			until = mono_now_ms() + RECONNECT_MS;
+			fprintf(stderr, "corral: lost corrald (%s); reconnecting\n", e->msg);
+		}
+		corral_close(conn);
+		do {
+			if (mono_now_ms() >= until)
+				return cerr_set(e, ETIMEDOUT, "corrald did not come back within %d s",
+						RECONNECT_MS / 1000);
+			usleep(RECONNECT_STEP_US);
+		} while (cli_connect(c, conn, e) < 0);
+		conn->wake_fd = old.wake_fd;
+		conn->on_wake = old.on_wake;
+		conn->wake_ctx = old.wake_ctx;
+	}
+	return 0;
+}
+
 static int run_attached(struct corral_conn *conn, struct run_opts *o,
 			struct cli *c)
 {
@@ -526,8 +579,8 @@ static int run_attached(struct corral_conn *conn, struct run_opts *o,
 	if (!o->quiet)
 		fprintf(stderr, "Running as job %s\n", a.id);
 	escalate(&a);	/* interrupted while it was starting */
-	if (corral_follow(conn, a.id, STREAM_STDOUT | STREAM_STDERR | STREAM_META,
-			  true, cli_write_log, NULL, &job, &e) < 0) {
+	if (follow_riding(c, conn, a.id, STREAM_STDOUT | STREAM_STDERR | STREAM_META,
+			  cli_write_log, NULL, &job, &e) < 0) {
 		cli_fail(c, &e);
 		fprintf(stderr, "corral: job %s may still be running\n", a.id);
 		return EXIT_CORRAL;
@@ -631,8 +684,10 @@ int cmd_logs(int argc, char **argv, struct cli *c)
 		ref = argv[i];
 		if (cli_connect(c, &conn, &e) < 0)
 			return cli_fail(c, &e);
-		if (corral_follow(&conn, ref, streams, follow, cli_write_log, NULL,
-				  &job, &e) < 0)
+		if ((follow ? follow_riding(c, &conn, ref, streams, cli_write_log,
+					    NULL, &job, &e)
+			    : corral_follow(&conn, ref, streams, false, cli_write_log,
+					    NULL, &job, &e)) < 0)
 			rc = cli_fail(c, &e);
 		else
 			corral_job_free(&job);
@@ -677,7 +732,7 @@ int cmd_wait(int argc, char **argv, struct cli *c)
 		ref = argv[i];
 		if (cli_connect(c, &conn, &e) < 0)
 			return cli_fail(c, &e);
-		if (corral_follow(&conn, ref, 0, true, NULL, NULL, &job, &e) < 0) {
+		if (follow_riding(c, &conn, ref, 0, NULL, NULL, &job, &e) < 0) {
 			corral_close(&conn);
 			if (!rc)
 				rc = cli_fail(c, &e);

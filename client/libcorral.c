@@ -701,6 +701,16 @@ static void put_ref(struct corral_conn *c, struct wire_out *o, const char *ref)
 
 /* --- FOLLOW ------------------------------------------------------------- */
 
+/* A record's bytes on the wire, which are its bytes in the log file. */
+static uint64_t record_len(const struct wire_msg *m)
+{
+	uint64_t n = WIRE_HDR_LEN;
+
+	for (uint32_t i = 0; i < m->nvals; i++)
+		n += WIRE_FIELD_HDR_LEN + m->vals[i].len;
+	return n;
+}
+
 static int deliver_log(struct corral_conn *c, struct wire_msg *m,
 		       corral_log_fn on_log, void *ctx, struct cerr *e)
 {
@@ -708,6 +718,7 @@ static int deliver_log(struct corral_conn *c, struct wire_msg *m,
 	const uint8_t *d = wire_bytes(m, F_DATA, &len);
 	int rc = 0;
 
+	c->log_off += record_len(m);
 	if (on_log)
 		rc = on_log(ctx, wire_u32(m, F_STREAM, 0),
 			    wire_u64(m, F_TIME_MS, 0), d, len, e);
@@ -719,6 +730,13 @@ int corral_follow(struct corral_conn *c, const char *ref, uint32_t streams,
 		  bool follow, corral_log_fn on_log, void *ctx,
 		  struct corral_job *job, struct cerr *e)
 {
+	return corral_follow_from(c, ref, streams, follow, 0, on_log, ctx, job, e);
+}
+
+int corral_follow_from(struct corral_conn *c, const char *ref, uint32_t streams,
+		       bool follow, uint64_t from, corral_log_fn on_log,
+		       void *ctx, struct corral_job *job, struct cerr *e)
+{
 	struct wire_out o;
 	struct wire_msg m;
 
@@ -726,6 +744,9 @@ int corral_follow(struct corral_conn *c, const char *ref, uint32_t streams,
 	put_ref(c, &o, ref);
 	wire_put_u32(&o, F_STREAMS, streams);
 	wire_put_u32(&o, F_FOLLOW, follow ? 1 : 0);
+	if (from)
+		wire_put_u64(&o, F_FROM, from);
+	c->log_off = from;
 	if (send_msg(c, &o, e) < 0)
 		return -1;
 	/* A live stream may be silent as long as its job is. */

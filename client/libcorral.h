@@ -56,6 +56,9 @@ struct corral_conn {
 	 * the URL for messages, and whether any reply came through. */
 	pid_t ssh_pid;
 	bool answered;
+	/* FOLLOW of every stream: the log bytes received, where a
+	 * reconnecting follower goes on (corral_follow_from). */
+	uint64_t log_off;
 	char url[CORRAL_URL_MAX + 1];
 };
 
@@ -195,6 +198,11 @@ int corral_run(struct corral_conn *c, const struct corral_run_req *req,
 int corral_follow(struct corral_conn *c, const char *ref, uint32_t streams,
 		  bool follow, corral_log_fn on_log, void *ctx,
 		  struct corral_job *job, struct cerr *e);
+/* The same, going on from byte from of the job's log (0: the start): the
+ * log_off a dropped connection had, when every stream was wanted. */
+int corral_follow_from(struct corral_conn *c, const char *ref, uint32_t streams,
+		       bool follow, uint64_t from, corral_log_fn on_log,
+		       void *ctx, struct corral_job *job, struct cerr *e);
 
 struct corral_list_req {
 	bool all;

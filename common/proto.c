@@ -161,6 +161,7 @@ static const struct wire_field_spec c_follow[] = {
 	REF_FIELDS,
 	U32(F_STREAMS, "streams", 0, 0, STREAM_STDOUT | STREAM_STDERR | STREAM_META),
 	U32(F_FOLLOW, "follow", 0, 0, 1),
+	U64(F_FROM, "from", 0, 0, U63),
 };
 static const struct wire_field_spec c_list[] = {
 	U32(F_ALL, "all", 0, 0, 1),

@@ -177,6 +177,8 @@ enum {
 	F_R_END,
 	F_R_LINK_VERSION,	/* U32 HELPER_LINK_VERSION (HELLO, VERSION) */
 };
+/* FOLLOW: the log byte to go on from, after a reconnect (U64). */
+enum { F_FROM = 200 };
 enum {
 	RF_STARTED = 1, RF_EXITED = 2, RF_FAILED = 4, RF_LOST = 8,
 	RF_CAP_DROP = 16, RF_FAILING = 32, RF_HELPER_READY = 64,

@@ -213,10 +213,35 @@ static int next_range(struct client *c, uint64_t limit, uint64_t *to,
 	return 1;
 }
 
+/* A client's offset must be a record's start in this log (or its end),
+ * past a gap note's punched-out bytes. */
+static int seek_check(struct client *c, struct cerr *e)
+{
+	struct follow *f = &c->f;
+	struct logf *l = f->log;
+	uint8_t b[WIRE_HDR_LEN];
+	uint32_t blen;
+	uint16_t type;
+
+	f->seek = false;
+	if (l->gap_rec && f->off > l->gap_rec + gap_note_len() && f->off < l->gap_end)
+		f->off = f->rec_end = l->gap_end;
+	if (f->off == l->size || (l->fd >= 0 && f->off < l->size &&
+	    pread(l->fd, b, sizeof b, (off_t)f->off) == (ssize_t)sizeof b &&
+	    wire_check_header(&proto_client_rep, b, &type, &blen, e) == 0 &&
+	    type == C_LOG_DATA))
+		return 0;
+	return cerr_set(e, EINVAL, "offset %llu is not a record of the log of job %s",
+			(unsigned long long)f->off, l->job_id);
+}
+
 int follow_push(struct mgr *m, struct client *c, struct cerr *e)
 {
 	struct follow *f = &c->f;
 	struct logf *l = f->log;
+
+	if (f->seek && seek_check(c, e) < 0)
+		return -1;
 
 	for (int i = 0; i < ROUNDS_PER_PUSH; i++) {
 		uint64_t limit = l->size < f->end ? l->size : f->end, to = 0;

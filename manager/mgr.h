@@ -72,6 +72,7 @@ struct follow {
 	uint32_t streams;
 	bool live;		/* follow=1 */
 	bool listed;		/* on log->followers */
+	bool seek;		/* off came from the client (FOLLOW from) */
 	char job_id[JOB_ID_LEN + 1];
 };
 

@@ -564,6 +564,12 @@ static void do_follow(struct mgr *m, struct client *c,
 		return;
 	if (m->ops->follow(m, c, id, streams, live, &e) < 0)
 		return refuse(m, c, "follow", id, &e);
+	/* A reconnecting follower goes on where it was (checked by the
+	 * first push, which has the log). */
+	if (wire_has(msg, F_FROM) && c->state == SS_FOLLOW) {
+		c->f.off = c->f.rec_end = wire_u64(msg, F_FROM, 0);
+		c->f.seek = true;
+	}
 }
 
 /* --- RM and PRUNE ---------------------------------------------------- */

@@ -141,7 +141,41 @@ t_reload_bad_conf() {
 		sh -c '[ "$1" = 0 ] && kill -0 "$2" && [ "$3" = still-here ]' _ "$refused" "$rpid" "$(cr "$uA" logs "$id" 2>&1)"
 }
 
+# Without systemd a crash of corrald still ends its jobs (the helper
+# kills them when its link closes; docs/restart.md), but the clients ride
+# over it: an attached run, logs -f and wait reconnect once corrald is
+# back, get the rest of the log once, and the end the store has.
+t_crash_clients_reconnect() {
+	local id env t0 t1 arc frc wrc
+	id=$(cr "$uA" run -d -- sh -c "$(counter 400)")
+	cr "$uA" logs -f "$id" >"$work/rc.f" 2>"$work/rc.f.err" &
+	local fpid=$!
+	cr "$uA" wait "$id" >/dev/null 2>"$work/rc.w.err" &
+	local wpid=$!
+	cr "$uB" run -q -- sh -c "$(counter 400)" >"$work/rc.att" 2>"$work/rc.att.err" &
+	local apid=$!
+	sleep 1.5
+	kill -9 "$CORRALD_PID"
+	sleep 1
+	t0=$(now_ns)
+	env=$("$inst" restart "$dir") && eval "$env"
+	wait "$apid"; arc=$?
+	wait "$fpid"; frc=$?
+	wait "$wpid"; wrc=$?
+	t1=$(now_ns)
+	expect crash_corrald_back "instance.sh restart: $env" test -n "$env"
+	cr "$uA" logs "$id" >"$work/rc.log" 2>/dev/null
+	expect crash_follower_every_byte_once "follower $(wc -l <"$work/rc.f") lines, log $(wc -l <"$work/rc.log"); rc $frc; $(head -c 300 "$work/rc.f.err")" \
+		sh -c 'cmp -s "$1" "$2" && [ -s "$1" ] && grep -q reconnecting "$3"' _ "$work/rc.f" "$work/rc.log" "$work/rc.f.err"
+	expect crash_attached_run_reconnects "exit $arc, $(head -c 300 "$work/rc.att.err" | tr '\n' '|')" \
+		sh -c '[ "$1" = 125 ] && grep -q "reconnecting" "$2" && grep -q "state lost" "$2"' _ "$arc" "$work/rc.att.err"
+	expect crash_wait_reconnects "wait exit $wrc; state $(field "$id" state); $(head -c 300 "$work/rc.w.err")" \
+		sh -c '[ "$1" = 125 ] && [ "$2" = lost ]' _ "$wrc" "$(field "$id" state)"
+	echo "# crash: clients back $(((t1 - t0) / 1000000)) ms after corrald was started again"
+}
+
 MEASURE_RELOAD=
 t_reload
 t_reload_bad_conf
+t_crash_clients_reconnect
 stop_instance

@@ -443,3 +443,29 @@ void wire_out_free(struct wire_out *o)
 	free(o->buf);
 	o->buf = NULL;
 }
+
+int wire_decode_each(const struct wire_proto *p, const uint8_t *buf, size_t len,
+		     wire_each_fn fn, void *ctx, struct cerr *e)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		struct wire_msg m;
+		uint16_t type;
+		uint32_t blen;
+
+		if (len - off < WIRE_HDR_LEN)
+			return cerr_set(e, EBADMSG, "%s: %zu stray bytes at %zu",
+					p->name, len - off, off);
+		if (wire_check_header(p, buf + off, &type, &blen, e) < 0)
+			return cerr_wrap(e, "record at %zu", off);
+		if (len - off - WIRE_HDR_LEN < blen)
+			return cerr_set(e, EBADMSG, "%s: the record at %zu runs past the end",
+					p->name, off);
+		if (wire_decode(p, buf + off, WIRE_HDR_LEN + blen, &m, e) < 0 ||
+		    fn(ctx, &m, e) < 0)
+			return -1;
+		off += WIRE_HDR_LEN + blen;
+	}
+	return 0;
+}

@@ -118,6 +118,13 @@ int wire_check_header(const struct wire_proto *p, const uint8_t *hdr,
 int wire_decode(const struct wire_proto *p, const uint8_t *buf, size_t len,
 		struct wire_msg *m, struct cerr *e);
 
+/* Decode a buffer of whole messages one after another (records in a
+ * file, never a link); fn owns each (keeps or frees it); the first
+ * failure stops. */
+typedef int (*wire_each_fn)(void *ctx, struct wire_msg *m, struct cerr *e);
+int wire_decode_each(const struct wire_proto *p, const uint8_t *buf, size_t len,
+		     wire_each_fn fn, void *ctx, struct cerr *e);
+
 /* Close fds not taken and free the arena.  Safe on a zeroed msg. */
 void wire_msg_free(struct wire_msg *m);
 

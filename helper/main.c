@@ -691,29 +691,26 @@ static int keep_fd(struct hstate *hs, const struct wire_msg *r, uint16_t id,
 	return 0;
 }
 
+/* R_HMGR first, then only R_HJOBs; each job's fds are noted to keep. */
+static int keep_hrecord(void *ctx, struct wire_msg *m, struct cerr *e)
+{
+	struct hstate *hs = ctx;
+
+	uint16_t type = m->type;
+
+	if (type != (hs->n ? R_HJOB : R_HMGR) || hs->n > KEEP_MAX) {
+		wire_msg_free(m);
+		return cerr_set(e, EBADMSG, "unexpected state record %u", type);
+	}
+	hs->recs[hs->n++] = *m;
+	return keep_fd(hs, m, F_R_FD, e) < 0 || keep_fd(hs, m, F_R_FD2, e) < 0 ? -1 : 0;
+}
+
 static int decode_hstate(struct hstate *hs, const uint8_t *buf, size_t len,
 			 struct cerr *e)
 {
-	size_t off = 0;
-
-	while (off < len) {
-		uint16_t type;
-		uint32_t blen;
-		struct wire_msg *r;
-
-		if (len - off < WIRE_HDR_LEN ||
-		    wire_check_header(&proto_resume, buf + off, &type, &blen, e) < 0 ||
-		    len - off - WIRE_HDR_LEN < blen ||
-		    type != (hs->n ? R_HJOB : R_HMGR) || hs->n > KEEP_MAX)
-			return cerr_set(e, EBADMSG, "bad state record at %zu", off);
-		r = &hs->recs[hs->n];
-		if (wire_decode(&proto_resume, buf + off, WIRE_HDR_LEN + blen, r, e) < 0)
-			return -1;
-		hs->n++;
-		if (keep_fd(hs, r, F_R_FD, e) < 0 || keep_fd(hs, r, F_R_FD2, e) < 0)
-			return -1;
-		off += WIRE_HDR_LEN + blen;
-	}
+	if (wire_decode_each(&proto_resume, buf, len, keep_hrecord, hs, e) < 0)
+		return -1;
 	if (!hs->n || wire_u32(&hs->recs[0], F_R_VERSION, 0) != RESUME_VERSION)
 		return cerr_set(e, EPROTO, "state of another version");
 	return 0;

@@ -32,7 +32,7 @@
 
 struct resume {
 	struct wire_msg *recs;	/* recs[0] is R_MGR */
-	size_t n;
+	size_t n, cap;
 };
 
 /* --- writing --------------------------------------------------------- */
@@ -278,33 +278,29 @@ static void resume_free(struct mgr *m)
 	m->resume = NULL;
 }
 
+static int keep_record(void *ctx, struct wire_msg *m, struct cerr *e)
+{
+	struct resume *r = ctx;
+
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		struct wire_msg *nr = realloc(r->recs, cap * sizeof *nr);
+		if (!nr) {
+			wire_msg_free(m);
+			return cerr_sys(e, "resume records");
+		}
+		r->recs = nr;
+		r->cap = cap;
+	}
+	r->recs[r->n++] = *m;
+	return 0;
+}
+
 static int read_records(struct resume *r, const uint8_t *buf, size_t len,
 			struct cerr *e)
 {
-	size_t off = 0, cap = 0;
-
-	while (off < len) {
-		uint16_t type;
-		uint32_t blen;
-
-		if (len - off < WIRE_HDR_LEN ||
-		    wire_check_header(&proto_resume, buf + off, &type, &blen, e) < 0 ||
-		    len - off - WIRE_HDR_LEN < blen)
-			return cerr_set(e, EBADMSG, "resume records: bad record at %zu", off);
-		if (r->n == cap) {
-			struct wire_msg *nr;
-			cap = cap ? cap * 2 : 64;
-			nr = realloc(r->recs, cap * sizeof *nr);
-			if (!nr)
-				return cerr_sys(e, "resume records");
-			r->recs = nr;
-		}
-		if (wire_decode(&proto_resume, buf + off, WIRE_HDR_LEN + blen,
-				&r->recs[r->n], e) < 0)
-			return cerr_wrap(e, "resume records");
-		r->n++;
-		off += WIRE_HDR_LEN + blen;
-	}
+	if (wire_decode_each(&proto_resume, buf, len, keep_record, r, e) < 0)
+		return cerr_wrap(e, "resume records");
 	if (!r->n || r->recs[0].type != R_MGR)
 		return cerr_set(e, EBADMSG, "resume records: no R_MGR first");
 	if (wire_u32(&r->recs[0], F_R_VERSION, 0) != RESUME_VERSION)

@@ -208,6 +208,12 @@ int cg_open(const struct policy *p, struct cg_root *cg, struct cerr *e)
 			return -1;
 		if (!strcmp(base, "/"))
 			return cerr_set(e, EINVAL, "cgroup_base self: the helper runs in the root cgroup");
+		/* Already moved into base/daemon (by a helper before this one:
+		 * a re-exec, or a helper corrald started again): the base is
+		 * the parent, not a group below it. */
+		size_t n = strlen(base);
+		if (n > 7 && !strcmp(base + n - 7, "/daemon"))
+			base[n - 7] = '\0';
 	} else {
 		strcpy(base, p->cgroup_base);
 	}

@@ -142,6 +142,56 @@ sleep 1
 [ "$state" = oom ] && active || fail oom "rc=$rc state=$state service=$(systemctl is-active corrald)"
 ok oom "rc=$rc state=$state service=$(systemctl is-active corrald)"
 
+# ---- reload and upgrade keep a running job (docs/restart.md) -------------------------------
+
+# A job printing c0, c1, ... until /tmp/counter.stop exists, then exit 4;
+# a follower watches it the whole time.
+resumed() { [ "$(journalctl -u corrald -b --no-pager | grep -c 'resumed:')" -ge "$1" ]; }
+in_order() { awk '$0 != "c" (NR - 1) { bad = 1 } END { exit bad || NR < 20 }' "$1"; }
+rm -f /tmp/counter.stop
+id=$(as_alice corral run -d --name counter -- sh -c \
+	'i=0; while [ ! -e /tmp/counter.stop ]; do echo c$i; i=$((i+1)); sleep 0.05; done; exit 4')
+as_alice corral logs -f "$id" >/tmp/counter.out 2>/tmp/counter.err &
+fpid=$!
+mpid=$(systemctl show -p MainPID --value corrald)
+hpid=$(pgrep -x -P "$mpid" corral-helper)
+sleep 2
+t=$(ms)
+systemctl reload corrald
+wait_for 100 resumed 1 || fail reload "no resume in the journal"
+wait_for 100 served || fail reload "not served after the reload"
+took=$(($(ms) - t))
+st=$(as_alice corral status --json "$id" 2>&1 | js state)
+[ "$(systemctl show -p MainPID --value corrald)" = "$mpid" ] && [ "$st" = running ] &&
+	[ "$(pgrep -x -P "$mpid" corral-helper)" = "$hpid" ] ||
+	fail reload "main_pid $mpid -> $(systemctl show -p MainPID --value corrald) helper $hpid -> $(pgrep -x -P "$mpid" corral-helper) state=$st"
+ok reload "main_pid=$mpid helper=$hpid state=$st served_after_ms=$took"
+
+t=$(ms)
+out=$(apt-get install -y "$P"/newer/corral_*.deb 2>&1)
+rc=$?
+took=$(($(ms) - t))
+wait_for 100 resumed 2 || { echo "$out" | tail -n 20; fail upgrade "no reload at the upgrade (rc=$rc)"; }
+wait_for 100 served || fail upgrade "not served after the upgrade"
+ver=$(dpkg-query -W -f='${Version}' corral)
+st=$(as_alice corral status --json "$id" 2>&1 | js state)
+exe=$(stat -L -c %i /proc/"$mpid"/exe) disk=$(stat -c %i /usr/sbin/corrald)
+hexe=$(stat -L -c %i /proc/"$hpid"/exe) hdisk=$(stat -c %i $HELPER)
+[ $rc = 0 ] && [ "${ver%+up1}" != "$ver" ] && [ "$st" = running ] &&
+	[ "$(systemctl show -p MainPID --value corrald)" = "$mpid" ] &&
+	[ "$exe" = "$disk" ] && [ "$hexe" = "$hdisk" ] ||
+	{ echo "$out" | tail -n 20; fail upgrade "rc=$rc version=$ver state=$st corrald_inode=$exe/$disk helper_inode=$hexe/$hdisk"; }
+ok upgrade "version=$ver secs=$((took / 1000)) state=$st main_pid=$mpid runs_new_corrald=yes runs_new_helper=yes"
+
+touch /tmp/counter.stop
+as_alice corral wait "$id" >/dev/null 2>&1
+wrc=$?
+wait $fpid
+lines=$(wc -l </tmp/counter.out)
+[ $wrc = 4 ] && in_order /tmp/counter.out ||
+	{ head -c 300 /tmp/counter.err; fail follower "wait_rc=$wrc lines=$lines last=$(tail -n 1 /tmp/counter.out)"; }
+ok follower "wait_rc=$wrc lines=$lines in_order_no_gap=yes"
+
 # ---- systemctl stop leaves no job behind ---------------------------------------------------
 
 id=$(as_alice corral run -d --name long -- sleep 1000)

@@ -48,8 +48,15 @@ cp "$mods"/*.ko "$mods/load-order" "$out/initramfs/modules/"
 install -m 0755 "$here/initramfs-init" "$out/initramfs/init"
 (cd "$out/initramfs" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -1) >"$out/initramfs.cpio.gz"
 
-# The payload disk: the package and the test script.
+# The payload disk: the package, a newer build of it for the upgrade
+# proof (the same files under a bumped version, so dpkg installs every
+# one anew), and the test script.
 cp "$deb" "$out/payload/"
+rm -rf "$out/newer-tree"
+dpkg-deb -R "$deb" "$out/newer-tree"
+sed -i 's/^Version: \(.*\)$/Version: \1+up1/' "$out/newer-tree/DEBIAN/control"
+mkdir -p "$out/payload/newer"
+dpkg-deb -b "$out/newer-tree" "$out/payload/newer/" >/dev/null
 install -m 0755 "$here/pkgtest.sh" "$out/payload/pkgtest.sh"
 mkfs.ext4 -q -F -L payload -d "$out/payload" "$out/payload.img" 32M >/dev/null
 

@@ -52,6 +52,8 @@ static void fill(struct wire_out *o, const struct wire_proto *p, uint16_t t)
 		}
 		if (t == H_STARTED)
 			wire_put_u32(o, F_PID, 4242);
+	} else if (h && (t == H_HELLO || t == H_VERSION)) {
+		wire_put_u32(o, F_R_LINK_VERSION, HELPER_LINK_VERSION);
 	} else if (h && t == H_READY) {
 		wire_put_u32(o, F_PID, 1);
 		wire_put_u32(o, F_MAX_JOBS, 64);
@@ -83,8 +85,10 @@ static void fill(struct wire_out *o, const struct wire_proto *p, uint16_t t)
 		wire_put_str(o, F_JOB_REF, "0123");
 		if (t == C_STOP || t == C_KILL)
 			wire_put_u32(o, F_UID, 1000);
-		if (t == C_FOLLOW)
+		if (t == C_FOLLOW) {
 			wire_put_u32(o, F_FOLLOW, 1);
+			wire_put_u64(o, F_FROM, 4096);
+		}
 		if (t == C_STOP)
 			wire_put_u64(o, F_GRACE_MS, 5000);
 		if (t == C_KILL) {

@@ -54,6 +54,8 @@ static void fill(struct wire_out *o, const struct wire_proto *p, uint16_t t)
 			wire_put_u32(o, F_PID, 4242);
 	} else if (h && (t == H_HELLO || t == H_VERSION)) {
 		wire_put_u32(o, F_R_LINK_VERSION, HELPER_LINK_VERSION);
+	} else if (h && t == H_REEXEC) {
+		/* no fields */
 	} else if (h && t == H_READY) {
 		wire_put_u32(o, F_PID, 1);
 		wire_put_u32(o, F_MAX_JOBS, 64);

@@ -339,6 +339,7 @@ static const struct wire_field_spec r_client[] = {
 	U64(F_R_OFFSET, "offset", 0, 0, U63),
 	U64(F_R_REC_END, "rec_end", 0, 0, U63),
 	U64(F_R_END, "end", 0, 0, UINT64_MAX),
+	STR(F_R_HUP_ID, "hup_id", 0, JOB_ID_LEN, JOB_ID_LEN),
 };
 /* A helper job; its report and status pipes are the only fds it hands
  * itself (the pidfd and the cgroup are found again). */

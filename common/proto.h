@@ -176,13 +176,14 @@ enum {
 	F_R_REC_END,
 	F_R_END,
 	F_R_LINK_VERSION,	/* U32 HELPER_LINK_VERSION (HELLO, VERSION) */
+	F_R_HUP_ID,		/* STR the job a connection's close hangs up */
 };
 /* FOLLOW: the log byte to go on from, after a reconnect (U64). */
 enum { F_FROM = 200 };
 enum {
 	RF_STARTED = 1, RF_EXITED = 2, RF_FAILED = 4, RF_LOST = 8,
 	RF_CAP_DROP = 16, RF_FAILING = 32, RF_HELPER_READY = 64,
-	RF_HAS_OOM = 128, RF_HAS_PEAK = 256,
+	RF_HAS_OOM = 128, RF_HAS_PEAK = 256, RF_HANGUP = 512,
 };
 enum { R_CL_IDLE = 1, R_CL_FOLLOW, R_CL_QUEUED };
 extern const struct wire_proto proto_resume;

@@ -63,7 +63,7 @@ static uint32_t job_flags(const struct job *j)
 	return (j->started ? RF_STARTED : 0) | (j->exited ? RF_EXITED : 0) |
 	       (j->failed ? RF_FAILED : 0) | (j->lost ? RF_LOST : 0) |
 	       (j->log->cap_drop ? RF_CAP_DROP : 0) |
-	       (j->log->failing ? RF_FAILING : 0);
+	       (j->log->failing ? RF_FAILING : 0) | (j->hangup ? RF_HANGUP : 0);
 }
 
 static void put_log(struct wire_out *o, const struct logf *l)
@@ -122,6 +122,8 @@ static int put_client(int sfd, const struct client *c, struct cerr *e)
 	wire_put_u32(&o, F_R_FD, (uint32_t)c->fd);
 	if (c->who.via[0])
 		wire_put_str(&o, F_VIA, c->who.via);
+	if (c->hup_id[0])
+		wire_put_str(&o, F_R_HUP_ID, c->hup_id);
 	if (c->state == SS_FOLLOW) {
 		wire_put_u32(&o, F_R_KIND, R_CL_FOLLOW);
 		wire_put_str(&o, F_JOB_ID, c->f.job_id);
@@ -253,6 +255,9 @@ void reload_poll(struct mgr *m)
 	for (c = m->clients; c; c = next) {
 		next = c->all_next;
 		if (!client_at_rest(m, c)) {
+			/* Closed by the reload, not by its user: no hang-up
+			 * (the client reconnects). */
+			c->hup_id[0] = '\0';
 			client_close(m, c);
 			closed++;
 		}
@@ -462,6 +467,7 @@ static void take_job(struct job *j, const struct wire_msg *r)
 	j->exited = fl & RF_EXITED;
 	j->failed = fl & RF_FAILED;
 	j->lost = fl & RF_LOST;
+	j->hangup = fl & RF_HANGUP;
 	j->reason = (enum end_reason)wire_u32(r, F_R_REASON, END_NONE);
 	j->pending = (int)wire_u32(r, F_R_PENDING, 0);
 	j->timeout_ms = wire_u64(r, F_TIMEOUT_MS, 0);
@@ -529,7 +535,7 @@ static void drop_job(struct mgr *m, const struct wire_msg *r, const char *why)
 
 	logmsg("reload: job %s not taken over: %s; killing it", id, why);
 	snprintf(msg, sizeof msg, "not taken over at a reload: %.900s", why);
-	if (hlink_signal(m, id, SIGKILL, &e) < 0)
+	if (hlink_signal(m, id, SIGKILL, false, &e) < 0)
 		logmsg("job %s: kill: %s", id, e.msg);
 	if (store_set_lost(m->store, id, msg, now_ms(), &e) < 0)
 		logmsg("job %s: %s", id, e.msg);
@@ -549,6 +555,8 @@ static void adopt_client(struct mgr *m, const struct wire_msg *r)
 	c = client_adopt(m, fd, wire_str(r, F_VIA));
 	if (!c)
 		return;
+	if (wire_has(r, F_R_HUP_ID))	/* an attached run: still tied */
+		snprintf(c->hup_id, sizeof c->hup_id, "%s", wire_str(r, F_R_HUP_ID));
 	switch (wire_u32(r, F_R_KIND, R_CL_IDLE)) {
 	case R_CL_FOLLOW:
 		if (!id || follow_start(m, c, id, wire_u32(r, F_STREAMS, 0),

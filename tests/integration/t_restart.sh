@@ -141,6 +141,25 @@ t_reload_bad_conf() {
 		sh -c '[ "$1" = 0 ] && kill -0 "$2" && [ "$3" = still-here ]' _ "$refused" "$rpid" "$(cr "$uA" logs "$id" 2>&1)"
 }
 
+# An attached run's connection is still tied to its job after a reload:
+# when the client goes, the job is hung up (stopped), as without one.
+t_reload_keeps_hangup() {
+	local id apid
+	cr "$uA" run -- sleep 100 >/dev/null 2>"$work/hu.err" &
+	apid=$!
+	wait_for 10 grep -q 'as job' "$work/hu.err"
+	id=$(sed -n 's/.*as job \([0-9a-f-]*\).*/\1/p' "$work/hu.err")
+	local n=$(grep -c '^corrald: resumed:' "$dir/corrald.log")
+	kill -HUP "$CORRALD_PID"
+	wait_for 10 resumed $((n + 1))
+	pkill -KILL -P "$apid"	# corral itself: the child of cr's subshell
+	wait "$apid" 2>/dev/null
+	wait_for 10 sh -c '[ "$(setpriv --reuid="$1" --regid="$2" --init-groups sqlite3 -cmd ".timeout 5000" "$3" "SELECT state FROM jobs WHERE id = '"'"'$4'"'"'")" = stopped ]' \
+		_ "$mgr" "$mgrp" "$db" "$id"
+	expect reload_keeps_hangup "job ${id:-none} after its client was killed: $(field "$id" state)" \
+		test "$(field "$id" state)" = stopped
+}
+
 # Without systemd a crash of corrald still ends its jobs (the helper
 # kills them when its link closes; docs/restart.md), but the clients ride
 # over it: an attached run, logs -f and wait reconnect once corrald is
@@ -177,5 +196,6 @@ t_crash_clients_reconnect() {
 MEASURE_RELOAD=
 t_reload
 t_reload_bad_conf
+t_reload_keeps_hangup
 t_crash_clients_reconnect
 stop_instance

@@ -442,13 +442,26 @@ void job_publish_final(struct mgr *m, struct logf *l, const char *id)
 	logf_wake(m, l);
 }
 
+/* --- group commit ----------------------------------------------------- */
+
+/* j has a group commit whose news waits for the loop turn's sync. */
+static void settle_add(struct mgr *m, struct job *j)
+{
+	if (j->settle_listed)
+		return;
+	j->settle_listed = true;
+	j->settle_next = m->settle;
+	m->settle = j;
+}
+
 /* The end is recorded once EXITED (or START_FAILED, or loss) is known and
  * both pipes are at EOF, so followers get all output before the JOB. */
 static void job_maybe_end(struct mgr *m, struct job *j)
 {
 	struct cerr e;
 
-	if (j->dead || !j->exited || j->out.fd >= 0 || j->err.fd >= 0)
+	if (j->dead || j->end_written || !j->exited || j->out.fd >= 0 ||
+	    j->err.fd >= 0)
 		return;
 	if (!j->ended_ms)
 		j->ended_ms = now_ms();
@@ -465,6 +478,14 @@ static void job_maybe_end(struct mgr *m, struct job *j)
 	if (j->end_retry_at)
 		logmsg("job %s: end recorded", j->id);
 	j->end_retry_at = 0;
+	/* Told after the loop turn's sync (jobs_settle). */
+	j->end_written = true;
+	settle_add(m, j);
+}
+
+/* The end is durable: followers, the waiter and the queue learn of it. */
+static void end_settled(struct mgr *m, struct job *j)
+{
 	job_publish_final(m, j->log, j->id);
 	waiter_error(m, j, EIO, STAGE_NONE, "job ended before it was reported started");
 	job_free_later(m, j);
@@ -512,7 +533,6 @@ void jobs_kill_all(struct mgr *m)
 
 static void on_started(struct mgr *m, struct job *j, uint32_t pid)
 {
-	struct wire_out o;
 	struct cerr e;
 
 	if (j->started || j->exited)
@@ -531,6 +551,17 @@ static void on_started(struct mgr *m, struct job *j, uint32_t pid)
 	if (j->pending && (j->pending == SIGTERM ? send_stop(m, j, &e)
 						 : send_signal(m, j, j->pending, &e)) < 0)
 		logmsg("job %s: deferred stop: %s", j->id, e.msg);
+	/* STARTED goes out after the loop turn's sync (jobs_settle). */
+	j->ack_started = true;
+	settle_add(m, j);
+}
+
+/* The running state is durable: the waiter may hear of it. */
+static void started_settled(struct mgr *m, struct job *j)
+{
+	struct wire_out o;
+	struct cerr e;
+
 	if (j->waiter) {
 		wire_out_init(&o, &proto_client_rep, C_STARTED);
 		wire_put_str(&o, F_JOB_ID, j->id);
@@ -676,6 +707,48 @@ void job_helper_event(struct mgr *m, const struct helper_event *ev)
 		return on_exited(m, j, ev);
 	default:
 		logmsg("helper sent unexpected %s", ev->name);
+	}
+}
+
+/* One sync for every group commit of the turn, then their replies, in
+ * the order each job's news came (STARTED before its end).  A failed
+ * sync may have lost any of those commits, and the kernel may have
+ * dropped the pages it could not write, so that no later sync can tell:
+ * nothing of them is told, and corrald stops (the helper then kills its
+ * jobs; on restart the store holds what really reached the disk and
+ * marks the unfinished jobs lost).  docs/manager.md, group commit. */
+void jobs_settle(struct mgr *m)
+{
+	struct job *list = NULL, *j;
+	struct cerr e;
+
+	if (!m->settle)
+		return;
+	if (store_sync(m->store, &e) < 0) {
+		logmsg("%s; stopping: the starts and ends of this moment may not be on the disk",
+		       e.msg);
+		m->exit_code = 1;
+		return;
+	}
+	/* Reverse the list: the news in the order it came. */
+	while ((j = m->settle)) {
+		m->settle = j->settle_next;
+		j->settle_next = list;
+		list = j;
+	}
+	while ((j = list)) {
+		list = j->settle_next;
+		j->settle_listed = false;
+		if (j->dead)
+			continue;
+		if (j->ack_started) {
+			j->ack_started = false;
+			started_settled(m, j);
+		}
+		if (j->end_written) {
+			j->end_written = false;
+			end_settled(m, j);
+		}
 	}
 }
 

@@ -128,6 +128,11 @@ struct job {
 	int64_t end_retry_at;		/* the end's write failed: retry then */
 	uint32_t wstatus;
 	uint64_t oom_kills, cpu_usec, memory_peak;
+	/* Group commit: committed, told once the loop turn's sync is done */
+	bool ack_started;		/* STARTED for the waiter */
+	bool end_written;		/* the final record, the waiter, the queue */
+	bool settle_listed;
+	struct job *settle_next;	/* m->settle */
 };
 
 /* An event from the helper, decoded by helper_link.c. */

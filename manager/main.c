@@ -394,6 +394,8 @@ static void run(struct mgr *m)
 		}
 		for (int i = 0; i < n && m->exit_code < 0; i++)
 			dispatch(m, &evs[i]);
+		/* The turn's starts and ends: one sync, then the replies. */
+		jobs_settle(m);
 		/* Slots freed in this turn go to the queue at once. */
 		if (m->q_kick)
 			queue_schedule(m);

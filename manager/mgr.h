@@ -216,6 +216,7 @@ struct mgr {
 	/* jobs being run (starting, running, or draining output) */
 	struct job *jobs[JOB_BUCKETS];
 	struct job *active;
+	struct job *settle;	/* with a group commit to tell (job.c) */
 	int64_t timer_armed;
 
 	uint64_t nclients;
@@ -279,6 +280,9 @@ void jobs_lose_all(struct mgr *m, const char *why);
 /* Kill every job (corrald is stopping); their ends are recorded. */
 void jobs_kill_all(struct mgr *m);
 void jobs_reap(struct mgr *m);
+/* Once per loop turn: one store_sync for the turn's group commits, then
+ * what they let corrald tell (STARTED, final records). */
+void jobs_settle(struct mgr *m);
 void job_client_gone(struct mgr *m, struct client *c);
 
 /* follow.c */

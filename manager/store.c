@@ -187,6 +187,8 @@ struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	bool sync_full;
+	bool wal;		/* journal_mode = WAL: there is a log to sync */
+	bool unsynced;		/* a group commit waits for store_sync */
 };
 
 /* The one way a store failure is told: what was being done and what
@@ -466,6 +468,7 @@ static int configure(struct store *s, const char *path, struct cerr *e)
 	if (strcmp(path, ":memory:") &&
 	    exec_sql(s, "PRAGMA journal_mode = WAL", "WAL mode", e) < 0)
 		return -1;
+	s->wal = strcmp(path, ":memory:") != 0;
 	if (exec_sql(s, "PRAGMA foreign_keys = ON", "foreign keys", e) < 0 ||
 	    exec_sql(s, "PRAGMA synchronous = FULL", "synchronous", e) < 0)
 		return -1;
@@ -667,9 +670,9 @@ int store_insert_job(struct store *s, const struct new_job *nj,
 		     const struct audit_rec *a, size_t na, struct cerr *e)
 {
 	/* A job that starts now is not acknowledged to anyone yet: the
-	 * durable commit that marks it running (or failed) syncs the WAL
-	 * before any reply, and a WAL sync makes every earlier commit
-	 * durable with it.  A queued (or cancelled) one is answered at once,
+	 * commit that marks it running (or failed) is synced before any
+	 * reply (store_sync, or a durable commit), and a WAL sync makes
+	 * every earlier commit durable with it.  A queued (or cancelled) one is answered at once,
 	 * so its row is durable first. */
 	if (begin_sync(s, nj->queued || nj->cancel_why, e) < 0)
 		return -1;
@@ -753,6 +756,48 @@ static int update(struct store *s, enum stmt_id id, const char *what,
 	return sqlite3_changes(s->db);
 }
 
+/* The same, committed without a sync of its own (a group commit): the
+ * caller tells no one of it before store_sync.  Without a log file (an
+ * in-memory store) nothing could be made durable anyway. */
+static int update_group(struct store *s, enum stmt_id id, const char *what,
+			struct cerr *e)
+{
+	if (set_sync(s, false, e) < 0 || step_done(s, id, what, e) < 0)
+		return -1;
+	s->unsynced = s->wal;
+	return sqlite3_changes(s->db);
+}
+
+/* One sync of the write-ahead log for every group commit since the last:
+ * what SQLite's synchronous=FULL does at each commit (an xSync of the
+ * WAL file, through SQLite's own handle of it), done once per turn of
+ * corrald's loop.  After a failure the flag stays: the data those
+ * commits wrote may not be on the disk, and a later sync cannot tell, so
+ * the caller writes them again (docs/manager.md, group commit). */
+int store_sync(struct store *s, struct cerr *e)
+{
+	sqlite3_file *f = NULL;
+	int rc;
+
+	if (!s->unsynced)
+		return 0;
+	rc = sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &f);
+	if (rc != SQLITE_OK || !f || !f->pMethods)
+		return cerr_set(e, EIO, "job store: no write-ahead log to sync");
+	rc = f->pMethods->xSync(f, SQLITE_SYNC_NORMAL);
+	if (rc != SQLITE_OK)
+		return cerr_set(e, rc == SQLITE_FULL ? ENOSPC : EIO,
+				"job store: sync of the write-ahead log: %s",
+				sqlite3_errstr(rc));
+	s->unsynced = false;
+	return 0;
+}
+
+bool store_unsynced(const struct store *s)
+{
+	return s->unsynced;
+}
+
 int store_mark_all_lost(struct store *s, const char *why, int64_t now,
 			int *count, struct cerr *e)
 {
@@ -777,7 +822,7 @@ int store_set_running(struct store *s, const char *id, uint32_t pid,
 	bind_text(st, 1, id);
 	sqlite3_bind_int64(st, 2, pid);
 	sqlite3_bind_int64(st, 3, now);
-	return update(s, ST_RUNNING, "set running", e) < 0 ? -1 : 0;
+	return update_group(s, ST_RUNNING, "set running", e) < 0 ? -1 : 0;
 }
 
 int store_set_failed(struct store *s, const char *id, unsigned stage,
@@ -842,7 +887,7 @@ int store_set_ended(struct store *s, const char *id, const struct job_end *je,
 	sqlite3_bind_int64(st, 10, i64(je->log_bytes));
 	sqlite3_bind_int64(st, 11, i64(je->log_dropped));
 	sqlite3_bind_int64(st, 12, i64(je->log_size));
-	return update(s, ST_ENDED, "set ended", e) < 0 ? -1 : 0;
+	return update_group(s, ST_ENDED, "set ended", e) < 0 ? -1 : 0;
 }
 
 int store_set_log(struct store *s, const char *id, uint64_t bytes,

@@ -156,6 +156,8 @@ int store_state(struct store *s, const char *id,
 int store_job_msg(struct store *s, const char *id, const struct job_live *live,
 		  struct wire_out *o, struct cerr *e);
 
+/* Group commits: committed, but durable only after store_sync, which
+ * corrald runs once per loop turn before it tells anyone of them. */
 int store_set_running(struct store *s, const char *id, uint32_t pid,
 		      int64_t now, struct cerr *e);
 int store_set_failed(struct store *s, const char *id, unsigned stage,
@@ -171,8 +173,13 @@ int store_set_lost_found(struct store *s, const char *id, const char *error,
 /* Up to max ids of starting/running jobs, oldest first. */
 int store_unfinished(struct store *s, char (*ids)[JOB_ID_LEN + 1], int max,
 		     int *n, struct cerr *e);
+/* A group commit, as store_set_running. */
 int store_set_ended(struct store *s, const char *id, const struct job_end *je,
 		    struct cerr *e);
+/* Make every group commit so far durable (one WAL sync; nothing to do if
+ * none is waiting).  -1: they may be lost, and must be written again. */
+int store_sync(struct store *s, struct cerr *e);
+bool store_unsynced(const struct store *s);
 int store_set_log(struct store *s, const char *id, uint64_t bytes,
 		  uint64_t dropped, uint64_t size, struct cerr *e);
 

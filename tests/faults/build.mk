@@ -1,8 +1,15 @@
 # Fault tier: kill -9, SIGSTOP, SIGTERM, torn logs, damaged stores and a
 # full disk against private instances (tests/instance.sh).  Needs root
 # and the test lock, as the integration tier.
+SYNCFAIL_SO := $(BUILD)/tests/faults/syncfail.so
+
+# Loaded into corrald with LD_PRELOAD: shared, position-independent.
+$(SYNCFAIL_SO): tests/faults/syncfail.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) -O2 -fPIC -shared -o $@ $< -ldl
+
 ifeq ($(shell id -u),0)
-check-faults: programs $(BUILD)/tests/integration/rawclient
+check-faults: programs $(BUILD)/tests/integration/rawclient $(SYNCFAIL_SO)
 	BUILD=$(abspath $(BUILD)) flock $(TEST_LOCK) tests/faults/run.sh
 else
 check-faults:

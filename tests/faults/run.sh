@@ -237,6 +237,52 @@ f_damaged_store() {
 	stop_instance
 }
 
+# --- a sync of the store that fails ----------------------------------------------
+
+# corrald syncs the store once per loop turn for every start and end of
+# that turn (group commit) and tells nobody of them before.  A disk that
+# fails the sync must leave the client untold: no STARTED, no final record.
+corrald_gone() { ! grep -qs '^State:[[:space:]]*[^Z]' "/proc/$CORRALD_PID/status"; }
+with_syncfail() { # restart corrald with the shim; failing while $flag exists
+	local shim=$work/syncfail.so env
+	install -m 0644 "$build/tests/faults/syncfail.so" "$shim"
+	kill "$CORRALD_PID" 2>/dev/null
+	env=$(env LD_PRELOAD="$shim" CORRAL_SYNCFAIL="$flag" "$inst" restart "$dir") && eval "$env"
+}
+
+f_sync_fails() {
+	local flag=$work/syncfail cid rc err out n
+	with_syncfail || { bad sync_restart "instance.sh restart failed"; return; }
+	# An end: the job is running and its client attached when the disk
+	# starts failing; the job's end must not reach the client.
+	cr "$uA" run -- sleep 1 >"$work/sf.out" 2>"$work/sf.err" &
+	cid=$!
+	bgpids="$bgpids $cid"
+	wait_for 10 grep -q "Running as job" "$work/sf.err"
+	touch "$flag"
+	wait_for 15 sh -c "! kill -0 $cid 2>/dev/null"
+	wait "$cid"; rc=$?
+	err=$(cat "$work/sf.err")
+	n=$(corrald_log | grep -c "sync of the write-ahead log")
+	expect sync_end_untold "client rc=$rc: $err; corrald log lines: $n" \
+		sh -c '[ "$1" = 125 ] && echo "$2" | grep -q "may still be running" && [ "$3" -ge 1 ]' _ "$rc" "$err" "$n"
+	expect sync_fail_stops "corrald $CORRALD_PID still runs after a failed sync" wait_for 10 corrald_gone
+	# A start: the job runs, but its STARTED waits for the sync that fails.
+	rm -f "$flag"
+	with_syncfail || { bad sync_restart "instance.sh restart failed"; return; }
+	touch "$flag"
+	out=$(timeout 20 setpriv --reuid="$uA" --regid=nogroup --init-groups \
+		env CORRAL_SOCKET="$CORRAL_SOCKET" "$corral" run -- true 2>&1); rc=$?
+	wait_for 10 corrald_gone
+	n=$(corrald_log | grep -c "sync of the write-ahead log")
+	expect sync_start_untold "rc=$rc: $out; corrald log lines: $n" \
+		sh -c '[ "$1" = 125 ] && ! echo "$2" | grep -q "Running as job" && [ "$3" -ge 2 ]' _ "$rc" "$out" "$n"
+	rm -f "$flag"
+	restart_corrald
+	out=$(cr "$uA" run -q -- echo synced 2>&1)
+	expect sync_after_restart "$out" test "$out" = synced
+}
+
 # --- the state directory on a small file system, filled and freed ---------------
 
 fill() { dd if=/dev/zero of="$small/fill" bs=64k 2>/dev/null; sync; }
@@ -305,6 +351,7 @@ f_sigstop
 f_sigterm
 f_torn_log
 f_kill_storm
+f_sync_fails
 stop_instance
 f_damaged_store
 f_full_disk

@@ -31,11 +31,11 @@ MiB=1048576
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	rounds=20 tsecs=1.5 log_bytes=$((256 * MiB)) log_reps=1
 	fan_n=1000 fan_bytes=$((10 * MiB)) fill_jobs=20000 fill_audit=200000
-	running=200 short=200 qruns=10 qjobs=200
+	running=200 short=200 qruns=10 qjobs=200 batch=200 batch_reps=1 build_reps=1
 else
 	rounds=50 tsecs=4 log_bytes=$((1024 * MiB)) log_reps=3
 	fan_n=10000 fan_bytes=$((10 * MiB)) fill_jobs=100000 fill_audit=1000000
-	running=1000 short=1000 qruns=20 qjobs=1000
+	running=1000 short=1000 qruns=20 qjobs=1000 batch=200 batch_reps=3 build_reps=3
 fi
 log_bytes=${BENCH_LOG_BYTES:-$log_bytes}
 fan_n=${BENCH_FANOUT_FOLLOWERS:-$fan_n}
@@ -162,6 +162,16 @@ shim=$dir/bin/fsyncshim.so
 stats=$dir/run/fsync.stats
 restart_corrald LD_PRELOAD="$shim" BENCH_FSYNC=count BENCH_FSYNC_STATS="$stats"
 cnt=$("$bin/bench-tput" -c 1 -t "$tsecs" -u "$uid" -g "$gid" corral)
+# Group commit shares one sync among the starts and ends of a loop turn:
+# the syncs per job with 8 and 32 clients.
+for n in 8 32; do
+	restart_corrald LD_PRELOAD="$shim" BENCH_FSYNC=count BENCH_FSYNC_STATS="$dir/run/fsync.$n"
+	gc=$("$bin/bench-tput" -c "$n" -t "$tsecs" -u "$uid" -g "$gid" corral)
+	stop_corrald
+	read -r gcalls _ <"$dir/run/fsync.$n"
+	gjobs=$(echo "$gc" | cut -d" " -f2)
+	eval "fs_$n=$(calc "$gcalls / $gjobs" 2)"
+done
 restart_corrald LD_PRELOAD="$shim" BENCH_FSYNC=skip BENCH_FSYNC_STATS="$dir/run/skip.stats"
 jobs=$(echo "$cnt" | cut -d' ' -f2)
 c1_run=$(echo "$cnt" | cut -d' ' -f4) c1_wait=$(echo "$cnt" | cut -d' ' -f5)
@@ -174,6 +184,7 @@ note "throughput, where the time goes (1 client):"
 note "    corral: $job_us us per job (RUN->STARTED $c1_run us, STARTED->end $c1_wait us, the rest the driver)"
 note "    floor:  $(calc "1000000 / $floor_1" 0) us per job (mkdir cgroup, clone3, exec, wait, rmdir)"
 note "    fsync:  $fs_per_job fsyncs per job x $fs_us us = $(calc "$fs_per_job * $fs_us" 0) us per job ($(calc "100 * $fs_per_job * $fs_us / $job_us" 0)% of it)"
+note "    group commit: $fs_8 fsyncs per job with 8 clients, $fs_32 with 32"
 for n in 1 8 32; do
 	sk=$("$bin/bench-tput" -c "$n" -t "$tsecs" -u "$uid" -g "$gid" corral)
 	eval "fl=\$floor_$n co=\$tput_$n"
@@ -360,6 +371,83 @@ setpriv --reuid="$mgr" --regid="$mgrp" --init-groups sqlite3 -batch "$dir/state/
 qg=$(med "$dir/qgap")
 row 7b "queue: slot freed -> next queued job running (median of $(wc -l <"$dir/qgap"); the store keeps ms)" \
 	"${qg:-?} ms" "-" "-" "report" "-"
+
+# --- 8. a batch through the CLI -------------------------------------------
+
+# What a pipeline does: xargs -P 8 of short `corral run -- true`, each a
+# CLI process, against the floor starting as many jobs in 8 threads.
+say "8. batch: $batch \`corral run -- true\` through xargs -P 8, against $batch floor jobs in 8 threads"
+: >"$dir/batch.corral"; : >"$dir/batch.floor"
+for i in $(seq "$batch_reps"); do
+	"$bin/bench-tput" -c 8 -t 600 -j "$batch" floor | cut -d' ' -f1 >>"$dir/batch.floor"
+	t0=$(now)
+	seq "$batch" | as_user xargs -P 8 -I{} "$corral" run -q -- true \
+		|| die "batch: a job failed"
+	t1=$(now)
+	calc "$batch * 1000000000 / ($t1 - $t0)" 1 >>"$dir/batch.corral"
+	echo >>"$dir/batch.corral"
+done
+bc=$(med "$dir/batch.corral") bf=$(med "$dir/batch.floor")
+r=$(calc "$bc / $bf")
+row 8 "batch: $batch \`corral run -q -- true\`, \`xargs -P 8\` (median of $batch_reps)" \
+	"$bc/s" "floor in 8 threads $bf/s" "$r x" "report" "-"
+
+# --- 9. a real build ------------------------------------------------------
+
+# This project built with make -j4, every recipe line a job: make's SHELL
+# is a wrapper that runs `corral run -q -- /bin/sh -c LINE` (make gives a
+# custom SHELL every line, with no direct exec).  Against the same build
+# with /bin/sh.  The tree is a copy the job user owns.
+say "9. build: make -j4 programs, every recipe line through corral run, x $build_reps"
+src=$dir/src
+mkdir -p "$src"
+tar -C "$top" -cf - --exclude='*.o' --exclude='*.d' \
+	Makefile common helper manager client schema packaging | tar -x -C "$src"
+cat >"$dir/bin/corral-sh" <<EOS
+#!/bin/sh
+exec $corral run -q --name mkjob -- /bin/sh "\$@"
+EOS
+chmod 755 "$dir/bin/corral-sh"
+chown -R "$uid:$gid" "$src"
+mkb() { # mkb BUILDDIR [SHELL=...]: seconds*1e6 of a clean build
+	rm -rf "$src/$1"
+	t0=$(now)
+	(cd "$src" && as_user make -s -j4 BUILD="$1" ${2:+"$2"} programs >/dev/null) \
+		|| die "build: make failed (${2:-plain})"
+	t1=$(now)
+	echo $(( (t1 - t0) / 1000 ))
+}
+: >"$dir/mk.plain"; : >"$dir/mk.corral"
+for i in $(seq "$build_reps"); do
+	mkb bp >>"$dir/mk.plain"
+	mkb bc SHELL="$dir/bin/corral-sh" >>"$dir/mk.corral"
+done
+mkjobs=$(setpriv --reuid="$mgr" --regid="$mgrp" --init-groups sqlite3 -batch \
+	"$dir/state/corral.db" "SELECT count(*) FROM jobs WHERE name = 'mkjob'")
+mkjobs=$((mkjobs / build_reps))
+mp=$(med "$dir/mk.plain") mc=$(med "$dir/mk.corral")
+row 9 "build: \`make -j4 programs\` of corral, each of its $mkjobs recipe lines a \`corral run\` (median of $build_reps)" \
+	"$(calc "$mc / 1000000" 2) s" "plain make $(calc "$mp / 1000000" 2) s" \
+	"$(calc "$mc / $mp") x" "report" \
+	"+$(calc "($mc - $mp) / $mkjobs / 1000" 2) ms wall per job"
+
+# --- 10. against systemd-run, in the package tier's VM ----------------------
+
+# The booted-systemd Debian VM of make check-pkg measures both, side by side
+# (tests/pkg/pkgtest.sh, step startbench); booting it takes minutes under
+# TCG, so this row reads the latest check-pkg run's console results.
+pkgres=$build/pkg/results.txt
+sb=$(sed -n 's/^@@R startbench ok //p' "$pkgres" 2>/dev/null)
+if [ -n "$sb" ]; then
+	sbv() { echo "$sb" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
+	r=$(sbv ratio)
+	row 10 "start in a booted-systemd VM (TCG): \`corral run -- true\` vs \`systemd-run --wait --pipe -q true\` (median of $(sbv rounds); make check-pkg of $(date -u -r "$pkgres" '+%Y-%m-%d %H:%M UTC'))" \
+		"$(ms "$(sbv corral_us)") ms" "systemd-run $(ms "$(sbv systemd_run_us)") ms" \
+		"$r x" "< 1x" "$(verdict "$r" lt 1)"
+else
+	row 10 "start in a booted-systemd VM: corral vs systemd-run" "-" "-" "-" "< 1x" \
+		"not measured: run make check-pkg first"
+fi
 
 # --- the table -----------------------------------------------------------
 

@@ -126,6 +126,31 @@ as_alice corral kill "$id" >/dev/null 2>&1
 [ "$kmem" = 67108864 ] && [ "$kpids" = 32 ] || fail limits "cgroup=$g memory.max=$kmem pids.max=$kpids"
 ok limits "memory.max=$kmem pids.max=$kpids"
 
+# ---- start time against systemd-run (make bench, row 10) -------------------------------
+
+# Each start timed inside the caller's shell (runuser's PAM set-up is not
+# counted), corral as alice and systemd-run as root, alternating.  TCG
+# emulates the CPU: only the ratio means something.
+one_start() { # one_start: ns of one corral start, then of one systemd-run
+	runuser -u alice -- sh -c 'cd /tmp; t=$(date +%s%N); corral run -q -- true || exit 1; echo $(($(date +%s%N) - t))' || return 1
+	t=$(date +%s%N)
+	systemd-run --wait --pipe -q true || return 1
+	echo $(($(date +%s%N) - t))
+}
+mid() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+: >/tmp/sb.corral
+: >/tmp/sb.sdrun
+i=0
+while [ $i -lt 11 ]; do
+	r=$(one_start) || fail startbench "round $i: a start failed"
+	# the first round warms the caches up and is not counted
+	[ $i = 0 ] || { echo "$r" | sed -n 1p >>/tmp/sb.corral; echo "$r" | sed -n 2p >>/tmp/sb.sdrun; }
+	i=$((i + 1))
+done
+c=$(mid </tmp/sb.corral)
+sdr=$(mid </tmp/sb.sdrun)
+ok startbench "corral_us=$((c / 1000)) systemd_run_us=$((sdr / 1000)) ratio=$(awk -v a="$c" -v b="$sdr" 'BEGIN { printf "%.2f", a / b }') rounds=10"
+
 # ---- a user not in corral ---------------------------------------------------------------
 
 err=$(cd /tmp && runuser -u bob -- corral run -- true 2>&1)

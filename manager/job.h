@@ -38,14 +38,16 @@ struct logf {
 	uint64_t failed_bytes;	/* dropped while failing, this episode */
 	uint64_t torn;		/* bytes of a torn last record, past size */
 	bool done;		/* the job's end is recorded */
+	bool create;		/* no file yet: the first record makes it */
 	struct obuf *final;	/* its last JOB record, once done */
 	struct client *followers;
 	char job_id[JOB_ID_LEN + 1];
 };
 
-/* Create state_dir/logs/<id>.log for a new job.  reuse: the log a queued
- * job's followers already hold (its file made here unless it has one),
- * taken over with the caller's reference; NULL: a new one. */
+/* The log of a new job, state_dir/logs/<id>.log, whose file its first
+ * record makes (the directory is checked here).  reuse: the log a queued
+ * job's followers already hold, taken over with the caller's reference;
+ * NULL: a new one. */
 struct logf *logf_create(struct mgr *m, const char *id, struct logf *reuse,
 			 struct cerr *e);
 /* A running job's log again, for a successor corrald: its records

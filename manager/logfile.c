@@ -40,32 +40,50 @@ struct logf *logf_pending(const char *id)
 	return logf_new(-1, 0, false, id);
 }
 
+/* The file is made with the job's first record, not here: a job that
+ * writes nothing (most short ones) costs no inode, whose allocation was
+ * the largest part of corrald's work per `true` (docs/bench.md).  That
+ * the directory would take one is checked now, so that a start still
+ * fails at once, at stage manager, when it cannot; a creation that fails
+ * later (no space, no inode) is a log write that fails: the output is
+ * dropped and counted, as on a full disk. */
 struct logf *logf_create(struct mgr *m, const char *id, struct logf *reuse,
 			 struct cerr *e)
 {
-	char path[PATH_MAX];
+	char dir[PATH_MAX];
 	struct logf *l;
-	int fd;
 
-	if (reuse && reuse->fd >= 0)
+	if (reuse && (reuse->fd >= 0 || reuse->create))
 		return reuse;
-	log_path(m, id, path);
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-		  0640);
-	if (fd < 0) {
-		cerr_sys(e, "create log %s", path);
+	snprintf(dir, sizeof dir, "%s/logs", m->conf.state_dir);
+	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
+		cerr_sys(e, "create log %s/%s.log", dir, id);
 		return NULL;
 	}
-	if (reuse) {
-		reuse->fd = fd;
-		return reuse;
-	}
-	l = logf_new(fd, 0, false, id);
+	l = reuse ? reuse : logf_new(-1, 0, false, id);
 	if (!l) {
 		cerr_sys(e, "log");
-		close(fd);
+		return NULL;
 	}
+	l->create = true;
 	return l;
+}
+
+/* The live log's file, made by its first record: 0, or -1 with errno. */
+static int log_file(struct mgr *m, struct logf *l)
+{
+	char path[PATH_MAX];
+
+	if (l->fd >= 0)
+		return 0;
+	if (!l->create) {
+		errno = EBADF;
+		return -1;
+	}
+	log_path(m, l->job_id, path);
+	l->fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		     0640);
+	return l->fd < 0 ? -1 : 0;
 }
 
 /* Bytes before a LOG_DATA record's data: the header, then the stream
@@ -249,6 +267,10 @@ static int log_record(struct mgr *m, struct logf *l, uint32_t stream,
 		logmsg("job %s: log record: %s", l->job_id, e.msg);
 		goto out;
 	}
+	if (log_file(m, l) < 0) {
+		err = errno;
+		goto out;
+	}
 	w = pwrite(l->fd, o.buf, o.len, (off_t)l->size);
 	if (w != (ssize_t)o.len) {
 		err = w < 0 ? errno : ENOSPC;
@@ -348,7 +370,8 @@ static int put_gap_note(struct mgr *m, struct logf *l)
 		l->gap_end = l->size + gap_note_len();
 	if (gap_note(l, &o, &e) < 0)
 		logmsg("job %s: gap note: %s", l->job_id, e.msg);
-	else if (pwrite(l->fd, o.buf, o.len, (off_t)at) == (ssize_t)o.len)
+	else if (log_file(m, l) == 0 &&
+		 pwrite(l->fd, o.buf, o.len, (off_t)at) == (ssize_t)o.len)
 		r = 0;
 	wire_out_free(&o);
 	if (r == 0 && !l->gap_rec) {

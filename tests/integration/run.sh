@@ -1442,5 +1442,8 @@ fi
 # --- reloads and restarts: an instance of their own (own file) -------------
 . "$top/tests/integration/t_restart.sh"
 
+# --- the start path's savings: an instance of their own (own file) --------
+. "$top/tests/integration/t_perf.sh"
+
 echo "# measurements: latency $MEASURE_LAT; log throughput $MEASURE_TPUT; corrald RSS with 100 followers: $MEASURE_RSS; remote run: $MEASURE_REMOTE; yes | head -3 returned in ${MEASURE_HANGUP:-?}; stop of 601 processes: ${MEASURE_STOP_MANY:-?}; reload: ${MEASURE_RELOAD:-?}"
 finish

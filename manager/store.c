@@ -793,11 +793,6 @@ int store_sync(struct store *s, struct cerr *e)
 	return 0;
 }
 
-bool store_unsynced(const struct store *s)
-{
-	return s->unsynced;
-}
-
 int store_mark_all_lost(struct store *s, const char *why, int64_t now,
 			int *count, struct cerr *e)
 {

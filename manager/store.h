@@ -179,7 +179,6 @@ int store_set_ended(struct store *s, const char *id, const struct job_end *je,
 /* Make every group commit so far durable (one WAL sync; nothing to do if
  * none is waiting).  -1: they may be lost, and must be written again. */
 int store_sync(struct store *s, struct cerr *e);
-bool store_unsynced(const struct store *s);
 int store_set_log(struct store *s, const char *id, uint64_t bytes,
 		  uint64_t dropped, uint64_t size, struct cerr *e);
 

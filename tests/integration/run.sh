@@ -1193,6 +1193,7 @@ job_keep = 9s
 audit_keep = 9s
 user_log_space = 100K
 log_space = 1G" start_instance ret
+ret_t0=$(now_ns)
 
 t_rm() {
 	local a b run out rc
@@ -1219,6 +1220,10 @@ t_rm() {
 # the newest; later log_keep, job_keep and audit_keep take the rest.
 t_retention() {
 	local j1 j2 j3 out rc t0
+	# corrald's first retention pass comes 1 s after its start: these
+	# jobs must end after it, or it prunes them before the dry run looks
+	# (fast starts made that a race).
+	while [ $(($(now_ns) - ret_t0)) -lt 1500000000 ]; do sleep 0.1; done
 	t0=$(date +%s)
 	j1=$(cr "$uA" run -d -- head -c 61440 /dev/zero)
 	cr "$uA" wait "$j1" >/dev/null

@@ -182,6 +182,8 @@ struct logf *logf_reopen(struct mgr *m, const char *id, struct cerr *e)
 
 	log_path(m, id, path);
 	fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT)
+		return logf_create(m, id, NULL, e);	/* nothing written yet */
 	if (fd < 0 || logf_scan(fd, &ls) < 0 ||
 	    (ls.torn && ftruncate(fd, (off_t)ls.whole) < 0)) {
 		cerr_sys(e, "log of job %s", id);

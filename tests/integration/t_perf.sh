@@ -31,5 +31,23 @@ t_lazy_log() {
 	expect lazy_rm_no_file "rc=$rc: $out" test "$rc" = 0
 }
 
+# A reload (SIGHUP: corrald re-execs and takes its jobs over) while a
+# job has written nothing yet: the job goes on, and its first output
+# makes the file then.
+t_lazy_log_reload() {
+	local id rc out n
+	n=$(grep -c '^corrald: resumed:' "$dir/corrald.log")
+	id=$(cr "$uA" run -d -- sh -c 'sleep 2; echo after')
+	expect lazy_reload_no_file_yet "$(ls "$dir/state/logs/$id.log" 2>&1)" \
+		test ! -e "$dir/state/logs/$id.log"
+	kill -HUP "$CORRALD_PID"
+	wait_for 10 sh -c '[ "$(grep -c "^corrald: resumed:" "$1")" -gt "$2" ]' _ "$dir/corrald.log" "$n"
+	cr "$uA" wait "$id" >/dev/null 2>&1; rc=$?
+	out=$(cr "$uA" logs "$id" 2>&1)
+	expect lazy_reload_job_goes_on "wait rc=$rc, state $(field "$id" state), logs '$out'; log: $(tail -n 3 "$dir/corrald.log" | tr '\n' '|')" \
+		sh -c '[ "$1" = 0 ] && [ "$2" = exited ] && [ "$3" = after ]' _ "$rc" "$(field "$id" state)" "$out"
+}
+
 t_lazy_log
+t_lazy_log_reload
 stop_instance

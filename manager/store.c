@@ -200,7 +200,9 @@ static int db_err(struct store *s, struct cerr *e, const char *what)
 		: rc == SQLITE_FULL ? ENOSPC
 		: rc == SQLITE_CONSTRAINT ? EEXIST : EIO;
 
-	if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+	/* TOOBIG too: every value corrald stores is bounded far below
+	 * SQLite's length limit, so only a damaged record claims more. */
+	if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB || rc == SQLITE_TOOBIG)
 		return cerr_set(e, EIO, "job store is damaged (%s: %s); restore it from a backup or move it away",
 				what, sqlite3_errmsg(s->db));
 	if (rc == SQLITE_FULL)

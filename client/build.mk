@@ -1,7 +1,7 @@
 # corral (the CLI) and libcorral.
 CLIENT_LIB_SRC := client/libcorral.c client/clifmt.c client/table.c
 CLIENT_CLI_SRC := client/corral.c client/cmd_run.c client/cmd_list.c \
-	client/cmd_dial.c
+	client/cmd_dial.c client/term.c
 CLIENT_LIB_OBJ := $(CLIENT_LIB_SRC:%.c=$(BUILD)/%.o)
 CLIENT_CLI_OBJ := $(CLIENT_CLI_SRC:%.c=$(BUILD)/%.o)
 

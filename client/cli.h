@@ -76,6 +76,20 @@ int cli_write_log(void *ctx, uint32_t stream, uint64_t time_ms,
 		  const uint8_t *data, size_t len, struct cerr *e);
 
 int cmd_run(int argc, char **argv, struct cli *c);
+
+/* term.c: -i and -t (docs/tty.md) */
+/* Add TERM, LANG and LC_* of our environment to env unless given. */
+void term_env_defaults(const char **env, size_t *n, size_t max);
+/* stdin to raw mode, put back by term_restore (also at exit, and on a
+ * fatal signal we do not otherwise handle). */
+int term_raw(struct cerr *e);
+void term_restore(void);
+/* stdin's size, if it is a terminal (else 0, 0). */
+void term_size(unsigned *rows, unsigned *cols);
+/* WINSIZE with stdin's size, if it is a terminal. */
+int term_send_size(struct corral_conn *conn, struct cerr *e);
+/* conn->on_in (ctx: conn): stdin to the job. */
+int term_pump(void *ctx, struct cerr *e);
 int cmd_ps(int argc, char **argv, struct cli *c);
 int cmd_audit(int argc, char **argv, struct cli *c);
 int cmd_logs(int argc, char **argv, struct cli *c);

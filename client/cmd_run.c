@@ -300,7 +300,11 @@ static int parse_run(int argc, char **argv, struct cli *c, struct run_opts *o)
 
 	optind = 0;
 	opterr = 0;
-	while ((ch = cli_getopt(argc, argv, "+:dqhE:", run_opts())) != -1) {
+	while ((ch = cli_getopt(argc, argv, "+:dqhE:it", run_opts())) != -1) {
+		if (ch == 'i')
+			ch = O_RUNOPT + OPT_INTERACTIVE;
+		if (ch == 't')
+			ch = O_RUNOPT + OPT_TTY;
 		if (ch == 'h') {
 			run_help(stdout);
 			o->help = true;
@@ -315,6 +319,14 @@ static int parse_run(int argc, char **argv, struct cli *c, struct run_opts *o)
 	}
 	if (check_argv(argv + optind, argc - optind, &e) < 0)
 		return cli_usage(c, "%s", e.msg);
+	if (runopt_has(&o->req.opt, OPT_TTY)) {
+		/* -t implies -i; and a terminal program needs TERM. */
+		runopt_parse(&o->req.opt, OPT_INTERACTIVE, "", &e);
+		term_env_defaults(o->env, &o->nenv, ENV_MAX - 16);
+		term_size(&o->req.rows, &o->req.cols);
+	}
+	if (o->detach && runopt_has(&o->req.opt, OPT_INTERACTIVE))
+		return cli_usage(c, "-i and -t need an attached run: drop -d");
 	if (o->json && !o->detach)
 		return cli_usage(c, "--json needs -d (attached output is the job's own)");
 	if (o->req.after && o->req.no_queue)
@@ -364,6 +376,8 @@ enum { ACT_NONE, ACT_INT, ACT_STOP, ACT_KILL };
 
 struct attach {
 	const struct cli *cli;
+	struct corral_conn *conn;
+	bool winch;			/* the terminal's size changed */
 	char id[JOB_ID_LEN + 1];	/* "" until STARTED */
 	unsigned nint, nterm;		/* SIGINTs and SIGTERMs seen */
 	unsigned acted;			/* ACT_*: the last one done */
@@ -464,9 +478,16 @@ static void on_wake(void *ctx)
 		for (ssize_t i = 0; i < n; i++) {
 			if (b[i] == SIGHUP)
 				hang_up(SIGHUP);
+			a->winch |= b[i] == SIGWINCH;
 			a->nint += b[i] == SIGINT;
 			a->nterm += b[i] == SIGTERM;
 		}
+	if (a->winch) {
+		struct cerr e;
+		a->winch = false;
+		if (term_send_size(a->conn, &e) < 0)
+			cli_fail(a->cli, &e);
+	}
 	escalate(a);
 }
 
@@ -550,10 +571,30 @@ static int follow_riding(struct cli *c, struct corral_conn *conn,
 	return 0;
 }
 
+/* -i: stdin goes to the job while we follow it; -t: our terminal too,
+ * raw, and its size now and on every SIGWINCH. */
+static int start_input(struct corral_conn *conn, const struct run_opts *o,
+		       struct cerr *e)
+{
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+
+	conn->in_fd = STDIN_FILENO;
+	conn->on_in = term_pump;
+	conn->in_ctx = conn;
+	if (!runopt_has(&o->req.opt, OPT_TTY) || !isatty(STDIN_FILENO))
+		return 0;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGWINCH, &sa, NULL) < 0)
+		return cerr_sys(e, "sigaction");
+	if (term_send_size(conn, e) < 0)
+		return -1;
+	return term_raw(e);
+}
+
 static int run_attached(struct corral_conn *conn, struct run_opts *o,
 			struct cli *c)
 {
-	struct attach a = { .cli = c, .quiet = o->quiet };
+	struct attach a = { .cli = c, .conn = conn, .quiet = o->quiet };
 	struct corral_job job;
 	struct cerr e = { 0 };
 	_cleanup_close_ int wake = -1;
@@ -579,8 +620,18 @@ static int run_attached(struct corral_conn *conn, struct run_opts *o,
 	if (!o->quiet)
 		fprintf(stderr, "Running as job %s\n", a.id);
 	escalate(&a);	/* interrupted while it was starting */
-	if (follow_riding(c, conn, a.id, STREAM_STDOUT | STREAM_STDERR | STREAM_META,
-			  cli_write_log, NULL, &job, &e) < 0) {
+	if (runopt_has(&o->req.opt, OPT_INTERACTIVE) && start_input(conn, o, &e) < 0) {
+		term_restore();
+		cli_fail(c, &e);
+		fprintf(stderr, "corral: job %s may still be running\n", a.id);
+		return EXIT_CORRAL;
+	}
+	/* A reconnected FOLLOW sends no input: corrald ties a job's input to
+	 * the connection that ran it (docs/tty.md). */
+	rc = follow_riding(c, conn, a.id, STREAM_STDOUT | STREAM_STDERR | STREAM_META,
+			   cli_write_log, NULL, &job, &e);
+	term_restore();
+	if (rc < 0) {
 		cli_fail(c, &e);
 		fprintf(stderr, "corral: job %s may still be running\n", a.id);
 		return EXIT_CORRAL;

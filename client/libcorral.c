@@ -70,6 +70,7 @@ static void conn_init(struct corral_conn *c)
 	memset(c, 0, sizeof *c);
 	c->fd = -1;
 	c->wake_fd = -1;
+	c->in_fd = -1;
 	c->timeout_ms = timeout_from_env();
 }
 
@@ -495,14 +496,15 @@ static int wait_readable(struct corral_conn *c, struct cerr *e)
 	int64_t end = 0;
 	struct timespec ts;
 
-	if (c->rd.hlen > 0 || (c->wake_fd < 0 && limit < 0))
+	if (c->rd.hlen > 0 || (c->wake_fd < 0 && c->in_fd < 0 && limit < 0))
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	end = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + limit;
 	for (;;) {
-		struct pollfd p[2] = {
+		struct pollfd p[3] = {
 			{ .fd = c->fd, .events = POLLIN },
 			{ .fd = c->wake_fd, .events = POLLIN },
+			{ .fd = c->in_fd, .events = POLLIN },
 		};
 		int left = -1, n;
 
@@ -518,7 +520,8 @@ static int wait_readable(struct corral_conn *c, struct cerr *e)
 						"corrald did not answer in %d s (is it stopped or overloaded? CORRAL_TIMEOUT sets the wait)",
 						c->timeout_ms / 1000);
 		}
-		n = poll(p, c->wake_fd >= 0 ? 2 : 1, left);
+		/* poll skips negative fds */
+		n = poll(p, 3, left);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -526,6 +529,9 @@ static int wait_readable(struct corral_conn *c, struct cerr *e)
 		}
 		if (c->wake_fd >= 0 && p[1].revents && c->on_wake)
 			c->on_wake(c->wake_ctx);
+		if (c->in_fd >= 0 && p[2].revents && c->on_in &&
+		    c->on_in(c->in_ctx, e) < 0)
+			return -1;
 		if (p[0].revents)
 			return 0;
 	}
@@ -598,6 +604,10 @@ int corral_run(struct corral_conn *c, const struct corral_run_req *req,
 		wire_put_u32(&o, F_NO_QUEUE, 1);
 	if (req->hangup)
 		wire_put_u32(&o, F_HANGUP, 1);
+	if (req->rows && req->cols) {
+		wire_put_u32(&o, F_ROWS, req->rows > 65535 ? 65535 : req->rows);
+		wire_put_u32(&o, F_COLS, req->cols > 65535 ? 65535 : req->cols);
+	}
 	if (send_msg(c, &o, e) < 0 || recv_msg(c, &m, e) < 0)
 		return -1;
 	if (m.type == C_QUEUED) {
@@ -697,6 +707,47 @@ static void put_ref(struct corral_conn *c, struct wire_out *o, const char *ref)
 	wire_put_str(o, F_JOB_REF, ref);
 	if (c->names_of_set)
 		wire_put_u32(o, F_UID, c->names_of);
+}
+
+/* --- INPUT, WINSIZE ------------------------------------------------------ */
+
+/* Sent while a reply stream runs: no reply of their own, so the wait for
+ * the stream's next message stays as it was (not send_msg). */
+static int send_quiet(struct corral_conn *c, struct wire_out *o, struct cerr *e)
+{
+	int rc = wire_out_finish(o, e);
+
+	if (rc == 0)
+		rc = wire_send_stream(c->fd, o, e);
+	wire_out_free(o);
+	return rc < 0 ? cerr_wrap(e, "sending input to corrald") : 0;
+}
+
+int corral_input(struct corral_conn *c, const void *data, size_t len, bool eof,
+		 struct cerr *e)
+{
+	struct wire_out o;
+
+	if (len > INPUT_CHUNK_MAX)
+		return cerr_set(e, E2BIG, "INPUT of %zu bytes (at most %d)", len,
+				INPUT_CHUNK_MAX);
+	wire_out_init(&o, &proto_client_req, C_INPUT);
+	if (len)
+		wire_put_bytes(&o, F_DATA, data, len);
+	if (eof)
+		wire_put_u32(&o, F_EOF, 1);
+	return send_quiet(c, &o, e);
+}
+
+int corral_winsize(struct corral_conn *c, unsigned rows, unsigned cols,
+		   struct cerr *e)
+{
+	struct wire_out o;
+
+	wire_out_init(&o, &proto_client_req, C_WINSIZE);
+	wire_put_u32(&o, F_ROWS, rows > 65535 ? 65535 : rows);
+	wire_put_u32(&o, F_COLS, cols > 65535 ? 65535 : cols);
+	return send_quiet(c, &o, e);
 }
 
 /* --- FOLLOW ------------------------------------------------------------- */

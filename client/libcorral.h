@@ -51,6 +51,12 @@ struct corral_conn {
 	int wake_fd;
 	void (*on_wake)(void *ctx);
 	void *wake_ctx;
+	/* Optional, likewise: in_fd readable calls on_in(in_ctx), which may
+	 * send INPUT (corral_input) and set in_fd to -1 at its end; -1 on
+	 * failure closes the connection. */
+	int in_fd;
+	int (*on_in)(void *ctx, struct cerr *e);
+	void *in_ctx;
 	/* Remote connections only: the ssh child whose stdin and stdout are
 	 * the other end of fd (0 for a local socket; corral_close reaps it),
 	 * the URL for messages, and whether any reply came through. */
@@ -134,6 +140,7 @@ struct corral_run_req {
 	bool hangup;			/* attached: when this connection
 					 * closes, the job gets SIGHUP and is
 					 * stopped (cancelled if queued) */
+	unsigned rows, cols;		/* -t: the terminal's size; 0: unknown */
 	/* Called if corrald queues the job (position 0: it waits for
 	 * another job; waiting: why, or NULL); returning true ends
 	 * corral_run there (it returns 1, id set, the job stays queued).
@@ -192,6 +199,16 @@ typedef int (*corral_audit_fn)(void *ctx, const struct corral_audit_row *r,
  * waits in the queue and on_queued said not to wait. */
 int corral_run(struct corral_conn *c, const struct corral_run_req *req,
 	       char id[JOB_ID_LEN + 1], struct cerr *e);
+
+/* INPUT: bytes for the stdin (or terminal) of the -i/-t job this
+ * connection ran, while it follows it; eof says the input ended.  No
+ * reply: corrald stops reading while the job does not, so this blocks
+ * then (docs/tty.md). */
+int corral_input(struct corral_conn *c, const void *data, size_t len, bool eof,
+		 struct cerr *e);
+/* WINSIZE: the terminal's size, for a -t job's pty. */
+int corral_winsize(struct corral_conn *c, unsigned rows, unsigned cols,
+		   struct cerr *e);
 
 /* FOLLOW: every LOG_DATA goes to on_log (may be NULL when streams is 0),
  * then the JOB record is stored in *job (free with corral_job_free). */

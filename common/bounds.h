@@ -13,6 +13,8 @@
 #define USER_LEN_MAX 64		/* a user name */
 #define CPUSET_LEN_MAX 256
 #define LOG_CHUNK_MAX 65536	/* bytes in one LOG_DATA */
+#define INPUT_CHUNK_MAX 65536	/* bytes in one INPUT (-i, -t): corrald holds
+				 * at most one per job it cannot write yet */
 #define CPU_PERIOD_USEC 100000	/* the cpu.max period corral writes */
 #define GROUPS_MAX 65536	/* supplementary groups of one user */
 #define MESSAGE_LEN_MAX 1024	/* an error message on the wire */

@@ -44,10 +44,16 @@
 
 #define IF_JOB(...) __VA_ARGS__,
 #define IF_MGR(...)
+/* -t: the terminal's size when the job starts (WINSIZE follows changes). */
+#define WINSIZE_FIELDS(fl) \
+	U32(F_ROWS, "rows", fl, 0, 65535), \
+	U32(F_COLS, "cols", fl, 0, 65535)
+
 static const struct wire_field_spec h_start[] = {
 	JOBID,
 	U32(F_UID, "uid", R, 0, 0xfffffffeu),
 	COMMAND_FIELDS,
+	WINSIZE_FIELDS(0),
 #include "runopt.def"
 };
 #undef IF_MGR
@@ -58,6 +64,7 @@ static const struct wire_field_spec c_run[] = {
 	U32(F_AFTER_OK, "after_ok", 0, 0, 1),
 	U32(F_NO_QUEUE, "no_queue", 0, 0, 1),
 	U32(F_HANGUP, "hangup", 0, 0, 1),
+	WINSIZE_FIELDS(0),
 #include "runopt.def"
 };
 static const struct wire_field_spec c_job[] = {
@@ -133,14 +140,14 @@ static const struct wire_field_spec h_error[] = {
 
 /* The whole helper link; each end reads one direction of it. */
 static const struct wire_msg_spec helper_msgs[] = {
-	MSG(H_START, WD_REQ, "START", 2, 2, 0, h_start),
+	MSG(H_START, WD_REQ, "START", 0, 3, 0, h_start),
 	MSG(H_SIGNAL, WD_REQ, "SIGNAL", 0, 0, 256, h_signal),
 	MSG(H_KILL, WD_REQ, "KILL", 0, 0, 256, h_kill),
 	MSG(H_HELLO, WD_REQ, "HELLO", 0, 0, 64, h_version),
 	MSG0(H_REEXEC, WD_REQ, "REEXEC", 64),
 	MSG(H_VERSION, WD_REP, "VERSION", 0, 0, 64, h_version),
 	MSG(H_READY, WD_REP, "READY", 0, 0, 1024, h_ready),
-	MSG(H_STARTED, WD_REP, "STARTED", 0, 0, 256, h_started),
+	MSG(H_STARTED, WD_REP, "STARTED", 0, 1, 256, h_started),
 	MSG(H_START_FAILED, WD_REP, "START_FAILED", 0, 0, 2048, h_start_failed),
 	MSG(H_EXITED, WD_REP, "EXITED", 0, 0, 256, h_exited),
 	MSG(H_ERROR, WD_REP, "ERROR", 0, 0, 2048, h_error),
@@ -196,6 +203,12 @@ static const struct wire_field_spec c_audit[] = {
 static const struct wire_field_spec c_via[] = {
 	STR(F_VIA, "via", R, 1, VIA_LEN_MAX),
 };
+/* A job's input, and its terminal's size: see docs/tty.md. */
+static const struct wire_field_spec c_input[] = {
+	{ F_DATA, WT_BYTES, 0, "data", 0, INPUT_CHUNK_MAX, 1 },
+	U32(F_EOF, "eof", 0, 0, 1),
+};
+static const struct wire_field_spec c_winsize[] = { WINSIZE_FIELDS(R) };
 static const struct wire_field_spec c_started[] = { JOBID };
 static const struct wire_field_spec c_queued[] = {
 	JOBID,
@@ -243,6 +256,8 @@ static const struct wire_msg_spec client_msgs[] = {
 	MSG(C_RM, WD_REQ, "RM", 0, 0, 256, c_ref),
 	MSG(C_PRUNE, WD_REQ, "PRUNE", 0, 0, 64, c_prune),
 	MSG(C_VIA, WD_REQ, "VIA", 0, 0, 128, c_via),
+	MSG(C_INPUT, WD_REQ, "INPUT", 0, 0, INPUT_CHUNK_MAX + 64, c_input),
+	MSG(C_WINSIZE, WD_REQ, "WINSIZE", 0, 0, 64, c_winsize),
 	MSG(C_STARTED, WD_REP, "STARTED", 0, 0, 256, c_started),
 	MSG(C_QUEUED, WD_REP, "QUEUED", 0, 0, 2048, c_queued),
 	MSG(C_LOG_DATA, WD_REP, "LOG_DATA", 0, 0, LOG_CHUNK_MAX + 64, c_log_data),

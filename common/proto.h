@@ -66,6 +66,9 @@ enum {
 	F_VIA,		/* STR: how the client came, as it says (VIA) */
 	F_FOREGROUND,	/* U32 0/1: a signal to the job's foreground group only */
 	F_HANGUP,	/* U32 0/1: RUN, hang the job up when this client goes */
+	F_EOF,		/* U32 0/1: INPUT, the client's input ended */
+	F_ROWS,		/* U32: WINSIZE, the terminal's rows */
+	F_COLS,		/* U32: WINSIZE, its columns */
 #define OPT(ID, field, ...) F_##ID = field,
 #include "runopt.def"
 #undef OPT
@@ -94,11 +97,12 @@ enum { STREAM_STDOUT = 1, STREAM_STDERR = 2, STREAM_META = 4 };
 
 /* Helper link: corrald <-> corral-helper (SOCK_SEQPACKET). */
 enum {
-	H_START = 1,		/* manager -> helper, 2 fds: stdout, stderr */
+	H_START = 1,		/* manager -> helper, fds: stdout, stderr and, for
+				 * -i, stdin; none for -t (docs/tty.md) */
 	H_SIGNAL,		/* manager -> helper */
 	H_KILL,			/* manager -> helper */
 	H_READY = 16,		/* helper -> manager, once after start-up */
-	H_STARTED,
+	H_STARTED,		/* -t: with the pty's master */
 	H_START_FAILED,
 	H_EXITED,
 	H_ERROR,		/* a request was refused */
@@ -126,6 +130,9 @@ enum {
 	C_PRUNE,		/* apply retention now (admins) */
 	C_VIA,			/* the client's transport, for audit details;
 				 * no reply */
+	C_INPUT,		/* -i/-t: bytes for the job's stdin, from the
+				 * connection that ran it; no reply */
+	C_WINSIZE,		/* -t: the terminal's size; no reply */
 	C_STARTED = 32,		/* reply to RUN: the job id */
 	C_LOG_DATA,		/* also the on-disk log record */
 	C_JOB,			/* one job record */

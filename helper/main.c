@@ -17,11 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -51,6 +53,7 @@ struct job {
 	uid_t uid;
 	pid_t pid;
 	int pidfd, cgfd, report_r, status_r, eventsfd;
+	int tty_r;		/* -t: the init sends the pty master here */
 	uint32_t wstatus;
 	struct cg_stats stats;
 	struct spawn_report fail;	/* fail.stage set: start failed */
@@ -135,7 +138,8 @@ static int watch(int fd, uint32_t events, unsigned slot, unsigned kind)
 
 static void close_job(struct job *j)
 {
-	int *fds[] = { &j->pidfd, &j->cgfd, &j->report_r, &j->status_r, &j->eventsfd };
+	int *fds[] = { &j->pidfd, &j->cgfd, &j->report_r, &j->status_r,
+		       &j->eventsfd, &j->tty_r };
 
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		if (*fds[i] >= 0) {
@@ -209,16 +213,36 @@ static struct job *free_slot(void)
 	return NULL;
 }
 
+/* The job's stdio as START brought it (start_check counted and checked
+ * them): -1 where it brought none. */
+struct stdio {
+	int out, err, in;
+};
+
+/* -t: a socket pair whose far end the init sends the master on; ours is
+ * j->tty_r, read once the job has exec'd (read_report). */
+static int tty_channel(struct job *j, int *far, struct cerr *e)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return cerr_sys(e, "socketpair");
+	j->tty_r = sv[0];
+	*far = sv[1];
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0)
+		return cerr_sys(e, "socketpair");
+	return 0;
+}
+
 /* Clone the job with everything prepared; closes what the init owns. */
 static int launch(struct job *j, const struct start_req *r,
-		  const struct user_ids *u, int outfd, int errfd, struct cerr *e)
+		  const struct user_ids *u, const struct stdio *io, struct cerr *e)
 {
-	_cleanup_close_ int rep_w = -1, st_w = -1, devnull = -1;
+	_cleanup_close_ int rep_w = -1, st_w = -1, devnull = -1, tty_w = -1;
 	int rep[2], st[2];
 	struct spawn_args a = {
 		.r = r, .uid = r->uid, .gid = u->gid, .groups = u->groups,
-		.ngroups = u->ngroups, .cgfd = j->cgfd, .outfd = outfd,
-		.errfd = errfd,
+		.ngroups = u->ngroups, .cgfd = j->cgfd,
 		.rootfs = r->rootfs_idx >= 0 ? &pol.rootfs[r->rootfs_idx] : NULL,
 	};
 
@@ -238,6 +262,13 @@ static int launch(struct job *j, const struct start_req *r,
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (devnull < 0)
 		return cerr_sys(e, "open /dev/null");
+	if (runopt_has(&r->opt, OPT_TTY) && tty_channel(j, &tty_w, e) < 0)
+		return -1;
+	/* -t: devnull stands in until the init puts the pty's slave there. */
+	a.outfd = io->out >= 0 ? io->out : devnull;
+	a.errfd = io->err >= 0 ? io->err : devnull;
+	a.infd = io->in >= 0 ? io->in : devnull;
+	a.ttysock = tty_w >= 0 ? tty_w : devnull;
 	a.report_w = rep_w;
 	a.status_w = st_w;
 	a.devnull = devnull;
@@ -254,7 +285,9 @@ static void start_failed_cleanup(struct job *j, const struct start_req *r)
 
 static void handle_start(struct wire_msg *m, union request *u)
 {
-	_cleanup_close_ int outfd = wire_take_fd(m, 0), errfd = wire_take_fd(m, 1);
+	_cleanup_close_ int outfd = wire_take_fd(m, 0), errfd = wire_take_fd(m, 1),
+		infd = wire_take_fd(m, 2);
+	const struct stdio io = { outfd, errfd, infd };
 	struct start_req *r = &u->start;
 	struct user_ids ids = { 0 };
 	enum start_stage stage = STAGE_POLICY;
@@ -273,7 +306,7 @@ static void handle_start(struct wire_msg *m, union request *u)
 	memset(j, 0, sizeof *j);
 	j->gen = gen;
 	j->used = true;
-	j->pidfd = j->cgfd = j->report_r = j->status_r = j->eventsfd = -1;
+	j->pidfd = j->cgfd = j->report_r = j->status_r = j->eventsfd = j->tty_r = -1;
 	njobs++;
 	strcpy(j->id, r->job_id);
 	j->uid = r->uid;
@@ -281,7 +314,7 @@ static void handle_start(struct wire_msg *m, union request *u)
 	    (stage = STAGE_ROOTFS, r->rootfs_idx >= 0 && check_rootfs(&pol.rootfs[r->rootfs_idx], &e) < 0) ||
 	    (stage = STAGE_CGROUP, (j->cgfd = cg_create(&cg, &pol, r, &e)) < 0) ||
 	    (stage = STAGE_LIMITS, cg_write_limits(j->cgfd, r, &e) < 0) ||
-	    (stage = STAGE_CLONE, launch(j, r, &ids, outfd, errfd, &e) < 0)) {
+	    (stage = STAGE_CLONE, launch(j, r, &ids, &io, &e) < 0)) {
 		send_start_failed(r->job_id, stage, e.num, e.msg);
 		start_failed_cleanup(j, r);
 		goto out;
@@ -333,6 +366,37 @@ static void handle_kill(struct wire_msg *m, union request *u)
 
 /* --- job end ----------------------------------------------------------- */
 
+/* -t: the master the init sent before the job existed, checked to be
+ * one (a pty master reads as the ptmx device: major 5, minor 2); -1 if
+ * there is none or it is not one. */
+static int take_master(struct job *j)
+{
+	char byte, ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = ctl, .msg_controllen = sizeof ctl };
+	struct cmsghdr *c;
+	struct stat st;
+	int fd = -1, n;
+
+	if (j->tty_r < 0 ||
+	    recvmsg(j->tty_r, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	c = CMSG_FIRSTHDR(&mh);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(c), sizeof fd);
+	if (fd < 0)
+		return -1;
+	if ((mh.msg_flags & MSG_CTRUNC) || fstat(fd, &st) < 0 ||
+	    !S_ISCHR(st.st_mode) || major(st.st_rdev) != 5 ||
+	    minor(st.st_rdev) != 2 || ioctl(fd, TIOCGPTN, &n) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* Read the report pipe: a record is a failed stage, EOF is a clean
  * execve (the job's copy closed on exec, the init's after its drop). */
 static void read_report(struct job *j)
@@ -349,9 +413,13 @@ static void read_report(struct job *j)
 	} else if (n == 0) {
 		struct wire_out o;
 		j->started = true;
+		_cleanup_close_ int master = take_master(j);
 		wire_out_init(&o, &proto_helper_ev, H_STARTED);
 		wire_put_str(&o, F_JOB_ID, j->id);
 		wire_put_u32(&o, F_PID, (uint32_t)j->pid);
+		/* None for a -t job: corrald kills it (no terminal). */
+		if (master >= 0)
+			wire_put_fd(&o, master);
 		send_msg(&o);
 	} else {
 		j->fail.stage = STAGE_INIT;

@@ -395,6 +395,36 @@ static int check_isolation(const struct policy *p, struct start_req *r,
 	return 0;
 }
 
+/* The fds START carries are exactly what its options ask for: the
+ * write ends of two pipes (stdout, stderr), and with -i the read end of
+ * a third (stdin); none with -t, whose terminal the init makes itself
+ * (docs/tty.md).  corrald could hand the job any fd of its own, so each
+ * is checked to be what it claims. */
+static int check_stdio(const struct wire_msg *m, const struct start_req *r,
+		       struct cerr *e)
+{
+	static const char *const what[] = { "stdout", "stderr", "stdin" };
+	bool tty = runopt_has(&r->opt, OPT_TTY);
+	unsigned want = tty ? 0 : runopt_has(&r->opt, OPT_INTERACTIVE) ? 3 : 2;
+
+	if (tty && (r->ns_off & NS_MNT))
+		return cerr_set(e, EINVAL, "tty needs a mount namespace");
+	if (m->nfds != want)
+		return cerr_set(e, EINVAL, "START carries %u fds; its options need %u",
+				m->nfds, want);
+	for (unsigned i = 0; i < want; i++) {
+		int acc = i < 2 ? O_WRONLY : O_RDONLY;
+		int fl = fcntl(m->fds[i], F_GETFL);
+		struct stat st;
+
+		if (fstat(m->fds[i], &st) < 0 || !S_ISFIFO(st.st_mode) ||
+		    fl < 0 || (fl & O_ACCMODE) != acc)
+			return cerr_set(e, EINVAL, "START: the %s fd is not a pipe's %s end",
+					what[i], i < 2 ? "write" : "read");
+	}
+	return 0;
+}
+
 int start_check(const struct policy *p, const struct wire_msg *m,
 		union request *u, struct cerr *e)
 {
@@ -415,13 +445,16 @@ int start_check(const struct policy *p, const struct wire_msg *m,
 		start_req_free(r);
 		return cerr_set(e, EINVAL, "argv[0] is missing or empty");
 	}
+	r->rows = (unsigned short)wire_u32(m, F_ROWS, 0);	/* bounded by proto.c */
+	r->cols = (unsigned short)wire_u32(m, F_COLS, 0);
 	r->cwd = wire_str(m, F_CWD);
 	if (r->cwd[0] != '/') {
 		start_req_free(r);
 		return cerr_set(e, EINVAL, "cwd \"%s\" is not absolute", r->cwd);
 	}
 	if (check_env(r, e) < 0 || check_opts(p, m, r, e) < 0 ||
-	    check_isolation(p, r, wire_u32(m, F_NS_OFF, 0), e) < 0) {
+	    check_isolation(p, r, wire_u32(m, F_NS_OFF, 0), e) < 0 ||
+	    check_stdio(m, r, e) < 0) {
 		start_req_free(r);
 		return -1;
 	}

@@ -57,6 +57,7 @@ struct start_req {
 	struct runopts opt;	/* with the policy's bounds filled in */
 	uint32_t ns_off;
 	int rootfs_idx;		/* -1: none */
+	unsigned short rows, cols;	/* -t: the terminal's size; 0: unknown */
 };
 
 struct signal_req {

@@ -32,7 +32,8 @@
 extern char **environ;
 
 /* Fixed fd numbers inside the init, after compact_fds. */
-enum { FD_OUT = 3, FD_ERR, FD_REPORT, FD_STATUS, FD_NULL, FD_NKEEP = 5 };
+enum { FD_OUT = 3, FD_ERR, FD_REPORT, FD_STATUS, FD_NULL, FD_IN, FD_TTYSOCK,
+       FD_NKEEP = 7 };
 
 static _Noreturn void fail(enum start_stage stage, int err)
 {
@@ -48,7 +49,8 @@ static _Noreturn void fail(enum start_stage stage, int err)
  * from the helper (its link, epoll, other jobs' fds). */
 static void compact_fds(const struct spawn_args *a)
 {
-	const int keep[FD_NKEEP] = { a->outfd, a->errfd, a->report_w, a->status_w, a->devnull };
+	const int keep[FD_NKEEP] = { a->outfd, a->errfd, a->report_w, a->status_w,
+				     a->devnull, a->infd, a->ttysock };
 	int high[FD_NKEEP];
 
 	for (int i = 0; i < FD_NKEEP; i++) {
@@ -150,10 +152,13 @@ static _Noreturn void job_main(const struct spawn_args *a)
 	sigemptyset(&none);
 	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
 		fail(STAGE_JOB_FDS, errno);
-	/* A session of its own: no controlling terminal (TIOCSTI). */
-	if (setsid() < 0 || dup2(FD_NULL, 0) < 0 || dup2(FD_OUT, 1) < 0 ||
+	/* setsid: no controlling terminal (TIOCSTI), unless -t made one,
+	 * private to this job (make_tty). */
+	if (setsid() < 0 || dup2(FD_IN, 0) < 0 || dup2(FD_OUT, 1) < 0 ||
 	    dup2(FD_ERR, 2) < 0)
 		fail(STAGE_JOB_FDS, errno);
+	if (runopt_has(&r->opt, OPT_TTY) && ioctl(0, TIOCSCTTY, 0) < 0)
+		fail(STAGE_INIT_TTY, errno);
 	if (syscall(SYS_close_range, FD_OUT, FD_ERR, 0) < 0 ||
 	    syscall(SYS_close_range, FD_STATUS, ~0U, 0) < 0)
 		fail(STAGE_JOB_FDS, errno);
@@ -298,6 +303,74 @@ static int private_tmp(void)
 	return 0;
 }
 
+/* The master goes to the helper, alone, with one byte. */
+static int send_master(int fd)
+{
+	char byte = 'm', ctl[CMSG_SPACE(sizeof(int))] = { 0 };
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = ctl, .msg_controllen = sizeof ctl };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof fd);
+	return sendmsg(FD_TTYSOCK, &mh, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+/* Programs that open /dev/ptmx themselves (script, tmux, an ssh client)
+ * get the job's instance too; a tree whose /dev/ptmx is a link to
+ * pts/ptmx has that already, and one without it needs none. */
+static int bind_ptmx(void)
+{
+	struct stat st;
+
+	if (lstat("/dev/ptmx", &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISCHR(st.st_mode))
+		return 0;
+	return mount("/dev/pts/ptmx", "/dev/ptmx", NULL, MS_BIND, NULL);
+}
+
+/* -t, as root in the job's own mount namespace: a devpts instance of its
+ * own on /dev/pts (the host's terminals invisible, nobody else's job can
+ * reach this one), a pty in it whose slave belongs to the user, the
+ * master to the helper (and on to corrald), the slave as the job's
+ * stdin, stdout and stderr.  docs/tty.md says why each step is safe. */
+static int make_tty(const struct spawn_args *a)
+{
+	_cleanup_close_ int dfd = -1, master = -1, slave = -1;
+	struct winsize ws = { .ws_row = a->r->rows, .ws_col = a->r->cols };
+	struct statfs sfs;
+	int unlock = 0;
+
+	if (mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		  "newinstance,ptmxmode=0666,mode=0600") < 0)
+		return -1;
+	dfd = open("/dev/pts", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 || fstatfs(dfd, &sfs) < 0)
+		return -1;
+	if (sfs.f_type != DEVPTS_SUPER_MAGIC) {
+		errno = EXDEV;
+		return -1;
+	}
+	if (bind_ptmx() < 0)
+		return -1;
+	master = openat(dfd, "ptmx", O_RDWR | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+	if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0 ||
+	    ioctl(master, TIOCSWINSZ, &ws) < 0)
+		return -1;
+	slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (slave < 0 || fchown(slave, a->uid, a->gid) < 0 ||
+	    fchmod(slave, 0600) < 0 || send_master(master) < 0)
+		return -1;
+	if (dup3(slave, FD_IN, O_CLOEXEC) < 0 || dup3(slave, FD_OUT, O_CLOEXEC) < 0 ||
+	    dup3(slave, FD_ERR, O_CLOEXEC) < 0)
+		return -1;
+	return 0;
+}
+
 static void setup_namespaces(const struct spawn_args *a)
 {
 	uint32_t off = a->r->ns_off;
@@ -389,6 +462,10 @@ static _Noreturn void init_main(const struct spawn_args *a)
 
 	compact_fds(a);
 	setup_namespaces(a);
+	if (runopt_has(&a->r->opt, OPT_TTY) && make_tty(a) < 0)
+		fail(STAGE_INIT_TTY, errno);
+	/* Only the init had it, and only until now. */
+	close(FD_TTYSOCK);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 		fail(STAGE_INIT_FORK, errno);
 	sigemptyset(&set);
@@ -424,6 +501,7 @@ static _Noreturn void init_main(const struct spawn_args *a)
 	close(FD_OUT);
 	close(FD_ERR);
 	close(FD_NULL);
+	close(FD_IN);
 	close(FD_REPORT);
 	init_loop(job);
 }

@@ -24,6 +24,9 @@ struct spawn_args {
 	const gid_t *groups;
 	int ngroups;
 	int cgfd, outfd, errfd, devnull;
+	int infd;		/* the job's stdin: a pipe (-i) or devnull */
+	int ttysock;		/* -t: where the init sends the pty master
+				 * (docs/tty.md); else devnull */
 	int report_w;		/* pre-exec failures; EOF means exec'd */
 	int status_w;		/* the command's wait status, from the init */
 	char hostname[64];

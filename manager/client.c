@@ -383,20 +383,29 @@ void clients_reap(struct mgr *m)
 }
 
 /* Between requests, nothing owed: what a reload can hand over (a
- * follower is its offsets, a RUN waiting in the queue its job id). */
+ * follower is its offsets, a RUN waiting in the queue its job id).  A
+ * connection tied to a job's input (-i, -t) is not: the tie is not
+ * handed over (docs/tty.md). */
 bool client_at_rest(const struct mgr *m, const struct client *c)
 {
 	(void)m;
 	return !c->dead && !c->closing && !c->q.head && !c->rd.hlen &&
+	       !c->in_job &&
 	       (c->state == SS_IDLE || c->state == SS_FOLLOW ||
 		(c->state == SS_RUN && c->run_q && !c->run_job));
 }
 
-/* Reloading, a connection at rest reads no more requests. */
+/* A request when it has nothing else going on (reloading, a connection
+ * at rest reads no more); INPUT for its -i/-t job also while it follows
+ * the job's output, unless the job has not taken the last one yet
+ * (input.c). */
 static bool wants_request(const struct mgr *m, const struct client *c)
 {
-	return c->state == SS_IDLE && !c->q.head && !c->closing &&
-	       !(m->reload_at && client_at_rest(m, c));
+	if (c->closing)
+		return false;
+	if (c->state == SS_IDLE && !c->q.head)
+		return !(m->reload_at && client_at_rest(m, c));
+	return c->state == SS_FOLLOW && c->in_job && !c->in_held;
 }
 
 static void update_mask(struct mgr *m, struct client *c)
@@ -509,6 +518,15 @@ static void client_read(struct mgr *m, struct client *c)
 		 * bad body, the stream is still framed). */
 		audit(m, &c->who, "invalid", NULL, "error", e.msg, false);
 		reply_error(c, e.num ? e.num : EPROTO, STAGE_NONE, "%s", e.msg);
+		c->closing = true;
+		return client_kick(m, c);
+	}
+	/* Inside a reply sequence only INPUT may come (wants_request). */
+	if (c->state != SS_IDLE && msg.type != C_INPUT && msg.type != C_WINSIZE) {
+		reply_error(c, EPROTO, STAGE_NONE,
+			    "%s while a reply is being sent: only INPUT and WINSIZE may come",
+			    msg.spec->name);
+		wire_msg_free(&msg);
 		c->closing = true;
 		return client_kick(m, c);
 	}

@@ -154,7 +154,7 @@ void helper_reaped(struct mgr *m, pid_t pid)
  * and every run option of the RUN that reaches the helper. */
 int hlink_start(struct mgr *m, const char *id, uint32_t uid,
 		const struct wire_msg *run, const struct job_env *env,
-		const int wr[2], struct cerr *e)
+		const int *fds, unsigned nfds, struct cerr *e)
 {
 	struct runopts opt;
 	struct wire_out o;
@@ -170,10 +170,16 @@ int hlink_start(struct mgr *m, const char *id, uint32_t uid,
 		wire_put_str(&o, F_ENV, env->v[i]);
 	wire_put_str(&o, F_CWD, wire_str(run, F_CWD));
 	wire_put_u32(&o, F_NS_OFF, wire_u32(run, F_NS_OFF, 0));
+	/* -t's size at the start; a queued job's RUN comes back from the
+	 * store without it, and gets the size from WINSIZE. */
+	if (wire_has(run, F_ROWS) && wire_has(run, F_COLS)) {
+		wire_put_u32(&o, F_ROWS, wire_u32(run, F_ROWS, 0));
+		wire_put_u32(&o, F_COLS, wire_u32(run, F_COLS, 0));
+	}
 	runopts_get(run, &opt);
 	runopts_put(&o, &opt, SC_JOB);
-	wire_put_fd(&o, wr[0]);
-	wire_put_fd(&o, wr[1]);
+	for (unsigned i = 0; i < nfds; i++)
+		wire_put_fd(&o, fds[i]);
 	r = wire_out_finish(&o, e);
 	if (r == 0)
 		r = helper_send(m, &o, e);
@@ -251,7 +257,7 @@ static void on_ready(struct mgr *m, const struct wire_msg *msg)
 }
 
 /* The decoder has checked every field's presence and bounds. */
-static void decode_event(const struct wire_msg *msg, struct helper_event *ev)
+static void decode_event(struct wire_msg *msg, struct helper_event *ev)
 {
 	memset(ev, 0, sizeof *ev);
 	ev->type = msg->type;
@@ -265,6 +271,8 @@ static void decode_event(const struct wire_msg *msg, struct helper_event *ev)
 	ev->oom_kills = wire_u64(msg, F_OOM_KILLS, STAT_NONE);
 	ev->cpu_usec = wire_u64(msg, F_CPU_USEC, 0);
 	ev->memory_peak = wire_u64(msg, F_MEMORY_PEAK, STAT_NONE);
+	/* Only STARTED may carry one (proto.c): a -t job's pty master. */
+	ev->fd = msg->nfds ? wire_take_fd(msg, 0) : -1;
 }
 
 void helper_event(struct mgr *m, uint32_t events)
@@ -293,6 +301,8 @@ void helper_event(struct mgr *m, uint32_t events)
 		} else {
 			decode_event(&msg, &ev);
 			job_helper_event(m, &ev);
+			if (ev.fd >= 0)
+				close(ev.fd);
 		}
 		wire_msg_free(&msg);
 	}

@@ -83,6 +83,7 @@ static void job_free_later(struct mgr *m, struct job *j)
 {
 	pipe_close(m, &j->out);
 	pipe_close(m, &j->err);
+	input_close(m, j);
 	job_unlink(m, j);
 	logf_put(j->log);
 	j->log = NULL;
@@ -127,19 +128,28 @@ static void waiter_error(struct mgr *m, struct job *j, int num,
 }
 
 static void job_hangup(struct mgr *m, struct client *c);
+static void job_maybe_end(struct mgr *m, struct job *j);
 
 void job_client_gone(struct mgr *m, struct client *c)
 {
+	struct job *in = c->in_job;
+
 	queue_client_gone(m, c);
+	input_client_gone(m, c);
 	if (c->run_job)
 		c->run_job->waiter = NULL;
 	c->run_job = NULL;
 	if (c->hup_id[0] && !m->stop_at)
 		job_hangup(m, c);
 	c->hup_id[0] = '\0';
+	/* A terminal whose user is gone hangs up: closing the master is
+	 * what sends the job SIGHUP, as a closed ssh connection or
+	 * terminal window does (docs/tty.md). */
+	if (in && in->in.tty && in->out.fd >= 0) {
+		pipe_close(m, &in->out);
+		job_maybe_end(m, in);
+	}
 }
-
-static void job_maybe_end(struct mgr *m, struct job *j);
 
 void job_pipe_event(struct mgr *m, struct ev *ev, uint32_t events)
 {
@@ -159,7 +169,9 @@ void job_pipe_event(struct mgr *m, struct ev *ev, uint32_t events)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			return;
-		if (n < 0)
+		/* A pty master reads EIO once every slave fd is closed: its
+		 * EOF. */
+		if (n < 0 && !(errno == EIO && j->in.tty))
 			logmsg("job %s: read output: %m", j->id);
 		pipe_close(m, p);
 		job_maybe_end(m, j);
@@ -186,15 +198,35 @@ int add_pipe(struct mgr *m, struct job *j, struct pipe_src *p, int fd,
 	return 0;
 }
 
-static int send_start(struct mgr *m, struct job *j, uint32_t uid,
+/* -t: no pipes; the pty's master comes back with STARTED. */
+static int send_start_tty(struct mgr *m, struct job *j, struct client *waiter,
+			  const struct wire_msg *run, const struct job_env *env,
+			  struct cerr *e)
+{
+	if (input_attach(m, j, waiter, -1, true, e) < 0)
+		return -1;
+	return hlink_start(m, j->id, j->uid, run, env, NULL, 0, e);
+}
+
+static int send_start(struct mgr *m, struct job *j, struct client *waiter,
 		      const struct wire_msg *run, const struct job_env *env,
 		      struct cerr *e)
 {
-	_cleanup_close_ int o0 = -1, o1 = -1, e0 = -1, e1 = -1;
-	int po[2], pe[2], wr[2];
+	_cleanup_close_ int o0 = -1, o1 = -1, e0 = -1, e1 = -1, i0 = -1, i1 = -1;
+	int po[2], pe[2], pi[2], wr[3];
 	bool merge = wire_has(run, F_MERGE);
+	struct runopts opt;
+	unsigned nfds = 2;
 
-	j->uid = uid;
+	runopts_get(run, &opt);
+	if (runopt_has(&opt, OPT_TTY))
+		return send_start_tty(m, j, waiter, run, env, e);
+	if (job_wants_input(&opt)) {
+		if (pipe2(pi, O_CLOEXEC) < 0)
+			return cerr_sys(e, "stdin pipe");
+		i0 = pi[0], i1 = pi[1];
+		wr[nfds++] = i0;
+	}
 	if (pipe2(po, O_CLOEXEC) < 0)
 		return cerr_sys(e, "stdout pipe");
 	o0 = po[0], o1 = po[1];
@@ -206,7 +238,9 @@ static int send_start(struct mgr *m, struct job *j, uint32_t uid,
 	if (!merge)
 		e0 = pe[0], e1 = pe[1];
 	wr[0] = o1, wr[1] = merge ? o1 : e1;
-	if (hlink_start(m, j->id, uid, run, env, wr, e) < 0)
+	if (hlink_start(m, j->id, j->uid, run, env, wr, nfds, e) < 0)
+		return -1;
+	if (i1 >= 0 && input_attach(m, j, waiter, take_fd(&i1), false, e) < 0)
 		return -1;
 	/* Our copies of the write ends close here, so EOF means the job
 	 * (and the helper) let go of them. */
@@ -235,7 +269,7 @@ int job_start(struct mgr *m, struct client *waiter, uint32_t uid,
 	if (!j)
 		return cerr_sys(e, "job");
 	snprintf(j->id, sizeof j->id, "%s", id);
-	j->out.fd = j->err.fd = -1;
+	j->out.fd = j->err.fd = j->in.fd = -1;
 	j->uid = uid;
 	j->timeout_ms = wire_u64(run, F_TIMEOUT_MS, 0);
 	j->priority = (uint32_t)wire_u64(run, F_PRIORITY, 0);
@@ -252,7 +286,7 @@ int job_start(struct mgr *m, struct client *waiter, uint32_t uid,
 		return -1;
 	}
 	job_link(m, j);
-	if (send_start(m, j, uid, run, env, e) < 0) {
+	if (send_start(m, j, waiter, run, env, e) < 0) {
 		if (reuse)	/* the caller keeps its reference */
 			reuse->refs++;
 		job_free_later(m, j);
@@ -531,12 +565,38 @@ void jobs_kill_all(struct mgr *m)
 
 /* --- helper messages ------------------------------------------------- */
 
-static void on_started(struct mgr *m, struct job *j, uint32_t pid)
+/* -t: the master is the job's output and, through a dup, its input. */
+static int take_tty(struct mgr *m, struct job *j, int *fd, struct cerr *e)
+{
+	int in;
+
+	if (!j->in.tty)
+		return 0;
+	if (*fd < 0)
+		return cerr_set(e, EPROTO, "the helper sent no terminal");
+	in = fcntl(*fd, F_DUPFD_CLOEXEC, 0);
+	if (in < 0)
+		return cerr_sys(e, "terminal");
+	if (add_pipe(m, j, &j->out, take_fd(fd), STREAM_STDOUT, e) < 0) {
+		close(in);
+		return -1;
+	}
+	return input_set_fd(m, j, in, e);
+}
+
+static void on_started(struct mgr *m, struct job *j, uint32_t pid, int *fd)
 {
 	struct cerr e;
 
 	if (j->started || j->exited)
 		return;
+	if (take_tty(m, j, fd, &e) < 0) {
+		logmsg("job %s: %s; killing it", j->id, e.msg);
+		j->started = true;
+		job_signal(m, j, true, 0, END_KILLED, &e);
+		waiter_error(m, j, EIO, STAGE_NONE, "the job's terminal failed; the job was killed");
+		return;
+	}
 	if (store_set_running(m->store, j->id, pid, now_ms(), &e) < 0) {
 		/* Never acknowledge what is not committed. */
 		logmsg("job %s: %s; killing it", j->id, e.msg);
@@ -687,7 +747,7 @@ static void on_error(struct mgr *m, struct job *j, const struct helper_event *ev
 	logmsg("job %s: helper refused a request: %s", j->id, ev->message);
 }
 
-void job_helper_event(struct mgr *m, const struct helper_event *ev)
+void job_helper_event(struct mgr *m, struct helper_event *ev)
 {
 	struct job *j = ev->job_id ? job_find(m, ev->job_id) : NULL;
 
@@ -700,7 +760,7 @@ void job_helper_event(struct mgr *m, const struct helper_event *ev)
 	}
 	switch (ev->type) {
 	case H_STARTED:
-		return on_started(m, j, ev->pid);
+		return on_started(m, j, ev->pid, &ev->fd);
 	case H_START_FAILED:
 		return on_failed(m, j, ev->stage, ev->err, ev->message);
 	case H_EXITED:
@@ -842,6 +902,7 @@ const struct mgr_ops real_ops = {
 	.live_output = job_live_output,
 	.follow = follow_start,
 	.rm_log = logf_remove,
+	.input = input_message,
 	.prune = prune_pass,
 	.place = queue_place,
 	.enqueue = queue_add,

@@ -5,6 +5,7 @@
 #define CORRAL_JOB_H
 
 #include "mgr.h"
+#include "runopt.h"
 
 /* --- logfile.c ------------------------------------------------------- */
 
@@ -102,6 +103,22 @@ struct pipe_src {
 	uint32_t stream;
 };
 
+/* -i/-t: the job's stdin, fed by INPUT from the connection that ran it.
+ * At most one chunk waits here; while it does, that connection is not
+ * read (input.c, docs/tty.md). */
+struct input_sink {
+	struct ev ev;		/* EV_INPUT: fd writable again */
+	struct job *job;
+	int fd;			/* stdin pipe's write end, or a dup of the pty
+				 * master; -1: none or closed */
+	bool tty;		/* fd is the pty master */
+	bool eof;		/* the client's input ended: after held */
+	bool watching;		/* fd is in epoll (EPOLLOUT) */
+	uint8_t *held;		/* bytes not written yet, or NULL */
+	size_t off, len;
+	struct client *src;	/* the connection that ran the job, or NULL */
+};
+
 enum end_reason { END_NONE, END_TIMED_OUT, END_STOPPED, END_KILLED };
 
 struct job {
@@ -110,6 +127,7 @@ struct job {
 	struct job *next, *prev;	/* m->active */
 	struct job *next_dead;
 	struct pipe_src out, err;
+	struct input_sink in;
 	struct logf *log;
 	struct client *waiter;		/* RUN client awaiting STARTED */
 	bool started, exited, failed, lost, dead;
@@ -152,8 +170,10 @@ struct helper_event {
 	const char *message;
 	uint32_t wstatus;
 	uint64_t oom_kills, cpu_usec, memory_peak;
+	int fd;			/* STARTED of a -t job: the pty master; -1 */
 };
-void job_helper_event(struct mgr *m, const struct helper_event *ev);
+/* Takes ev->fd if it uses it (sets it to -1). */
+void job_helper_event(struct mgr *m, struct helper_event *ev);
 
 /* Start a job whose row is committed starting: log (reuse, see
  * logf_create), pipes, START.  waiter (NULL: none) gets STARTED or
@@ -170,11 +190,28 @@ int add_pipe(struct mgr *m, struct job *j, struct pipe_src *p, int fd,
 /* Send every follower of l the job's final record. */
 void job_publish_final(struct mgr *m, struct logf *l, const char *id);
 
+/* --- input.c --------------------------------------------------------- */
+
+/* Whether a RUN's options ask for input (-i, or -t which implies it). */
+bool job_wants_input(const struct runopts *opt);
+/* Tie j's input to src (NULL: nobody feeds it; EOF at once once fd is
+ * given), and give it fd (-1: later, the pty master with STARTED). */
+int input_attach(struct mgr *m, struct job *j, struct client *src, int fd,
+		 bool tty, struct cerr *e);
+/* The pty master arrived: fd is a dup of it for writing. */
+int input_set_fd(struct mgr *m, struct job *j, int fd, struct cerr *e);
+/* Close the job's side and untie its client (the job's end, a requeue). */
+void input_close(struct mgr *m, struct job *j);
+/* c is closing: its job's input ends. */
+void input_client_gone(struct mgr *m, struct client *c);
+
 /* --- helper_link.c --------------------------------------------------- */
 
+/* fds: stdout's and stderr's write ends, then stdin's read end (-i);
+ * none for -t. */
 int hlink_start(struct mgr *m, const char *id, uint32_t uid,
 		const struct wire_msg *run, const struct job_env *env,
-		const int wr[2], struct cerr *e);
+		const int *fds, unsigned nfds, struct cerr *e);
 /* SIGTERM and the like through SIGNAL (every process of the job, or the
  * main process's group with foreground); SIGKILL through KILL. */
 int hlink_signal(struct mgr *m, const char *id, int sig, bool foreground,

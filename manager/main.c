@@ -376,6 +376,8 @@ static void dispatch(struct mgr *m, struct epoll_event *ev)
 		return client_event(m, (struct client *)x, ev->events);
 	case EV_PIPE:
 		return job_pipe_event(m, x, ev->events);
+	case EV_INPUT:
+		return input_event(m, x, ev->events);
 	}
 }
 

@@ -41,7 +41,7 @@ void mconf_free(struct mgr_conf *c);
 
 /* What every epoll-registered object starts with. */
 enum ev_type { EV_LISTEN = 1, EV_SIGNAL, EV_TIMER, EV_HELPER, EV_CLIENT,
-	       EV_PIPE };
+	       EV_PIPE, EV_INPUT };
 struct ev {
 	enum ev_type type;
 };
@@ -94,6 +94,10 @@ struct client {
 	struct qjob *run_q;	/* SS_RUN: its job is queued */
 	char hup_id[JOB_ID_LEN + 1];	/* RUN with hangup: the job hung up
 					 * when this connection closes */
+	struct job *in_job;	/* -i/-t: the job its INPUT goes to */
+	bool input;		/* it ran an -i/-t job: late INPUT is dropped */
+	bool in_held;		/* not read while its last INPUT waits for
+				 * the job to read (input.c) */
 	uint32_t events;	/* current epoll mask */
 	bool want_out, closing, rdhup, dead;
 	bool asked;		/* a message came: too late for VIA */
@@ -153,6 +157,9 @@ struct mgr_ops {
 	bool (*live_output)(struct mgr *m, const char *id, struct job_live *out);
 	/* Delete a finished job's log file (rm; the row is the store's). */
 	int (*rm_log)(struct mgr *m, const char *id, struct cerr *e);
+	/* INPUT or WINSIZE from c, for the -i/-t job it ran (input.c). */
+	void (*input)(struct mgr *m, struct client *c,
+		      const struct wire_msg *msg);
 	/* One retention pass (prune). */
 	int (*prune)(struct mgr *m, struct prune_count *pc, struct cerr *e);
 	/* Whether a RUN of uid starts now (0), waits in the queue (1), or
@@ -284,6 +291,10 @@ void jobs_reap(struct mgr *m);
  * what they let corrald tell (STARTED, final records). */
 void jobs_settle(struct mgr *m);
 void job_client_gone(struct mgr *m, struct client *c);
+
+/* input.c: a job's stdin from the connection that ran it (docs/tty.md) */
+void input_event(struct mgr *m, struct ev *ev, uint32_t events);
+void input_message(struct mgr *m, struct client *c, const struct wire_msg *msg);
 
 /* follow.c */
 int follow_start(struct mgr *m, struct client *c, const char *id,

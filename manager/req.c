@@ -164,6 +164,9 @@ static int check_run(const struct wire_msg *msg, struct cerr *e)
 	runopts_get(msg, &opt);
 	if (runopts_check(&opt, e) < 0)
 		return -1;
+	/* The helper refuses it too; say it before anything is recorded. */
+	if (runopt_has(&opt, OPT_TTY) && (wire_u32(msg, F_NS_OFF, 0) & NS_MNT))
+		return cerr_set(e, EINVAL, "--tty needs the job's own mount namespace (drop --no-mount)");
 	if (body_size(msg) > WIRE_MAX_BODY - JOB_RECORD_EXTRA)
 		return cerr_set(e, E2BIG,
 				"request of %zu bytes is too large to record (limit %u)",
@@ -811,6 +814,9 @@ void req_handle(struct mgr *m, struct client *c, const struct wire_msg *msg)
 		return do_rm(m, c, msg);
 	case C_PRUNE:
 		return do_prune(m, c, msg);
+	case C_INPUT:
+	case C_WINSIZE:
+		return m->ops->input(m, c, msg);
 	}
 	/* Nothing else gets here: the decoder refuses every type that does
 	 * not travel towards corrald. */

@@ -106,12 +106,20 @@ static int stub_enqueue(struct mgr *m, struct client *c, const struct qspec *q,
 	return 0;
 }
 
+/* INPUT and WINSIZE: a connection that ran no job is told so. */
+static void stub_input(struct mgr *m, struct client *c, const struct wire_msg *msg)
+{
+	(void)m;
+	if (!c->input)
+		reply_error(c, EPROTO, STAGE_NONE, "%s: stub", msg->spec->name);
+}
+
 static const struct mgr_ops stub_ops = {
 	.launch = stub_launch, .stop = stub_stop, .signal = stub_signal,
 	.follow = stub_follow,
 	.rm_log = stub_rm_log, .prune = stub_prune, .stopping = stub_stopping,
 	.live_output = stub_live_output, .place = stub_place,
-	.enqueue = stub_enqueue,
+	.enqueue = stub_enqueue, .input = stub_input,
 };
 
 static void seed_jobs(struct store *s)

@@ -811,9 +811,10 @@ static void test_sender_checks(void **state)
 	wire_put_u32(&o, F_UID, 0);
 	wire_put_str(&o, F_ARGV, "x");
 	wire_put_str(&o, F_CWD, "/");
-	wire_put_fd(&o, 0);
+	for (int i = 0; i < 4; i++)
+		wire_put_fd(&o, 0);	/* stdout, stderr, stdin: 3 at most */
 	assert_int_equal(wire_out_finish(&o, &e), -1);
-	assert_err(&e, EINVAL, "START carries 1 fds");
+	assert_err(&e, EINVAL, "START carries 4 fds");
 	wire_out_free(&o);
 
 	build_base(&o, &proto_helper_req, H_START, 0);
@@ -958,7 +959,7 @@ static void test_packet_unwanted_fd(void **state)
 	recv_expect(p->s[1], WIRE_READY, 0, NULL);
 }
 
-static void test_packet_three_fds(void **state)
+static void test_packet_four_fds(void **state)
 {
 	struct pair *p = *state;
 	struct wire_out o;
@@ -966,10 +967,11 @@ static void test_packet_three_fds(void **state)
 	int before = count_fds();
 
 	make_start(&o, p->pipe1[1], p->pipe1[1]);
+	wire_put_fd(&o, p->pipe2[0]);	/* stdin (-i): still allowed */
 	wire_put_fd(&o, p->pipe2[1]);	/* after the check: a lying sender */
 	assert_int_equal(wire_send_packet(p->s[0], &o, &e), 0);
 	wire_out_free(&o);
-	recv_expect(p->s[1], WIRE_BAD, EBADMSG, "START carries 3 fds, allowed 2 to 2");
+	recv_expect(p->s[1], WIRE_BAD, EBADMSG, "START carries 4 fds, allowed 0 to 3");
 	assert_int_equal(count_fds(), before);
 	assert_all_closed(p->pipe1);
 	assert_all_closed(p->pipe2);
@@ -1307,7 +1309,7 @@ int main(void)
 		cmocka_unit_test(test_sender_checks),
 		cmocka_unit_test_setup_teardown(test_packet_start_fds, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_packet_unwanted_fd, setup_pair, teardown_pair),
-		cmocka_unit_test_setup_teardown(test_packet_three_fds, setup_pair, teardown_pair),
+		cmocka_unit_test_setup_teardown(test_packet_four_fds, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_packet_fd_flood, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_packet_garbage_then_valid, setup_pair, teardown_pair),
 		cmocka_unit_test_setup_teardown(test_packet_eof_again, setup_pair, teardown_pair),

@@ -1,0 +1,140 @@
+# corral run -i and -t (docs/tty.md): sourced by run.sh, with its own
+# instance.  -t is driven from tmux, a real terminal: the pane runs
+# `corral run -it -- bash`, keys go in with send-keys, the screen comes
+# back with capture-pane.
+# shellcheck shell=bash
+
+start_instance tty
+
+# -i: bytes, all of them, in order, then EOF.
+t_input_pipe() {
+	local src=$work/in.bin sum_in sum_out n
+	head -c $((100 * 1024 * 1024)) /dev/urandom >"$src"
+	chmod 644 "$src"
+	sum_in=$(sha256sum <"$src" | cut -d' ' -f1)
+	sum_out=$(cr "$uA" run -q -i -- sha256sum <"$src" | cut -d' ' -f1)
+	expect input_100mib_sha256 "in $sum_in, out $sum_out" test "$sum_in" = "$sum_out"
+	n=$(printf 'abc' | cr "$uA" run -q -i -- wc -c)
+	expect input_eof "wc -c read \"$n\"" test "$n" = 3
+	# Without -i the job's stdin is /dev/null, as before.
+	n=$(printf 'abc' | cr "$uA" run -q -- wc -c)
+	expect input_not_without_i "wc -c read \"$n\"" test "$n" = 0
+	rm -f "$src"
+}
+
+# A job that does not read blocks its client; corrald holds one chunk.
+t_input_bounded() {
+	local before after out rc
+	before=$(awk '/^VmRSS/ { print $2 }' "/proc/$CORRALD_PID/status")
+	out=$( (head -c $((300 * 1024 * 1024)) /dev/zero | cr "$uA" run -q -i -- sleep 2) 2>&1); rc=$?
+	after=$(awk '/^VmRSS/ { print $2 }' "/proc/$CORRALD_PID/status")
+	expect input_unread_ends "rc=$rc: $out" test "$rc" = 0
+	expect input_bounded "corrald RSS $before kB -> $after kB with 300 MiB unread" \
+		test $((after - before)) -lt 16384
+}
+
+t_input_refused() {
+	local out rc
+	out=$(cr "$uA" run -d -i -- cat 2>&1); rc=$?
+	expect input_detached_refused "rc=$rc: $out" sh -c '[ "$1" = 125 ] && printf %s "$2" | grep -q "attached"' _ "$rc" "$out"
+	out=$(cr "$uA" run -t --no-mount -- true 2>&1); rc=$?
+	expect tty_no_mount_refused "rc=$rc: $out" sh -c '[ "$1" = 125 ] && printf %s "$2" | grep -q "mount namespace"' _ "$rc" "$out"
+}
+
+# --- -t, in tmux ----------------------------------------------------------
+
+tsock=$work/tmux.sock
+tm() { tmux -S "$tsock" "$@"; }
+screen() { tm capture-pane -p -J -S -200 -t tt; }
+# on_screen SECONDS PATTERN: wait until the pane shows PATTERN.
+on_screen() { wait_for "$1" sh -c 'tmux -S "$1" capture-pane -p -J -S -200 -t tt | grep -q -- "$2"' _ "$tsock" "$2"; }
+keys() { tm send-keys -t tt "$@"; }
+line() { tm send-keys -t tt -l "$1"; tm send-keys -t tt Enter; }
+
+t_tty() {
+	local vdir=$work/vi rc before after
+	mkdir -p "$vdir"
+	chown "$uA" "$vdir"
+	# The pane's shell: the terminal's settings before and after, and
+	# corral's exit status, into files.
+	cat >"$work/pane.sh" <<-EOF
+	stty -g >"$work/stty.before"
+	setpriv --reuid=$uA --regid=nogroup --init-groups \\
+		env CORRAL_SOCKET=$CORRAL_SOCKET PATH=/usr/bin:/bin TERM=screen LANG=C.UTF-8 \\
+		$corral run -q -it --env PS1='P> ' --cwd "$vdir" -- bash --norc --noprofile -i
+	echo \$? >"$work/tty.rc"
+	stty -g >"$work/stty.after"
+	sleep 600
+	EOF
+	tm -f /dev/null new-session -d -s tt -x 80 -y 24 "sh $work/pane.sh"
+	cleanup_extra="tmux -S $tsock kill-server"
+	expect tty_prompt "no prompt: $(screen | tail -3)" on_screen 10 '^P> '
+
+	line 'tty | sed s/pts/PTS/; echo LANG=$LANG TERM=$TERM'
+	expect tty_is_pts "$(screen | tail -4)" on_screen 5 '^/dev/PTS/[0-9]'
+	expect tty_env_passed "$(screen | tail -3)" on_screen 5 '^LANG=C.UTF-8 TERM=screen'
+	line 'ls -l $(tty) | cut -d" " -f1,3'
+	expect tty_owned_by_user "$(screen | tail -3)" on_screen 5 "^crw------- $uA"
+
+	line 'stty size | tr " " x'
+	expect tty_size_start "$(screen | tail -3)" on_screen 5 '^24x80'
+	tm resize-window -t tt -x 100 -y 30
+	sleep 0.3
+	line 'stty size | tr " " y'
+	expect tty_size_follows "$(screen | tail -3)" on_screen 5 '^30y100'
+
+	# ^C reaches the foreground job through the pty; the shell lives.
+	line 'sleep 100'
+	sleep 0.3
+	keys C-c
+	line 'echo alive-$((6*7))'
+	expect tty_ctrl_c "$(screen | tail -4)" on_screen 3 '^alive-42'
+	# ^\ as well (the shell says Quit).
+	line 'sleep 100'
+	sleep 0.3
+	keys 'C-\'
+	expect tty_ctrl_backslash "$(screen | tail -4)" on_screen 3 'Quit'
+	# ^Z stops it, fg brings it back, ^C ends it.
+	line 'sleep 100'
+	sleep 0.3
+	keys C-z
+	expect tty_ctrl_z "$(screen | tail -4)" on_screen 3 'Stopped'
+	line 'fg'
+	sleep 0.3
+	keys C-c
+	line 'jobs | wc -l | sed s/^/jobs-/'
+	expect tty_fg "$(screen | tail -4)" on_screen 3 '^jobs-0'
+
+	line 'vi note.txt'
+	sleep 1
+	keys i
+	tm send-keys -t tt -l 'written in vi'
+	keys Escape
+	line ':wq'
+	expect tty_vi "file: $(cat "$vdir/note.txt" 2>&1)" \
+		wait_for 5 grep -qx 'written in vi' "$vdir/note.txt"
+
+	line 'python3 -q'
+	expect tty_python_prompt "$(screen | tail -3)" on_screen 5 '^>>> '
+	line '6*7'
+	expect tty_python_eval "$(screen | tail -3)" on_screen 5 '^42$'
+	line 'exit()'
+
+	line 'exit 3'
+	wait_for 5 test -s "$work/tty.rc"
+	rc=$(cat "$work/tty.rc" 2>/dev/null)
+	expect tty_exit_code "corral exited \"$rc\"" test "$rc" = 3
+	before=$(cat "$work/stty.before" 2>/dev/null)
+	after=$(cat "$work/stty.after" 2>/dev/null)
+	expect tty_restored "stty before $before, after $after" \
+		test -n "$before" -a "$before" = "$after"
+	tm kill-server
+	cleanup_extra=:
+}
+
+t_input_pipe
+t_input_bounded
+t_input_refused
+t_tty
+
+stop_instance

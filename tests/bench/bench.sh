@@ -21,7 +21,7 @@ out=$bin/results.md
 die() { echo "bench.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (private instance, cgroups)"
 for p in corrald corral corral-helper-test bench/bench-start bench/bench-tput \
-	bench/bench-fanout bench/fsyncshim.so; do
+	bench/bench-fanout bench/bench-keylat bench/fsyncshim.so; do
 	[ -e "$build/$p" ] || die "$build/$p is missing: run make bench"
 done
 command -v bwrap >/dev/null || die "bwrap is missing: run make deps (bubblewrap)"
@@ -31,11 +31,11 @@ MiB=1048576
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	rounds=20 tsecs=1.5 log_bytes=$((256 * MiB)) log_reps=1
 	fan_n=1000 fan_bytes=$((10 * MiB)) fill_jobs=20000 fill_audit=200000
-	running=200 short=200 qruns=10 qjobs=200 batch=200 batch_reps=1 build_reps=1
+	running=200 short=200 qruns=10 qjobs=200 batch=200 batch_reps=1 build_reps=1 keys=200
 else
 	rounds=50 tsecs=4 log_bytes=$((1024 * MiB)) log_reps=3
 	fan_n=10000 fan_bytes=$((10 * MiB)) fill_jobs=100000 fill_audit=1000000
-	running=1000 short=1000 qruns=20 qjobs=1000 batch=200 batch_reps=3 build_reps=3
+	running=1000 short=1000 qruns=20 qjobs=1000 batch=200 batch_reps=3 build_reps=3 keys=1000
 fi
 log_bytes=${BENCH_LOG_BYTES:-$log_bytes}
 fan_n=${BENCH_FANOUT_FOLLOWERS:-$fan_n}
@@ -457,6 +457,22 @@ else
 	row 10 "start in a booted-systemd VM: corral vs systemd-run" "-" "-" "-" "< 1x" \
 		"not measured: run make check-pkg first"
 fi
+
+# --- 11. keystroke round trip through -t -----------------------------------
+
+# A byte typed into corral's terminal until its echo (the job's pty's)
+# is back on it: client -> corrald -> pty -> corrald -> log -> client.
+# The floor is a bare pty's own echo.
+say "11. keystroke round trip, $keys keys"
+kf=$("$bin/bench-keylat" -n "$keys" -- sh -c 'echo READY; exec cat') ||
+	die "keystroke floor failed"
+kc=$("$bin/bench-keylat" -n "$keys" -- setpriv --reuid="$uid" --regid="$gid" \
+	--init-groups env CORRAL_SOCKET="$CORRAL_SOCKET" PATH=/usr/bin:/bin \
+	"$corral" run -q -t -- sh -c 'echo READY; exec cat') ||
+	die "keystroke round trip through corral run -t failed"
+row 11 "keystroke: byte -> echo through \`corral run -t\` (median of $keys)" \
+	"$(ms "${kc%% *}") ms" "bare pty $(ms "${kf%% *}") ms" "-" "report" "-"
+note "keystroke round trip, us (median p10 p90 keys): corral -t $kc; bare pty $kf"
 
 # --- the table -----------------------------------------------------------
 

@@ -3,7 +3,8 @@
 # timing never fails the test suite.
 BENCH_DIR := $(BUILD)/bench
 BENCH_BIN := $(BENCH_DIR)/bench-start $(BENCH_DIR)/bench-tput \
-	$(BENCH_DIR)/bench-fanout $(BENCH_DIR)/fsyncshim.so
+	$(BENCH_DIR)/bench-fanout $(BENCH_DIR)/bench-keylat \
+	$(BENCH_DIR)/fsyncshim.so
 
 $(BUILD)/tests/bench/%.o: CPPFLAGS += -Iclient
 
@@ -19,6 +20,10 @@ $(BENCH_DIR)/bench-tput: $(BUILD)/tests/bench/tput.o \
 
 $(BENCH_DIR)/bench-fanout: $(BUILD)/tests/bench/fanout.o \
 		$(BUILD)/tests/bench/floor.o $(CLIENT_LIB_OBJ) $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+$(BENCH_DIR)/bench-keylat: $(BUILD)/tests/bench/keylat.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^
 

@@ -244,12 +244,7 @@ void input_client_gone(struct mgr *m, struct client *c)
 	if (!j)
 		return;
 	j->in.src = NULL;
-	if (j->in.tty) {
-		/* Half of the pty master: what is held is dropped; the
-		 * other half closes too (job_client_gone), a hang-up. */
-		watch_writable(m, &j->in, false);
-		drop_held(&j->in);
-		return;
-	}
+	/* A pipe's EOF; for a pty, our dup of the master goes, and with
+	 * the other one (job_client_gone) the terminal hangs up. */
 	sink_close(m, &j->in);
 }

@@ -132,8 +132,25 @@ t_tty() {
 	cleanup_extra=:
 }
 
+# A -t job whose client vanishes (kill -9: no chance to stop it) is hung
+# up: corrald closes the master, the kernel sends SIGHUP.
+t_tty_hangup() {
+	local hdir=$work/hup pc id st
+	mkdir -p "$hdir"
+	chown "$uA" "$hdir"
+	script -qec "setpriv --reuid=$uA --regid=nogroup --init-groups env CORRAL_SOCKET=$CORRAL_SOCKET $corral run -q -t --name hup -- sh -c 'trap \"echo hup >$hdir/trap; exit 7\" HUP; sleep 100 & wait'" /dev/null </dev/null >/dev/null 2>&1 &
+	wait_for 10 sh -c '[ "$(cr "$1" status hup 2>/dev/null | awk "/^state/ { print \$2 }")" = running ]' _ "$uA"
+	pc=$(pgrep -u "$uA" -f "corral run -q -t --name hup")
+	kill -9 $pc
+	wait_for 5 test -s "$hdir/trap"
+	st=$(cr "$uA" status hup 2>&1)
+	expect tty_hangup_sighup "trap file: $(cat "$hdir/trap" 2>&1); $st" \
+		sh -c 'grep -qx hup "$1" && printf %s "$2" | grep -q "^exit.*7"' _ "$hdir/trap" "$st"
+}
+
 t_input_pipe
 t_input_bounded
+t_tty_hangup
 t_input_refused
 t_tty
 

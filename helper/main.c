@@ -636,8 +636,11 @@ static const struct request_row {
 } requests[] = {
 	{ H_START, start_check, handle_start,
 	  "the uid, limits, namespaces and rootfs are checked against root's "
-	  "policy; the helper looks the user up itself, and runs nothing but "
-	  "the job's own command, as that user, in a fresh cgroup it made" },
+	  "policy, and the stdio fds are pipes of the right direction; the "
+	  "helper looks the user up itself, and runs nothing but the job's "
+	  "own command, as that user, in a fresh cgroup it made; a tty is "
+	  "made by the init in the job's own mount namespace before the drop, "
+	  "from a devpts instance it mounted there (docs/tty.md)" },
 	{ H_SIGNAL, signal_check, handle_signal,
 	  "foreground: only TERM, INT, HUP or QUIT, only to an init this "
 	  "helper started, through the pidfd it kept (never a pid number); "

@@ -3,6 +3,7 @@
  * next one; the suite's users, cgroup and directories live for the whole
  * group and are removed by the group teardown and again at exit. */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <setjmp.h>
@@ -1283,6 +1284,129 @@ static void test_fd_counts(void **state)
 	send_with_fds(&f->h, 0, "no fds");
 }
 
+/* ---- -i and -t: the job's stdio (docs/tty.md) ------------------------ */
+
+/* START with the given extra flag (0: none) and fds: stdout's and
+ * stderr's pipes, then stdin's end as asked ("r", "w") or /dev/null
+ * ("n") in place of stdout. */
+static void stdio_refused(struct helper *h, uint16_t flag, const char *io,
+			  const char *needle)
+{
+	int before = baseline(h), o[2], e[2], in[2], fds[3], n = 2;
+	struct wire_out w;
+	struct job j;
+	char id[37];
+
+	make_uuid(id);
+	memset(&j, 0, sizeof j);
+	snprintf(j.id, sizeof j.id, "%s", id);
+	assert_int_equal(pipe2(o, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(e, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	j.out = o[0], j.err = e[0];
+	fds[0] = strchr(io, 'n') ? open("/dev/null", O_WRONLY | O_CLOEXEC) : o[1];
+	fds[1] = e[1];
+	if (strchr(io, 'r'))
+		fds[n++] = in[0];
+	if (strchr(io, 'w'))
+		fds[n++] = in[1];
+	put_base(&w, id, 0);
+	if (flag)
+		wire_put_u64(&w, flag, 1);
+	out_seal(&w);
+	fprintf(stderr, "  [%s]\n", needle);
+	assert_int_equal(raw_send(h->sock, w.buf, w.len, fds, n), 0);
+	wire_out_free(&w);
+	if (fds[0] != o[1])
+		close(fds[0]);
+	close(o[1]);
+	close(e[1]);
+	close(in[0]);
+	close(in[1]);
+	refused(h, &j, before, NAMES(needle));
+	still_serving(h);
+}
+
+static void test_stdio_fds_checked(void **state)
+{
+	struct fx *f = *state;
+
+	stdio_refused(&f->h, F_INTERACTIVE, "w", "stdin fd is not a pipe's read end");
+	stdio_refused(&f->h, F_INTERACTIVE, "", "START carries 2 fds; its options need 3");
+	stdio_refused(&f->h, 0, "r", "START carries 3 fds; its options need 2");
+	stdio_refused(&f->h, 0, "n", "stdout fd is not a pipe's write end");
+	stdio_refused(&f->h, F_TTY, "", "START carries 2 fds; its options need 0");
+}
+
+/* Read a -t job's terminal until it hangs up (EIO) or the wait ends. */
+static size_t read_master(int fd, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, WAIT_MS) <= 0)
+			break;
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+/* -t: STARTED brings a pty master; the job's terminal is a pts of a devpts
+ * of its own (nothing but its own pty and ptmx in it), owned by the job's
+ * user, and the job's controlling terminal. */
+static void test_tty(void **state)
+{
+	struct fx *f = *state;
+	char id[37], buf[4096], want[64];
+	struct wire_out o;
+	struct wire_msg m;
+	struct jobreq r;
+	struct job j;
+	int fd = -1;
+
+	make_uuid(id);
+	memset(&r, 0, sizeof r);
+	r.uid = S.job_uid;
+	r.cwd = "/";
+	r.argv[0] = "/bin/sh";
+	r.argv[1] = "-c";
+	r.argv[2] = "tty; stat -c owner=%u $(tty); ls /dev/pts | tr '\\n' ' '; "
+		    "echo; ps -o tty= -p $$ | sed s/^/ctty=/";
+	assert_int_equal(job_build(&r, id, &o), 0);
+	wire_put_u64(&o, F_TTY, 1);
+	out_seal(&o);
+	assert_int_equal(raw_send(f->h.sock, o.buf, o.len, NULL, 0), 0);
+	wire_out_free(&o);
+	assert_int_equal(helper_next(&f->h, TBIT(H_STARTED) | TBIT(H_START_FAILED) |
+				     TBIT(H_ERROR), id, NULL, WAIT_MS, &m), 1);
+	if (m.type == H_STARTED)
+		fd = wire_take_fd(&m, 0);
+	else
+		fail_msg("-t job not started: %s", wire_str(&m, F_MESSAGE));
+	wire_msg_free(&m);
+	assert_true(fd >= 0);
+	read_master(fd, buf, sizeof buf);
+	close(fd);
+	fprintf(stderr, "  [terminal: %s]\n", buf);
+	snprintf(want, sizeof want, "owner=%u", (unsigned)S.job_uid);
+	assert_non_null(strstr(buf, "/dev/pts/0"));
+	assert_non_null(strstr(buf, want));
+	assert_non_null(strstr(buf, "0 ptmx \r\n"));
+	assert_non_null(strstr(buf, "ctty=pts/0"));
+	memset(&j, 0, sizeof j);
+	j.out = j.err = -1;
+	snprintf(j.id, sizeof j.id, "%s", id);
+	assert_int_equal(job_await_exit(&f->h, &j, WAIT_MS), 1);
+	assert_int_equal(j.wstatus, 0);
+}
+
 /* ---- how the helper itself may be started ----------------------------- */
 
 /* The helper must exit non-zero within 2 s without a READY. */
@@ -1804,6 +1928,8 @@ int main(void)
 		T(test_fields_past_bounds),
 		T(test_bad_frames),
 		T(test_fd_counts),
+		T(test_stdio_fds_checked),
+		T(test_tty),
 		TN(test_not_manager),
 		TN(test_bad_policy),
 		TN(test_hostile_start_fds),

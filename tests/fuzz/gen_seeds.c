@@ -82,6 +82,9 @@ static void fill(struct wire_out *o, const struct wire_proto *p, uint16_t t)
 		wire_put_str(o, F_AFTER, "0123");
 		wire_put_u32(o, F_AFTER_OK, 1);
 		wire_put_u32(o, F_HANGUP, 1);
+		wire_put_u64(o, F_TTY, 1);
+		wire_put_u32(o, F_ROWS, 24);
+		wire_put_u32(o, F_COLS, 80);
 	} else if (t == C_FOLLOW || t == C_STATUS || t == C_STOP || t == C_KILL ||
 		   t == C_RM) {
 		wire_put_str(o, F_JOB_REF, "0123");
@@ -109,6 +112,12 @@ static void fill(struct wire_out *o, const struct wire_proto *p, uint16_t t)
 		}
 	} else if (t == C_VIA) {
 		wire_put_str(o, F_VIA, "ssh:192.0.2.7:50022");
+	} else if (t == C_INPUT) {
+		wire_put_bytes(o, F_DATA, "ls\n", 3);
+		wire_put_u32(o, F_EOF, 1);
+	} else if (t == C_WINSIZE) {
+		wire_put_u32(o, F_ROWS, 24);
+		wire_put_u32(o, F_COLS, 80);
 	} else if (t == C_STARTED) {
 		wire_put_str(o, F_JOB_ID, JOB);
 	} else if (t == C_QUEUED) {

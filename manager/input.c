@@ -196,6 +196,10 @@ int input_attach(struct mgr *m, struct job *j, struct client *src, int fd,
 	s->job = j;
 	s->fd = -1;
 	s->tty = tty;
+	/* One job's input per connection: a second -i RUN on it ends the
+	 * first one's input. */
+	if (src && src->in_job && src->in_job != j)
+		input_client_gone(m, src);
 	s->src = src;
 	if (src) {
 		src->in_job = j;

@@ -8,6 +8,9 @@
  *   badtype   a WHOAMI re-typed as 999        -> ERROR "unknown message type", closed
  *   longarg   RUN with an 8193-byte argv[0]   -> ERROR naming argv[0], closed
  *   notreq    DONE (a reply type) as request  -> ERROR, then WHOAMI still answered
+ *   input     INPUT, no -i job on the link    -> ERROR naming -i, closed
+ *   inseq     RUN -i cat, FOLLOW, WHOAMI      -> ERROR: only INPUT may come, closed
+ *   twoinput  RUN -i cat twice                -> the first cat gets EOF and exits
  *   stall     half a header, then silence for
  *             STALL_SECONDS (default 3)       -> connection still open, no reply
  *   idle      nothing at all (half a header
@@ -250,6 +253,117 @@ static int case_notreq(struct ctx *c, struct cerr *e)
 	return expect_closed(c, e);
 }
 
+/* INPUT on a connection that ran no -i job: refused, closed. */
+static int case_input(struct ctx *c, struct cerr *e)
+{
+	struct wire_out o;
+	int r;
+
+	wire_out_init(&o, &proto_client_req, C_INPUT);
+	wire_put_bytes(&o, F_DATA, "rm -rf ~\n", 9);
+	r = finish(&o, e);
+	if (r == 0)
+		r = send_all(c->fd, o.buf, o.len, e);
+	wire_out_free(&o);
+	if (r < 0 || expect_error(c, "ran no job with -i or -t", e) < 0)
+		return -1;
+	return expect_closed(c, e);
+}
+
+static int send_msg(struct ctx *c, struct wire_out *o, struct cerr *e)
+{
+	int r = finish(o, e);
+
+	if (r == 0)
+		r = send_all(c->fd, o->buf, o->len, e);
+	wire_out_free(o);
+	return r;
+}
+
+/* The next reply, which must be of type want. */
+static int expect_type(struct ctx *c, uint16_t want, struct wire_msg *m,
+		       struct cerr *e)
+{
+	struct wire_reader rd = { 0 };
+	int r = wire_reader_read(c->fd, &rd, &proto_client_rep, m, e);
+
+	wire_reader_reset(&rd);
+	if (r != WIRE_READY)
+		return cerr_wrap(e, "no reply");
+	if (m->type != want) {
+		cerr_set(e, EPROTO, "reply %s, want type %u", m->spec->name, want);
+		wire_msg_free(m);
+		return -1;
+	}
+	return 0;
+}
+
+/* RUN -i of cat; its id in id. */
+static int run_cat(struct ctx *c, char id[JOB_ID_LEN + 1], struct cerr *e)
+{
+	struct wire_out o;
+	struct wire_msg m;
+
+	wire_out_init(&o, &proto_client_req, C_RUN);
+	wire_put_str(&o, F_ARGV, "cat");
+	wire_put_str(&o, F_CWD, "/");
+	wire_put_u64(&o, F_INTERACTIVE, 1);
+	if (send_msg(c, &o, e) < 0 || expect_type(c, C_STARTED, &m, e) < 0)
+		return -1;
+	snprintf(id, JOB_ID_LEN + 1, "%s", wire_str(&m, F_JOB_ID));
+	wire_msg_free(&m);
+	return 0;
+}
+
+/* While corrald follows a job for us, only INPUT may come. */
+static int case_inseq(struct ctx *c, struct cerr *e)
+{
+	char id[JOB_ID_LEN + 1];
+	struct wire_out o;
+
+	if (run_cat(c, id, e) < 0)
+		return -1;
+	wire_out_init(&o, &proto_client_req, C_FOLLOW);
+	wire_put_str(&o, F_JOB_REF, id);
+	wire_put_u32(&o, F_FOLLOW, 1);
+	if (send_msg(c, &o, e) < 0)
+		return -1;
+	wire_out_init(&o, &proto_client_req, C_WHOAMI);
+	if (send_msg(c, &o, e) < 0 ||
+	    expect_error(c, "only INPUT and WINSIZE may come", e) < 0)
+		return -1;
+	return expect_closed(c, e);
+}
+
+/* Two -i jobs from one connection: the second RUN ends the first one's
+ * input (cat exits), and corrald keeps no link from the first to us. */
+static int case_twoinput(struct ctx *c, struct cerr *e)
+{
+	char id1[JOB_ID_LEN + 1], id2[JOB_ID_LEN + 1];
+
+	if (run_cat(c, id1, e) < 0 || run_cat(c, id2, e) < 0)
+		return -1;
+	for (int i = 0; i < 100; i++) {
+		struct wire_out o;
+		struct wire_msg m;
+		bool ended;
+
+		wire_out_init(&o, &proto_client_req, C_STATUS);
+		wire_put_str(&o, F_JOB_REF, id1);
+		if (send_msg(c, &o, e) < 0 || expect_type(c, C_JOB, &m, e) < 0)
+			return -1;
+		ended = !strcmp(wire_str(&m, F_STATE), "exited");
+		wire_msg_free(&m);
+		if (ended) {
+			snprintf(c->detail, sizeof c->detail,
+				 "the first cat exited; the second runs on");
+			return 0;
+		}
+		usleep(50000);
+	}
+	return cerr_set(e, ETIMEDOUT, "the first job's input never ended");
+}
+
 /* Half a header, then nothing: corrald must neither answer nor block. */
 /* The first half of a WHOAMI's header: a request begun, never finished. */
 static int send_half_header(struct ctx *c, struct cerr *e)
@@ -444,6 +558,9 @@ static const struct {
 	{ "badtype", case_badtype },
 	{ "longarg", case_longarg },
 	{ "notreq", case_notreq },
+	{ "input", case_input },
+	{ "inseq", case_inseq },
+	{ "twoinput", case_twoinput },
 	{ "stall", case_stall },
 	{ "idle", case_idle },
 	{ "hold", case_hold },

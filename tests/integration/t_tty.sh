@@ -148,7 +148,19 @@ t_tty_hangup() {
 		sh -c 'grep -qx hup "$1" && printf %s "$2" | grep -q "^exit.*7"' _ "$hdir/trap" "$st"
 }
 
+# The protocol's edges: INPUT from a connection that ran no -i job; any
+# other request while corrald follows the job; two -i jobs on one link.
+t_input_raw() {
+	local c out rc
+	for c in input inseq twoinput; do
+		out=$(as "$uA" "$raw" "$CORRAL_SOCKET" $c 2>&1); rc=$?
+		expect "input_raw_$c" "rc=$rc: $out" test $rc = 0
+	done
+	expect input_raw_corrald_alive "corrald $CORRALD_PID gone" kill -0 "$CORRALD_PID"
+}
+
 t_input_pipe
+t_input_raw
 t_input_bounded
 t_tty_hangup
 t_input_refused

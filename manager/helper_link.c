@@ -152,9 +152,10 @@ void helper_reaped(struct mgr *m, pid_t pid)
 
 /* START: the job id, the user, the command with its composed environment
  * and every run option of the RUN that reaches the helper. */
-int hlink_start(struct mgr *m, const char *id, uint32_t uid,
-		const struct wire_msg *run, const struct job_env *env,
-		const int *fds, unsigned nfds, struct cerr *e)
+static int start_msg(struct mgr *m, const char *id, uint32_t uid,
+		     const struct wire_msg *run, const struct job_env *env,
+		     const int *fds, unsigned nfds, const unsigned *size,
+		     struct cerr *e)
 {
 	struct runopts opt;
 	struct wire_out o;
@@ -170,11 +171,9 @@ int hlink_start(struct mgr *m, const char *id, uint32_t uid,
 		wire_put_str(&o, F_ENV, env->v[i]);
 	wire_put_str(&o, F_CWD, wire_str(run, F_CWD));
 	wire_put_u32(&o, F_NS_OFF, wire_u32(run, F_NS_OFF, 0));
-	/* -t's size at the start; a queued job's RUN comes back from the
-	 * store without it, and gets the size from WINSIZE. */
-	if (wire_has(run, F_ROWS) && wire_has(run, F_COLS)) {
-		wire_put_u32(&o, F_ROWS, wire_u32(run, F_ROWS, 0));
-		wire_put_u32(&o, F_COLS, wire_u32(run, F_COLS, 0));
+	if (size && size[0] && size[1]) {
+		wire_put_u32(&o, F_ROWS, size[0]);
+		wire_put_u32(&o, F_COLS, size[1]);
 	}
 	runopts_get(run, &opt);
 	runopts_put(&o, &opt, SC_JOB);
@@ -185,6 +184,22 @@ int hlink_start(struct mgr *m, const char *id, uint32_t uid,
 		r = helper_send(m, &o, e);
 	wire_out_free(&o);
 	return r;
+}
+
+int hlink_start(struct mgr *m, const char *id, uint32_t uid,
+		const struct wire_msg *run, const struct job_env *env,
+		const int *fds, unsigned nfds, struct cerr *e)
+{
+	return start_msg(m, id, uid, run, env, fds, nfds, NULL, e);
+}
+
+int hlink_start_tty(struct mgr *m, const char *id, uint32_t uid,
+		    const struct wire_msg *run, const struct job_env *env,
+		    unsigned rows, unsigned cols, struct cerr *e)
+{
+	const unsigned size[2] = { rows, cols };
+
+	return start_msg(m, id, uid, run, env, NULL, 0, size, e);
 }
 
 /* SIGKILL is the KILL request (the whole cgroup); the others SIGNAL, to

@@ -198,14 +198,17 @@ int add_pipe(struct mgr *m, struct job *j, struct pipe_src *p, int fd,
 	return 0;
 }
 
-/* -t: no pipes; the pty's master comes back with STARTED. */
+/* -t: no pipes; the pty's master comes back with STARTED.  Its size is
+ * the one the RUN gave (kept with its client: a queued job's RUN comes
+ * back from the store without it). */
 static int send_start_tty(struct mgr *m, struct job *j, struct client *waiter,
 			  const struct wire_msg *run, const struct job_env *env,
 			  struct cerr *e)
 {
 	if (input_attach(m, j, waiter, -1, true, e) < 0)
 		return -1;
-	return hlink_start(m, j->id, j->uid, run, env, NULL, 0, e);
+	return hlink_start_tty(m, j->id, j->uid, run, env,
+			       waiter ? waiter->rows : 0, waiter ? waiter->cols : 0, e);
 }
 
 static int send_start(struct mgr *m, struct job *j, struct client *waiter,

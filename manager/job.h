@@ -212,6 +212,10 @@ void input_client_gone(struct mgr *m, struct client *c);
 int hlink_start(struct mgr *m, const char *id, uint32_t uid,
 		const struct wire_msg *run, const struct job_env *env,
 		const int *fds, unsigned nfds, struct cerr *e);
+/* -t: START with the terminal's size (0: unknown). */
+int hlink_start_tty(struct mgr *m, const char *id, uint32_t uid,
+		    const struct wire_msg *run, const struct job_env *env,
+		    unsigned rows, unsigned cols, struct cerr *e);
 /* SIGTERM and the like through SIGNAL (every process of the job, or the
  * main process's group with foreground); SIGKILL through KILL. */
 int hlink_signal(struct mgr *m, const char *id, int sig, bool foreground,

@@ -98,6 +98,8 @@ struct client {
 	bool input;		/* it ran an -i/-t job: late INPUT is dropped */
 	bool in_held;		/* not read while its last INPUT waits for
 				 * the job to read (input.c) */
+	uint16_t rows, cols;	/* -t: the terminal's size its RUN gave, for
+				 * a job that starts later from the queue */
 	uint32_t events;	/* current epoll mask */
 	bool want_out, closing, rdhup, dead;
 	bool asked;		/* a message came: too late for VIA */

@@ -315,6 +315,9 @@ static void do_run(struct mgr *m, struct client *c, const struct wire_msg *msg)
 
 	if (check_run(msg, &e) < 0 || check_queueing(c, msg, &e) < 0)
 		return refuse(m, c, "run", NULL, &e);
+	/* Bounded by proto.c; the store does not keep them. */
+	c->rows = (uint16_t)wire_u32(msg, F_ROWS, 0);
+	c->cols = (uint16_t)wire_u32(msg, F_COLS, 0);
 	if (m->stop_at) {
 		cerr_set(&e, EAGAIN, "corrald is stopping; try again when it is back");
 		return refuse(m, c, "run", NULL, &e);

@@ -253,23 +253,6 @@ static int case_notreq(struct ctx *c, struct cerr *e)
 	return expect_closed(c, e);
 }
 
-/* INPUT on a connection that ran no -i job: refused, closed. */
-static int case_input(struct ctx *c, struct cerr *e)
-{
-	struct wire_out o;
-	int r;
-
-	wire_out_init(&o, &proto_client_req, C_INPUT);
-	wire_put_bytes(&o, F_DATA, "rm -rf ~\n", 9);
-	r = finish(&o, e);
-	if (r == 0)
-		r = send_all(c->fd, o.buf, o.len, e);
-	wire_out_free(&o);
-	if (r < 0 || expect_error(c, "ran no job with -i or -t", e) < 0)
-		return -1;
-	return expect_closed(c, e);
-}
-
 static int send_msg(struct ctx *c, struct wire_out *o, struct cerr *e)
 {
 	int r = finish(o, e);
@@ -278,6 +261,19 @@ static int send_msg(struct ctx *c, struct wire_out *o, struct cerr *e)
 		r = send_all(c->fd, o->buf, o->len, e);
 	wire_out_free(o);
 	return r;
+}
+
+/* INPUT on a connection that ran no -i job: refused, closed. */
+static int case_input(struct ctx *c, struct cerr *e)
+{
+	struct wire_out o;
+
+	wire_out_init(&o, &proto_client_req, C_INPUT);
+	wire_put_bytes(&o, F_DATA, "rm -rf ~\n", 9);
+	if (send_msg(c, &o, e) < 0 ||
+	    expect_error(c, "ran no job with -i or -t", e) < 0)
+		return -1;
+	return expect_closed(c, e);
 }
 
 /* The next reply, which must be of type want. */

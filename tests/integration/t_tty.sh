@@ -134,6 +134,7 @@ t_tty() {
 
 # A -t job whose client vanishes (kill -9: no chance to stop it) is hung
 # up: corrald closes the master, the kernel sends SIGHUP.
+hup_exited() { cr "$uA" status hup 2>/dev/null | grep -q '^exit code: *7'; }
 t_tty_hangup() {
 	local hdir=$work/hup pc id st
 	mkdir -p "$hdir"
@@ -143,6 +144,7 @@ t_tty_hangup() {
 	pc=$(pgrep -u "$uA" -f "corral run -q -t --name hup")
 	kill -9 $pc
 	wait_for 5 test -s "$hdir/trap"
+	wait_for 5 hup_exited
 	st=$(cr "$uA" status hup 2>&1)
 	expect tty_hangup_sighup "trap file: $(cat "$hdir/trap" 2>&1); $st" \
 		sh -c 'grep -qx hup "$1" && printf %s "$2" | grep -q "^exit.*7"' _ "$hdir/trap" "$st"
@@ -159,7 +161,17 @@ t_input_raw() {
 	expect input_raw_corrald_alive "corrald $CORRALD_PID gone" kill -0 "$CORRALD_PID"
 }
 
+# The terminal's size reaches a -t job before it starts, also when it
+# starts later from the queue (its RUN then comes back from the store).
+t_tty_size_queued() {
+	local id out
+	id=$(cr "$uA" run -d -- sleep 1)
+	out=$(timeout 20 script -qec "stty rows 22 cols 77; setpriv --reuid=$uA --regid=nogroup --init-groups env CORRAL_SOCKET=$CORRAL_SOCKET $corral run -q -t --after $id -- stty size" /dev/null </dev/null 2>&1)
+	expect tty_size_queued "out: $out" sh -c 'printf %s "$1" | grep -q "22 77"' _ "$out"
+}
+
 t_input_pipe
+t_tty_size_queued
 t_input_raw
 t_input_bounded
 t_tty_hangup

@@ -438,6 +438,7 @@ static void escalate(struct attach *a)
  * process; corrald sees the connection go and hangs up the job. */
 static void hang_up(int sig)
 {
+	term_restore();		/* -t: the terminal as it was, first */
 	signal(sig, SIG_DFL);
 	raise(sig);
 }

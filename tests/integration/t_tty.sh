@@ -5,10 +5,14 @@
 # shellcheck shell=bash
 
 start_instance tty
+# This file's own files, apart from the other tests' in $work.
+tw=$work/t_tty
+mkdir -p "$tw"
+chmod 755 "$tw"
 
 # -i: bytes, all of them, in order, then EOF.
 t_input_pipe() {
-	local src=$work/in.bin sum_in sum_out n
+	local src=$tw/in.bin sum_in sum_out n
 	head -c $((100 * 1024 * 1024)) /dev/urandom >"$src"
 	chmod 644 "$src"
 	sum_in=$(sha256sum <"$src" | cut -d' ' -f1)
@@ -43,7 +47,7 @@ t_input_refused() {
 
 # --- -t, in tmux ----------------------------------------------------------
 
-tsock=$work/tmux.sock
+tsock=$tw/tmux.sock
 tm() { tmux -S "$tsock" "$@"; }
 screen() { tm capture-pane -p -J -S -200 -t tt; }
 # on_screen SECONDS PATTERN: wait until the pane shows PATTERN.
@@ -52,21 +56,21 @@ keys() { tm send-keys -t tt "$@"; }
 line() { tm send-keys -t tt -l "$1"; tm send-keys -t tt Enter; }
 
 t_tty() {
-	local vdir=$work/vi rc before after
+	local vdir=$tw/vi rc before after
 	mkdir -p "$vdir"
 	chown "$uA" "$vdir"
 	# The pane's shell: the terminal's settings before and after, and
 	# corral's exit status, into files.
-	cat >"$work/pane.sh" <<-EOF
-	stty -g >"$work/stty.before"
+	cat >"$tw/pane.sh" <<-EOF
+	stty -g >"$tw/stty.before"
 	setpriv --reuid=$uA --regid=nogroup --init-groups \\
 		env CORRAL_SOCKET=$CORRAL_SOCKET PATH=/usr/bin:/bin TERM=screen LANG=C.UTF-8 \\
 		$corral run -q -it --env PS1='P> ' --cwd "$vdir" -- bash --norc --noprofile -i
-	echo \$? >"$work/tty.rc"
-	stty -g >"$work/stty.after"
+	echo \$? >"$tw/tty.rc"
+	stty -g >"$tw/stty.after"
 	sleep 600
 	EOF
-	tm -f /dev/null new-session -d -s tt -x 80 -y 24 "sh $work/pane.sh"
+	tm -f /dev/null new-session -d -s tt -x 80 -y 24 "sh $tw/pane.sh"
 	cleanup_extra="tmux -S $tsock kill-server"
 	expect tty_prompt "no prompt: $(screen | tail -3)" on_screen 10 '^P> '
 
@@ -121,11 +125,11 @@ t_tty() {
 	line 'exit()'
 
 	line 'exit 3'
-	wait_for 5 test -s "$work/tty.rc"
-	rc=$(cat "$work/tty.rc" 2>/dev/null)
+	wait_for 5 test -s "$tw/tty.rc"
+	rc=$(cat "$tw/tty.rc" 2>/dev/null)
 	expect tty_exit_code "corral exited \"$rc\"" test "$rc" = 3
-	before=$(cat "$work/stty.before" 2>/dev/null)
-	after=$(cat "$work/stty.after" 2>/dev/null)
+	before=$(cat "$tw/stty.before" 2>/dev/null)
+	after=$(cat "$tw/stty.after" 2>/dev/null)
 	expect tty_restored "stty before $before, after $after" \
 		test -n "$before" -a "$before" = "$after"
 	tm kill-server
@@ -133,19 +137,21 @@ t_tty() {
 }
 
 # A -t job whose client vanishes (kill -9: no chance to stop it) is hung
-# up: corrald closes the master, the kernel sends SIGHUP.
-hup_exited() { cr "$uA" status hup 2>/dev/null | grep -q '^exit code: *7'; }
+# up: corrald closes the master, the kernel sends SIGHUP (and the hang-up
+# of any attached run follows: HUP, TERM, ignored here, then the stop).
+hup_running() { cr "$uA" status ttyhup 2>/dev/null | grep -q '^state: *running'; }
+hup_exited() { cr "$uA" status ttyhup 2>/dev/null | grep -q '^exit code: *7'; }
 t_tty_hangup() {
-	local hdir=$work/hup pc id st
+	local hdir=$tw/hup pc id st
 	mkdir -p "$hdir"
 	chown "$uA" "$hdir"
-	script -qec "setpriv --reuid=$uA --regid=nogroup --init-groups env CORRAL_SOCKET=$CORRAL_SOCKET $corral run -q -t --name hup -- sh -c 'trap \"echo hup >$hdir/trap; exit 7\" HUP; sleep 100 & wait'" /dev/null </dev/null >/dev/null 2>&1 &
-	wait_for 10 sh -c '[ "$(cr "$1" status hup 2>/dev/null | awk "/^state/ { print \$2 }")" = running ]' _ "$uA"
-	pc=$(pgrep -u "$uA" -f "corral run -q -t --name hup")
+	script -qec "setpriv --reuid=$uA --regid=nogroup --init-groups env CORRAL_SOCKET=$CORRAL_SOCKET $corral run -q -t --name ttyhup -- sh -c 'trap \"echo hup >$hdir/trap; exit 7\" HUP; trap \"\" TERM; sleep 100 & wait'" /dev/null </dev/null >/dev/null 2>&1 &
+	wait_for 10 hup_running
+	pc=$(pgrep -u "$uA" -f "corral run -q -t --name ttyhup")
 	kill -9 $pc
 	wait_for 5 test -s "$hdir/trap"
 	wait_for 5 hup_exited
-	st=$(cr "$uA" status hup 2>&1)
+	st=$(cr "$uA" status ttyhup 2>&1)
 	expect tty_hangup_sighup "trap file: $(cat "$hdir/trap" 2>&1); $st" \
 		sh -c 'grep -qx hup "$1" && printf %s "$2" | grep -q "^exit.*7"' _ "$hdir/trap" "$st"
 }

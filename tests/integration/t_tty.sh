@@ -70,7 +70,7 @@ t_tty() {
 	stty -g >"$tw/stty.after"
 	sleep 600
 	EOF
-	tm -f /dev/null new-session -d -s tt -x 80 -y 24 "sh $tw/pane.sh"
+	tm -f /dev/null new -d -s tt -x 80 -y 24 "sh $tw/pane.sh"
 	cleanup_extra="tmux -S $tsock kill-server"
 	expect tty_prompt "no prompt: $(screen | tail -3)" on_screen 10 '^P> '
 

@@ -176,7 +176,24 @@ t_tty_size_queued() {
 	expect tty_size_queued "out: $out" sh -c 'printf %s "$1" | grep -q "22 77"' _ "$out"
 }
 
+# A reload does not hand a job's input over (docs/tty.md): the -i job
+# reads EOF, corral reconnects and returns with the job's end.
+t_input_reload() {
+	local out rc
+	# The rc is written when corral ends, not when the writer does.
+	(printf 'x\n'; sleep 30) | { cr "$uA" run -q -i --name rli -- \
+		sh -c 'read a; echo got=$a; cat; echo eof' >"$tw/rli.out" 2>&1
+	  echo $? >"$tw/rli.rc"; } &
+	wait_for 10 grep -qs got=x "$tw/rli.out"
+	kill -HUP "$CORRALD_PID"
+	wait_for 15 test -s "$tw/rli.rc"
+	out=$(cat "$tw/rli.out" 2>&1) rc=$(cat "$tw/rli.rc" 2>&1)
+	expect input_reload_eof "rc=$rc: $out" \
+		sh -c '[ "$1" = 0 ] && printf %s "$2" | grep -q "^eof"' _ "$rc" "$out"
+}
+
 t_input_pipe
+t_input_reload
 t_tty_size_queued
 t_input_raw
 t_input_bounded

@@ -66,6 +66,9 @@ enum {
 	F_VIA,		/* STR: how the client came, as it says (VIA) */
 	F_FOREGROUND,	/* U32 0/1: a signal to the job's foreground group only */
 	F_HANGUP,	/* U32 0/1: RUN, hang the job up when this client goes */
+	/* numbered apart, so fields added above cannot run into them */
+	F_NET_ADDRESS = 90,	/* STR: STARTED and JOB, a --network job's A.B.C.D/N */
+	F_NET_MAC = 91,	/* STR: STARTED and JOB, its eth0's MAC */
 #define OPT(ID, field, ...) F_##ID = field,
 #include "runopt.def"
 #undef OPT

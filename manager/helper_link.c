@@ -265,6 +265,8 @@ static void decode_event(const struct wire_msg *msg, struct helper_event *ev)
 	ev->oom_kills = wire_u64(msg, F_OOM_KILLS, STAT_NONE);
 	ev->cpu_usec = wire_u64(msg, F_CPU_USEC, 0);
 	ev->memory_peak = wire_u64(msg, F_MEMORY_PEAK, STAT_NONE);
+	ev->net_address = wire_str(msg, F_NET_ADDRESS);
+	ev->net_mac = wire_str(msg, F_NET_MAC);
 }
 
 void helper_event(struct mgr *m, uint32_t events)

@@ -531,13 +531,15 @@ void jobs_kill_all(struct mgr *m)
 
 /* --- helper messages ------------------------------------------------- */
 
-static void on_started(struct mgr *m, struct job *j, uint32_t pid)
+static void on_started(struct mgr *m, struct job *j,
+		       const struct helper_event *ev)
 {
 	struct cerr e;
 
 	if (j->started || j->exited)
 		return;
-	if (store_set_running(m->store, j->id, pid, now_ms(), &e) < 0) {
+	if (store_set_running_net(m->store, j->id, ev->pid, now_ms(),
+				  ev->net_address, ev->net_mac, &e) < 0) {
 		/* Never acknowledge what is not committed. */
 		logmsg("job %s: %s; killing it", j->id, e.msg);
 		j->started = true;
@@ -700,7 +702,7 @@ void job_helper_event(struct mgr *m, const struct helper_event *ev)
 	}
 	switch (ev->type) {
 	case H_STARTED:
-		return on_started(m, j, ev->pid);
+		return on_started(m, j, ev);
 	case H_START_FAILED:
 		return on_failed(m, j, ev->stage, ev->err, ev->message);
 	case H_EXITED:

@@ -152,6 +152,7 @@ struct helper_event {
 	const char *message;
 	uint32_t wstatus;
 	uint64_t oom_kills, cpu_usec, memory_peak;
+	const char *net_address, *net_mac;	/* STARTED of a --network job */
 };
 void job_helper_event(struct mgr *m, const struct helper_event *ev);
 

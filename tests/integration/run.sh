@@ -1450,5 +1450,12 @@ fi
 # --- the start path's savings: an instance of their own (own file) --------
 . "$top/tests/integration/t_perf.sh"
 
+# --- --network: an instance in a network namespace of its own (own file) ---
+if [ -r "$top/tests/integration/t_network.sh" ]; then
+	. "$top/tests/integration/t_network.sh"
+else
+	bad t_network "$top/tests/integration/t_network.sh is missing"
+fi
+
 echo "# measurements: latency $MEASURE_LAT; log throughput $MEASURE_TPUT; corrald RSS with 100 followers: $MEASURE_RSS; remote run: $MEASURE_REMOTE; yes | head -3 returned in ${MEASURE_HANGUP:-?}; stop of 601 processes: ${MEASURE_STOP_MANY:-?}; reload: ${MEASURE_RELOAD:-?}"
 finish

@@ -1,4 +1,4 @@
-HELPER_SRC := helper/main.c helper/policy.c helper/cgroup.c helper/spawn.c helper/seccomp.c helper/net.c
+HELPER_SRC := helper/main.c helper/policy.c helper/cgroup.c helper/spawn.c helper/seccomp.c helper/net.c helper/nft.c
 HELPER_LIBS := -lseccomp
 
 # Two copies of one program; only the compiled-in policy path differs.

@@ -326,7 +326,8 @@ static int reserve_net(struct job *j, const struct start_req *r,
 	if (slot >= nleases)
 		return cerr_set(e, EAGAIN, "network: no free lease slot");
 	leases[slot] = (struct net_lease){ .used = true, .net = r->net_idx,
-					   .addr = addr, .uid = r->uid };
+					   .addr = addr, .uid = r->uid,
+					   .antispoof = n->antispoof };
 	strcpy(leases[slot].job_id, r->job_id);
 	/* "crl" and 12 hex digits of the id: 15, IFNAMSIZ's most */
 	snprintf(leases[slot].host_if, IFNAME_LEN, "crl%.8s%.4s", r->job_id, r->job_id + 9);
@@ -462,6 +463,9 @@ static void finish(struct job *j)
 	struct wire_out o;
 	char msg[128];
 
+	/* The group is empty: the veth and its rules go before corrald
+	 * hears of the end, so a job that follows finds them gone. */
+	release_net(j);
 	if (j->started) {
 		wire_out_init(&o, &proto_helper_ev, H_EXITED);
 		wire_put_str(&o, F_JOB_ID, j->id);

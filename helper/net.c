@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "nft.h"
 #include "parse.h"
 
 #define NL_BUF 1024
@@ -383,8 +384,14 @@ int net_job_setup(const struct policy_net *n, const struct net_lease *l,
 	if (write(ping, range, (size_t)len) != len)
 		return cerr_sys(e, "write ping_group_range");
 	job_macs(l->job_id, jmac, hmac);
-	if (veth_create(l->host_if, hmac, jmac, br.index, nj->nsfd, e) < 0)
+	if (n->antispoof && nft_port_add(l->host_if, jmac, l->addr, e) < 0) {
+		net_job_teardown(l);
+		return cerr_wrap(e, "network \"%s\"", n->name);
+	}
+	if (veth_create(l->host_if, hmac, jmac, br.index, nj->nsfd, e) < 0) {
+		net_job_teardown(l);
 		return -1;
+	}
 	snprintf(alias, sizeof alias, "corral %s %u %s %s", l->job_id, (unsigned)l->uid,
 		 n->name, fmt_ipv4(l->addr, a, sizeof a));
 	if (link_get(host_nl, l->host_if, &host, e) < 0 ||
@@ -413,6 +420,8 @@ void net_job_teardown(const struct net_lease *l)
 	/* ENODEV: the kernel took the pair down with the job's netns. */
 	if (link_del(host_nl, l->host_if, &e) < 0 && e.num != ENODEV)
 		syslog(LOG_ERR, "job %s: %s", l->job_id, e.msg);
+	if (l->antispoof && nft_port_del(l->host_if, &e) < 0)
+		syslog(LOG_ERR, "job %s: %s", l->job_id, e.msg);
 }
 
 /* --- after a restart ------------------------------------------------------ */
@@ -436,6 +445,8 @@ static void on_veth(void *ctx, const char *name, const char *alias)
 	    !job_id_valid(id) || parse_ipv4(addr, &l.addr, &(struct cerr){ 0 }) < 0)
 		return;
 	l.net = policy_net_find(rb->p, net);
+	/* a network since removed from the policy may have had rules */
+	l.antispoof = l.net < 0 || rb->p->nets[l.net].antispoof;
 	l.uid = (uid_t)uid;
 	strcpy(l.job_id, id);
 	snprintf(l.host_if, sizeof l.host_if, "%s", name);

@@ -21,6 +21,7 @@ struct net_lease {
 	uid_t uid;
 	char job_id[JOB_ID_LEN + 1];
 	char host_if[IFNAME_LEN];	/* the host end, on the bridge */
+	bool antispoof;			/* it has nftables rules to remove */
 };
 
 /* A job's network namespace, made and configured before its init

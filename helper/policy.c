@@ -238,6 +238,8 @@ static int net_key(struct policy_net *n, const char *k, const char *v,
 		return net_pool(n, v, line, e);
 	if (!strcmp(k, "users"))
 		return net_users(n, v, line, e);
+	if (!strcmp(k, "antispoof"))
+		return parse_bool(v, &n->antispoof, e) < 0 ? cerr_wrap(e, "helper.conf:%d: antispoof", line) : 0;
 	if (!strcmp(k, "max_per_user")) {
 		if (parse_u64(v, &u, e) < 0 || u == 0 || u > POLICY_JOBS_MAX)
 			return cerr_set(e, EINVAL, "helper.conf:%d: max_per_user \"%s\" is not 1 to %d",
@@ -273,6 +275,7 @@ static int network_section(struct policy *p, const char *name, const char *k,
 		n = &p->nets[p->nnets++];
 		strcpy(n->name, name);
 		n->max_per_user = 16;
+		n->antispoof = true;
 	}
 	return net_key(n, k, v, line, e);
 }

@@ -13,11 +13,13 @@ fi
 # openssh-server and -client: the integration tier's t_remote runs a private
 # sshd on 127.0.0.1 (on a machine with systemd the package also enables the
 # system's own sshd; the tests never use it).
+# nftables: the helper's anti-spoofing rules for --network (a Recommends of
+# the package); python3: t_network's peers (TCP, UDP, unprivileged ping).
 pkgs="make gcc clang libclang-rt-14-dev libc6-dev pkg-config libcmocka-dev libseccomp-dev
 libsqlite3-dev uuid-dev sqlite3 util-linux passwd procps
 iproute2 qemu-system-x86 busybox-static cpio gzip file
 build-essential dpkg-dev debhelper lintian debootstrap e2fsprogs bubblewrap
-man-db bash-completion openssh-server openssh-client"
+man-db bash-completion openssh-server openssh-client nftables python3"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

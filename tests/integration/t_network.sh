@@ -9,6 +9,7 @@ net_ns=crlnet-$sfx
 net_grp=crl-in-$sfx
 net_conf=$work/network.conf
 net_py=$work/netpeer.py
+net_udp=$work/netudp.py
 
 net_cleanup() {
 	ip netns del "$net_ns" 2>/dev/null
@@ -25,6 +26,10 @@ net_setup() {
 		ip -n "$net_ns" link set br-lab address 02:00:00:00:00:01 &&
 		ip -n "$net_ns" addr add 10.99.0.1/24 dev br-lab &&
 		ip -n "$net_ns" link set br-lab up || return 1
+	# A second bridge for a network without anti-spoofing: the same
+	# forgeries reach the other job there, so the test can tell.
+	ip -n "$net_ns" link add br-open type bridge &&
+		ip -n "$net_ns" link set br-open up || return 1
 	groupadd "$net_grp" && usermod -a -G "$net_grp" "$uB" || return 1
 	cat >"$net_conf" <<CONF
 [network lab]
@@ -34,7 +39,33 @@ gateway = 10.99.0.1
 pool = 10.99.0.10-10.99.0.13
 users = $uA, @$net_grp
 max_per_user = 2
+
+[network open]
+bridge = br-open
+subnet = 10.98.0.0/24
+pool = 10.98.0.10-10.98.0.20
+users = $uA, $uB
+antispoof = no
 CONF
+	# listen PORT SECONDS: print each datagram's source and text;
+	# send SRC DST PORT TEXT: one datagram from SRC.
+	cat >"$net_udp" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+if sys.argv[1] == "listen":
+    s.bind(("0.0.0.0", int(sys.argv[2])))
+    end = time.time() + float(sys.argv[3])
+    while time.time() < end:
+        s.settimeout(max(0.01, end - time.time()))
+        try:
+            data, src = s.recvfrom(100)
+        except socket.timeout:
+            break
+        print("udp from %s: %s" % (src[0], data.decode()), flush=True)
+else:
+    s.bind((sys.argv[2], 0))
+    s.sendto(sys.argv[5].encode(), (sys.argv[3], int(sys.argv[4])))
+PY
 	# A peer: listen on 5555, send "hello from ME" to the other job
 	# (retrying until it listens too), print what arrives, then an ICMP
 	# echo over an unprivileged ping socket (ping_group_range).
@@ -62,7 +93,7 @@ p.sendto(struct.pack("!BBHHH", 8, 0, 0, 0, 1) + b"corral", (peer, 0))
 data, src = p.recvfrom(128)
 print("echo reply from %s type %d" % (src[0], data[0]))
 PY
-	chmod 644 "$net_conf" "$net_py"
+	chmod 644 "$net_conf" "$net_py" "$net_udp"
 }
 
 # The host end of a job's veth, in the instance's namespace.
@@ -169,6 +200,46 @@ except OSError as e:
 	result $? net_job_cannot_reconfigure "$out"
 }
 
+# Root inside job A's namespace (a job that escaped its limits) sends to
+# job B: from its own address, from a forged one, and with a forged MAC.
+# On "lab" (anti-spoofing) only the first arrives; on "open" all do.
+net_forge() {
+	local net=$1 a_ip=$2 b_ip=$3 a b pid
+	b=$(cr "$uB" run -d --network "$net=$b_ip" -- python3 "$net_udp" listen 6000 4)
+	a=$(cr "$uA" run -d --network "$net=$a_ip" -- sleep 30)
+	pid=$(field "$a" pid)
+	nsenter --net="/proc/$pid/ns/net" sh -c '
+		sleep 0.5
+		python3 "$1" send "$2" "$3" 6000 legit
+		ip addr add "$4/32" dev eth0 && python3 "$1" send "$4" "$3" 6000 forged-ip
+		ip link set eth0 address 02:00:00:00:00:77 &&
+			python3 "$1" send "$2" "$3" 6000 forged-mac' _ \
+		"$net_udp" "$a_ip" "$b_ip" "${a_ip%.*}.77"
+	cr "$uB" wait "$b" >/dev/null 2>&1
+	cr "$uA" kill "$a" >/dev/null 2>&1
+	cr "$uA" wait "$a" >/dev/null 2>&1
+	cr "$uB" logs "$b" 2>&1 | sort | paste -sd,
+}
+
+t_net_antispoof() {
+	local out id
+	out=$(net_forge lab 10.99.0.10 10.99.0.11)
+	[ "$out" = "udp from 10.99.0.10: legit" ]
+	result $? net_antispoof_drops_forged "$out"
+	out=$(net_forge open 10.98.0.10 10.98.0.11)
+	[ "$out" = "udp from 10.98.0.10: forged-mac,udp from 10.98.0.10: legit,udp from 10.98.0.77: forged-ip" ]
+	result $? net_without_antispoof_forged_arrive "$out"
+	# The rules go with the job.
+	id=$(cr "$uA" run -d --network lab -- sleep 30)
+	ip netns exec "$net_ns" nft list chain bridge corral "$(net_veth_of "$id")" >/dev/null 2>&1
+	result $? net_antispoof_rules_while_running "no chain $(net_veth_of "$id")"
+	cr "$uA" kill "$id" >/dev/null 2>&1
+	cr "$uA" wait "$id" >/dev/null 2>&1
+	out=$(ip netns exec "$net_ns" nft list ruleset 2>&1)
+	not has "$out" "$(net_veth_of "$id")"
+	result $? net_antispoof_rules_gone_after "$out"
+}
+
 if ! command -v ip >/dev/null || ! command -v python3 >/dev/null; then
 	bad net_setup "needs ip and python3"
 elif ! net_setup; then
@@ -182,6 +253,11 @@ else
 	t_net_links
 	t_net_refusals
 	t_net_eperm
+	if command -v nft >/dev/null; then
+		t_net_antispoof
+	else
+		bad net_antispoof "nft is not installed (tests/deps.sh installs nftables)"
+	fi
 	stop_instance
 	net_cleanup
 	cleanup_extra=:

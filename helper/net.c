@@ -415,12 +415,16 @@ void net_job_close(struct net_job *nj)
 
 void net_job_teardown(const struct net_lease *l)
 {
+	struct nft_proc p = { .pid = -1, .errfd = -1 };
 	struct cerr e;
 
+	/* Both wait for the kernel's grace periods: side by side. */
+	if (l->antispoof)
+		nft_port_del_start(l->host_if, &p, &e);
 	/* ENODEV: the kernel took the pair down with the job's netns. */
 	if (link_del(host_nl, l->host_if, &e) < 0 && e.num != ENODEV)
 		syslog(LOG_ERR, "job %s: %s", l->job_id, e.msg);
-	if (l->antispoof && nft_port_del(l->host_if, &e) < 0)
+	if (l->antispoof && nft_port_del_finish(l->host_if, &p, &e) < 0)
 		syslog(LOG_ERR, "job %s: %s", l->job_id, e.msg);
 }
 

@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -91,32 +92,46 @@ static void read_errors(int fd, char *buf, size_t cap)
 			*c = ' ';
 }
 
-static int nft_run(char *script, struct cerr *e)
+/* Start nft on script; nft_wait reaps it.  Split so that the helper can
+ * delete a veth while nft deletes its rules. */
+static int nft_start(char *script, struct nft_proc *p, struct cerr *e)
 {
-	_cleanup_close_ int rd = -1;
-	char errs[400];
-	int pfd[2], st;
-	pid_t pid;
+	int pfd[2];
 
+	p->pid = -1;
+	p->errfd = -1;
 	if (access(NFT_PATH, X_OK) < 0)
 		return cerr_set(e, ENOPKG, "anti-spoofing needs nftables: %s is not there "
 				"(install nftables, or set antispoof = no for the network)", NFT_PATH);
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return cerr_sys(e, "nft: pipe");
-	rd = pfd[0];
-	pid = fork();
-	if (pid < 0) {
+	p->pid = fork();
+	if (p->pid < 0) {
+		close(pfd[0]);
 		close(pfd[1]);
 		return cerr_sys(e, "nft: fork");
 	}
-	if (pid == 0)
+	if (p->pid == 0)
 		nft_child(script, pfd[1]);
 	close(pfd[1]);
+	p->errfd = pfd[0];
+	return 0;
+}
+
+int nft_wait(struct nft_proc *p, struct cerr *e)
+{
+	_cleanup_close_ int rd = p->errfd;
+	char errs[400];
+	int st;
+
+	if (p->pid < 0)
+		return 0;
 	read_errors(rd, errs, sizeof errs);
 	/* Past the timeout, or done: either way it is reaped here. */
-	kill(pid, SIGKILL);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+	kill(p->pid, SIGKILL);
+	while (waitpid(p->pid, &st, 0) < 0 && errno == EINTR)
 		;
+	p->pid = -1;
 	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return cerr_set(e, EPROTO, "anti-spoofing rules: nft %s %d (%s); does the kernel have nf_tables with the bridge family?",
 				WIFEXITED(st) ? "exited" : "was killed by signal",
@@ -125,10 +140,35 @@ static int nft_run(char *script, struct cerr *e)
 	return 0;
 }
 
+static int nft_run(char *script, struct cerr *e)
+{
+	struct nft_proc p;
+
+	if (nft_start(script, &p, e) < 0)
+		return -1;
+	return nft_wait(&p, e);
+}
+
 static void mac_text(const uint8_t mac[6], char out[18])
 {
 	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x",
 		 mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+}
+
+/* The table, map and base rule are made once per helper (a failure
+ * makes them again next time: an admin may have flushed the ruleset). */
+static bool base_ready;
+
+static int nft_base(struct cerr *e)
+{
+	char script[] = NFT_BASE;
+
+	if (base_ready)
+		return 0;
+	if (nft_run(script, e) < 0)
+		return -1;
+	base_ready = true;
+	return 0;
 }
 
 int nft_port_add(const char *port, const uint8_t mac[6], uint32_t addr,
@@ -137,10 +177,12 @@ int nft_port_add(const char *port, const uint8_t mac[6], uint32_t addr,
 	char script[NFT_SCRIPT_MAX], m[18], a[16];
 	int n;
 
+	if (nft_base(e) < 0)
+		return -1;
 	mac_text(mac, m);
 	snprintf(a, sizeof a, "%u.%u.%u.%u", addr >> 24, (addr >> 16) & 255,
 		 (addr >> 8) & 255, addr & 255);
-	n = snprintf(script, sizeof script, NFT_BASE
+	n = snprintf(script, sizeof script,
 		     "add chain bridge corral %1$s; "
 		     "flush chain bridge corral %1$s; "
 		     "add rule bridge corral %1$s ether saddr != %2$s drop; "
@@ -152,20 +194,39 @@ int nft_port_add(const char *port, const uint8_t mac[6], uint32_t addr,
 		     port, m, a);
 	if (n < 0 || (size_t)n >= sizeof script)
 		return cerr_set(e, E2BIG, "anti-spoofing rules: too long");
-	return nft_run(script, e);
+	if (nft_run(script, e) == 0)
+		return 0;
+	base_ready = false;
+	return nft_base(e) < 0 ? -1 : nft_run(script, e);
 }
 
-int nft_port_del(const char *port, struct cerr *e)
+int nft_port_del_start(const char *port, struct nft_proc *p, struct cerr *e)
 {
 	char script[NFT_SCRIPT_MAX];
 
-	/* Added first, so that the deletes cannot fail for what is not
-	 * there: one transaction, whatever state a restart left. */
+	snprintf(script, sizeof script,
+		 "delete element bridge corral ports { \"%1$s\" }; "
+		 "delete chain bridge corral %1$s", port);
+	return nft_start(script, p, e);
+}
+
+int nft_port_del_finish(const char *port, struct nft_proc *p, struct cerr *e)
+{
+	char script[NFT_SCRIPT_MAX];
+
+	if (p->pid >= 0 && nft_wait(p, e) == 0)
+		return 0;
+	/* Not all there (a restart, a flushed ruleset): made first, so the
+	 * deletes cannot fail for what is missing; one transaction. */
+	base_ready = false;
 	snprintf(script, sizeof script, NFT_BASE
 		 "add chain bridge corral %1$s; "
 		 "add element bridge corral ports { \"%1$s\" : jump %1$s }; "
 		 "delete element bridge corral ports { \"%1$s\" }; "
 		 "flush chain bridge corral %1$s; "
 		 "delete chain bridge corral %1$s", port);
-	return nft_run(script, e);
+	if (nft_run(script, e) < 0)
+		return -1;
+	base_ready = true;
+	return 0;
 }

@@ -64,21 +64,13 @@ export CORRAL_LOG_MAX=$((log_bytes + 64 * MiB))
 export CORRAL_MAX_JOBS=$((running + 64))
 # The instance runs in a network namespace of its own with a bridge, for
 # --network's row (1c); corrald and its helper need no network otherwise.
-ip netns add "$net_ns" && ip -n "$net_ns" link add br-bench type bridge &&
-	ip -n "$net_ns" addr add 10.97.0.1/22 dev br-bench &&
-	ip -n "$net_ns" link set br-bench up || die "cannot make the namespace $net_ns"
+. "$top/tests/netns.sh"
+net_bridge "$net_ns" br-bench 10.97.0.1/22 || die "cannot make the namespace $net_ns"
 antispoof=yes
 command -v nft >/dev/null || antispoof=no
-cat >"$dir.net" <<CONF
-[network bench]
-bridge = br-bench
-subnet = 10.97.0.0/22
-gateway = 10.97.0.1
-pool = 10.97.0.10-10.97.3.250
-users = $user
-max_per_user = 1000
-antispoof = $antispoof
-CONF
+net_section bench bridge=br-bench subnet=10.97.0.0/22 gateway=10.97.0.1 \
+	pool=10.97.0.10-10.97.3.250 "users=$user" max_per_user=1000 \
+	"antispoof=$antispoof" >"$dir.net"
 eval "$(CORRAL_NETNS=$net_ns CORRAL_POLICY_EXTRA=$dir.net "$inst" start "$dir")"
 rm -f "$dir.net"
 export CORRAL_SOCKET

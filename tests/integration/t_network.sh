@@ -5,6 +5,7 @@
 # host's interfaces and no packet leaves this machine.  The namespace and
 # the group go again at the end (and on any exit, through cleanup_extra).
 
+. "$top/tests/netns.sh"
 net_ns=crlnet-$sfx
 net_grp=crl-in-$sfx
 net_conf=$work/network.conf
@@ -20,33 +21,16 @@ net_cleanup() {
 # The bridge and its gateway address, in the namespace the instance runs
 # in; uA may use the network by name, uB through a group; uAdm not at all.
 net_setup() {
-	ip netns add "$net_ns" || return 1
-	ip -n "$net_ns" link set lo up &&
-		ip -n "$net_ns" link add br-lab type bridge &&
-		ip -n "$net_ns" link set br-lab address 02:00:00:00:00:01 &&
-		ip -n "$net_ns" addr add 10.99.0.1/24 dev br-lab &&
-		ip -n "$net_ns" link set br-lab up || return 1
 	# A second bridge for a network without anti-spoofing: the same
 	# forgeries reach the other job there, so the test can tell.
-	ip -n "$net_ns" link add br-open type bridge &&
-		ip -n "$net_ns" link set br-open up || return 1
+	net_bridge "$net_ns" br-lab 10.99.0.1/24 && net_bridge "$net_ns" br-open || return 1
 	groupadd "$net_grp" && usermod -a -G "$net_grp" "$uB" || return 1
-	cat >"$net_conf" <<CONF
-[network lab]
-bridge = br-lab
-subnet = 10.99.0.0/24
-gateway = 10.99.0.1
-pool = 10.99.0.10-10.99.0.13
-users = $uA, @$net_grp
-max_per_user = 2
-
-[network open]
-bridge = br-open
-subnet = 10.98.0.0/24
-pool = 10.98.0.10-10.98.0.20
-users = $uA, $uB
-antispoof = no
-CONF
+	{
+		net_section lab bridge=br-lab subnet=10.99.0.0/24 gateway=10.99.0.1 \
+			pool=10.99.0.10-10.99.0.13 "users=$uA, @$net_grp" max_per_user=2
+		net_section open bridge=br-open subnet=10.98.0.0/24 \
+			pool=10.98.0.10-10.98.0.20 "users=$uA, $uB" antispoof=no
+	} >"$net_conf"
 	# listen PORT SECONDS: print each datagram's source and text;
 	# send SRC DST PORT TEXT: one datagram from SRC.
 	cat >"$net_udp" <<'PY'

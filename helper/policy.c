@@ -219,11 +219,33 @@ static int net_users(struct policy_net *n, const char *v, int line, struct cerr 
 	return 0;
 }
 
+/* Each key once per network (a second [network NAME] header with the
+ * same name, right after the first, continues it: this catches it);
+ * users may be split over several lines. */
+static int net_key_once(struct policy_net *n, const char *k, int line,
+			struct cerr *e)
+{
+	static const char *const once[] = { "bridge", "subnet", "gateway", "pool",
+					     "max_per_user", "antispoof" };
+
+	for (unsigned i = 0; i < ARRAY_SIZE(once); i++) {
+		if (strcmp(k, once[i]))
+			continue;
+		if (n->keys_set & (1u << i))
+			return cerr_set(e, EEXIST, "helper.conf:%d: %s given twice in [network %s]",
+					line, k, n->name);
+		n->keys_set |= 1u << i;
+	}
+	return 0;
+}
+
 static int net_key(struct policy_net *n, const char *k, const char *v,
 		   int line, struct cerr *e)
 {
 	uint64_t u;
 
+	if (net_key_once(n, k, line, e) < 0)
+		return -1;
 	if (!strcmp(k, "bridge")) {
 		if (!ifname_valid(v))
 			return cerr_set(e, EINVAL, "helper.conf:%d: bridge \"%s\" is not an interface name", line, v);

@@ -42,6 +42,7 @@ struct policy_net {
 	uint32_t pool_lo, pool_hi;	/* inclusive */
 	unsigned max_per_user;		/* addresses one user holds at once */
 	bool antispoof;			/* nftables rules on each job's port */
+	unsigned keys_set;		/* parsing: the keys given once already */
 	/* users = alice, @builders: names as written ('@' dropped for groups) */
 	char users[POLICY_NET_MEMBERS_MAX][USER_LEN_MAX];
 	unsigned nusers;

@@ -224,6 +224,23 @@ t_net_antispoof() {
 	result $? net_antispoof_rules_gone_after "$out"
 }
 
+# A restarted helper rebuilds its leases from the veths it finds (their
+# alias names job, user, network and address): one whose job's cgroup is
+# gone is deleted, and its address is given again.
+t_net_restart() {
+	local fake=crl0123456789ab env id
+	ip -n "$net_ns" link add "$fake" type veth peer name crlpeer-$sfx &&
+		ip -n "$net_ns" link set "$fake" alias \
+			"corral 01234567-89ab-4cde-8f01-23456789abcd $uidA lab 10.99.0.13"
+	result $? net_restart_leftover_made "$(ip -n "$net_ns" -o link | grep crl)"
+	kill "$CORRALD_PID"
+	env=$("$inst" restart "$dir") && eval "$env"
+	id=$(cr "$uA" run -d --network lab=10.99.0.13 -- true 2>&1)
+	cr "$uA" wait "$id" >/dev/null 2>&1
+	[ "$(field "$id" net_address)" = 10.99.0.13/24 ] && not net_has_link "$fake"
+	result $? net_restart_leftover_released "$id: $(field "$id" state) $(field "$id" error); $(ip -n "$net_ns" -o link | grep crl)"
+}
+
 if ! command -v ip >/dev/null || ! command -v python3 >/dev/null; then
 	bad net_setup "needs ip and python3"
 elif ! net_setup; then
@@ -237,6 +254,7 @@ else
 	t_net_links
 	t_net_refusals
 	t_net_eperm
+	t_net_restart
 	if command -v nft >/dev/null; then
 		t_net_antispoof
 	else

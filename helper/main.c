@@ -147,7 +147,10 @@ static void release_net(struct job *j)
 	net_job_close(&j->net);
 	if (j->lease < 0)
 		return;
-	net_job_teardown(&leases[j->lease]);
+	/* A setup that failed has undone itself already. */
+	if (j->net.up)
+		net_job_teardown(&leases[j->lease]);
+	j->net.up = false;
 	leases[j->lease].used = false;
 	j->lease = -1;
 }
@@ -294,9 +297,10 @@ static void expire_orphan_leases(void)
 	}
 }
 
-/* Reserve the job's address (the helper is single-threaded: atomic) and
- * make its netns: the user may use the network, holds fewer than
- * max_per_user addresses there, and the address is in the pool, free. */
+/* Reserve the job's address (the helper is single-threaded: atomic),
+ * before anything is made for the job: the user may use the network,
+ * holds fewer than max_per_user addresses there, the address is in the
+ * pool and free, and the bridge is there. */
 static int reserve_net(struct job *j, const struct start_req *r,
 		       const struct user_ids *u, struct cerr *e)
 {
@@ -332,7 +336,7 @@ static int reserve_net(struct job *j, const struct start_req *r,
 	/* "crl" and 12 hex digits of the id: 15, IFNAMSIZ's most */
 	snprintf(leases[slot].host_if, IFNAME_LEN, "crl%.8s%.4s", r->job_id, r->job_id + 9);
 	j->lease = (int)slot;
-	return net_job_setup(n, &leases[slot], u->gid, &j->net, e);
+	return net_bridge_check(n, e);
 }
 
 static void start_failed_cleanup(struct job *j, const struct start_req *r)
@@ -370,9 +374,11 @@ static void handle_start(struct wire_msg *m, union request *u)
 	j->uid = r->uid;
 	if ((stage = STAGE_USER, resolve_user(r->uid, &ids, &e) < 0) ||
 	    (stage = STAGE_ROOTFS, r->rootfs_idx >= 0 && check_rootfs(&pol.rootfs[r->rootfs_idx], &e) < 0) ||
+	    (stage = STAGE_NET, r->net_idx >= 0 && reserve_net(j, r, &ids, &e) < 0) ||
 	    (stage = STAGE_CGROUP, (j->cgfd = cg_create(&cg, &pol, r, &e)) < 0) ||
 	    (stage = STAGE_LIMITS, cg_write_limits(j->cgfd, r, &e) < 0) ||
-	    (stage = STAGE_NET, r->net_idx >= 0 && reserve_net(j, r, &ids, &e) < 0) ||
+	    (stage = STAGE_NET, j->lease >= 0 &&
+	     net_job_setup(&pol.nets[r->net_idx], &leases[j->lease], ids.gid, &j->net, &e) < 0) ||
 	    (stage = STAGE_CLONE, launch(j, r, &ids, outfd, errfd, &e) < 0)) {
 		send_start_failed(r->job_id, stage, e.num, e.msg);
 		start_failed_cleanup(j, r);

@@ -362,6 +362,24 @@ static int configure_eth0(int nl, const struct policy_net *n, uint32_t addr,
 	return 0;
 }
 
+/* The policy's bridge, looked up now (an admin may make it after the
+ * helper started), and checked to be a bridge. */
+static int bridge_get(const struct policy_net *n, struct link_info *br, struct cerr *e)
+{
+	if (link_get(host_nl, n->bridge, br, e) < 0)
+		return cerr_wrap(e, "network \"%s\": bridge %s", n->name, n->bridge);
+	if (strcmp(br->kind, "bridge"))
+		return cerr_set(e, ENOTTY, "network \"%s\": %s is not a bridge", n->name, n->bridge);
+	return 0;
+}
+
+int net_bridge_check(const struct policy_net *n, struct cerr *e)
+{
+	struct link_info br;
+
+	return bridge_get(n, &br, e);
+}
+
 int net_job_setup(const struct policy_net *n, const struct net_lease *l,
 		  gid_t gid, struct net_job *nj, struct cerr *e)
 {
@@ -372,11 +390,7 @@ int net_job_setup(const struct policy_net *n, const struct net_lease *l,
 	int len;
 
 	nj->nsfd = -1;
-	if (link_get(host_nl, n->bridge, &br, e) < 0)
-		return cerr_wrap(e, "network \"%s\": bridge %s", n->name, n->bridge);
-	if (strcmp(br.kind, "bridge"))
-		return cerr_set(e, ENOTTY, "network \"%s\": %s is not a bridge", n->name, n->bridge);
-	if (make_netns(nj, &nl, &ping, e) < 0)
+	if (bridge_get(n, &br, e) < 0 || make_netns(nj, &nl, &ping, e) < 0)
 		return -1;
 	/* Unprivileged ICMP echo sockets for the job's own group: ping
 	 * without CAP_NET_RAW, in its namespace only. */
@@ -403,6 +417,7 @@ int net_job_setup(const struct policy_net *n, const struct net_lease *l,
 	snprintf(nj->address, sizeof nj->address, "%s/%u", a, n->prefix);
 	snprintf(nj->mac, sizeof nj->mac, "%02x:%02x:%02x:%02x:%02x:%02x",
 		 jmac[0], jmac[1], jmac[2], jmac[3], jmac[4], jmac[5]);
+	nj->up = true;
 	return 0;
 }
 

@@ -31,6 +31,7 @@ struct net_job {
 	int nsfd;			/* the job's netns; -1: none */
 	char address[NET_ADDRESS_LEN_MAX + 1];	/* A.B.C.D/N */
 	char mac[NET_MAC_LEN + 1];
+	bool up;			/* set up whole: teardown due at the end */
 };
 
 /* At start-up: the host's netns fd and a rtnetlink socket there. */
@@ -42,6 +43,9 @@ int net_init(struct cerr *e);
  * veth is deleted and the lease dropped.  leases holds max entries. */
 void net_rebuild(const struct policy *p, struct net_lease *leases, size_t max,
 		 bool (*gone)(const char *job_id, uid_t uid));
+
+/* The policy's bridge is there and is a bridge. */
+int net_bridge_check(const struct policy_net *n, struct cerr *e);
 
 /* Make the job's netns with eth0 on the bridge, addressed, up, routed;
  * the host end attached and up, and the nftables rules if nft is there.

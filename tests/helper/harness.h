@@ -86,6 +86,7 @@ struct jobreq {
 	bool has_ns_off;
 	uint32_t ns_off;
 	const char *rootfs;
+	const char *network;		/* --network's value, or NULL */
 	const char *job_id;		/* NULL: a fresh UUID */
 };
 

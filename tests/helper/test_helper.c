@@ -861,6 +861,42 @@ static void test_ns_off_not_allowed(void **state)
 	expect_refused(&f->h, &r, NAMES("pid", "ns_off"));
 }
 
+/* --network from a hostile corrald: only a network of the policy, only
+ * for its users, only an address of its pool, only with the network
+ * namespace; a bridge that is not there fails the start and leaves
+ * nothing.  (No veth is made: nothing here touches an interface.) */
+static void test_network_refused(void **state)
+{
+	char extra[512];
+	struct policy p = { .allow_no_net = true, .extra = extra };
+	struct fx *f = *state;
+	struct jobreq r;
+
+	snprintf(extra, sizeof extra,
+		 "[network t]\nbridge = crlt-nobridge\nsubnet = 10.77.0.0/24\n"
+		 "pool = 10.77.0.10-10.77.0.20\nusers = %s\n"
+		 "[network u]\nbridge = crlt-nobridge\nsubnet = 10.78.0.0/24\n"
+		 "pool = 10.78.0.10-10.78.0.20\nusers = crlt-nobody\n", S.job);
+	static const char *const cases[][2] = {
+		{ "nope", "network \"nope\" is not in the policy" },
+		{ "T!", "network" },
+		{ "t=10.77.0.99", "outside the pool" },
+		{ "t=10.78.0.10", "outside the pool" },
+		{ "u", "may not use it" },
+		{ "t", "crlt-nobridge" },
+	};
+
+	assert_int_equal(helper_start(&f->h, &p, NULL), 0);
+	jobreq_init(&r, "exit", "0");
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		r.network = cases[i][0];
+		expect_refused(&f->h, &r, NAMES(cases[i][1]));
+	}
+	r.has_ns_off = true;
+	r.ns_off = NS_NET;
+	expect_refused(&f->h, &r, NAMES("network needs the network namespace"));
+}
+
 static void test_max_jobs(void **state)
 {
 	struct policy p = { .max_jobs = 2 };
@@ -1798,6 +1834,7 @@ int main(void)
 		T(test_rootfs_swapped_for_symlink),
 		T(test_limit_above_policy),
 		T(test_ns_off_not_allowed),
+		TN(test_network_refused),
 		TN(test_max_jobs),
 		T(test_unknown_job_signal_kill),
 		T(test_signal_refused),

@@ -677,7 +677,10 @@ static const struct request_row {
 	{ H_START, start_check, handle_start,
 	  "the uid, limits, namespaces and rootfs are checked against root's "
 	  "policy; the helper looks the user up itself, and runs nothing but "
-	  "the job's own command, as that user, in a fresh cgroup it made" },
+	  "the job's own command, as that user, in a fresh cgroup it made; "
+	  "a network is one the policy names for that user, the address one "
+	  "of its pool that no job holds, the veth named and addressed by "
+	  "the helper alone" },
 	{ H_SIGNAL, signal_check, handle_signal,
 	  "foreground: only TERM, INT, HUP or QUIT, only to an init this "
 	  "helper started, through the pidfd it kept (never a pid number); "

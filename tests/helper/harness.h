@@ -74,6 +74,9 @@ struct spawn_opts {
 	bool tty;			/* start with a controlling terminal */
 	int resume_fd;			/* > 0: passed as fd 5 with argv
 					 * "--resume 5" (a forged re-exec) */
+	bool own_net;			/* in a netns of its own with the bridge
+					 * crlt-br, and a mount namespace in which
+					 * /usr/sbin/nft is /dev/null */
 };
 
 #define JOB_ARGV_MAX 8

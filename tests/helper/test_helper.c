@@ -897,6 +897,34 @@ static void test_network_refused(void **state)
 	expect_refused(&f->h, &r, NAMES("network needs the network namespace"));
 }
 
+/* Where nft is missing, a network with anti-spoofing refuses the job and
+ * says why, never runs it unguarded; one without runs it.  The helper
+ * runs in a netns of its own with a bridge (no host interface touched). */
+static void test_network_without_nft(void **state)
+{
+	char extra[512];
+	struct policy p = { .extra = extra };
+	struct spawn_opts o = { .own_net = true };
+	struct fx *f = *state;
+	struct jobreq r;
+	struct job j;
+
+	snprintf(extra, sizeof extra,
+		 "[network t]\nbridge = crlt-br\nsubnet = 10.66.0.0/24\n"
+		 "pool = 10.66.0.10-10.66.0.20\nusers = %s\n"
+		 "[network o]\nbridge = crlt-br\nsubnet = 10.67.0.0/24\n"
+		 "pool = 10.67.0.10-10.67.0.20\nusers = %s\nantispoof = no\n",
+		 S.job, S.job);
+	assert_int_equal(helper_start(&f->h, &p, &o), 0);
+	jobreq_init(&r, "exit", "0");
+	r.network = "t";
+	expect_refused(&f->h, &r, NAMES("anti-spoofing needs nftables"));
+	r.network = "o";
+	RUN_OK(&f->h, &r, &j);
+	assert_true(WIFEXITED(j.wstatus) && WEXITSTATUS(j.wstatus) == 0);
+	job_close(&j);
+}
+
 static void test_max_jobs(void **state)
 {
 	struct policy p = { .max_jobs = 2 };
@@ -1835,6 +1863,7 @@ int main(void)
 		T(test_limit_above_policy),
 		T(test_ns_off_not_allowed),
 		TN(test_network_refused),
+		TN(test_network_without_nft),
 		TN(test_max_jobs),
 		T(test_unknown_job_signal_kill),
 		T(test_signal_refused),

@@ -380,8 +380,10 @@ static void handle_start(struct wire_msg *m, union request *u)
 	    (stage = STAGE_NET, j->lease >= 0 &&
 	     net_job_setup(&pol.nets[r->net_idx], &leases[j->lease], ids.gid, &j->net, &e) < 0) ||
 	    (stage = STAGE_CLONE, launch(j, r, &ids, outfd, errfd, &e) < 0)) {
-		send_start_failed(r->job_id, stage, e.num, e.msg);
+		/* Nothing left (cgroup, veth, address) before corrald
+		 * hears of it: a START after this one finds them gone. */
 		start_failed_cleanup(j, r);
+		send_start_failed(r->job_id, stage, e.num, e.msg);
 		goto out;
 	}
 	unsigned slot = (unsigned)(j - jobs);

@@ -967,6 +967,20 @@ static void resume_jobs(struct hstate *hs)
 	syslog(LOG_INFO, "re-executed with %u job(s) kept", njobs);
 }
 
+/* A kept job's address after a re-exec: the veth the kernel still has
+ * for it (its alias names the job) is its lease again, and goes with it
+ * (veth and rules) when the job ends. */
+static void adopt_leases(void)
+{
+	for (size_t i = 0; i < nleases; i++) {
+		struct job *j = leases[i].used ? find_job(leases[i].job_id) : NULL;
+		if (!j || j->lease >= 0)
+			continue;
+		j->lease = (int)i;
+		j->net.up = true;
+	}
+}
+
 /* --- start-up ----------------------------------------------------------- */
 
 static _Noreturn void die(const char *what, const char *detail)
@@ -1094,7 +1108,9 @@ int main(int argc, char **argv)
 		die("network: ", e.msg);
 	if (resuming)
 		resume_jobs(&hs);
+	/* After the kept jobs, whose veths are theirs again. */
 	net_rebuild(&pol, leases, nleases, job_group_gone);
+	adopt_leases();
 	send_ready();
 	loop();
 }

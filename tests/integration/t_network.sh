@@ -241,6 +241,23 @@ t_net_restart() {
 	result $? net_restart_leftover_released "$id: $(field "$id" state) $(field "$id" error); $(ip -n "$net_ns" -o link | grep crl)"
 }
 
+# A reload re-executes the helper with its jobs kept: a --network job's
+# address stays its own (rebuilt from the veth), and when the job ends
+# its veth and rules go as before.
+t_net_reload() {
+	local id n0 out
+	id=$(cr "$uA" run -d --network lab=10.99.0.12 -- sleep 3)
+	n0=$(grep -c '^corrald: resumed' "$dir/corrald.log")
+	kill -HUP "$CORRALD_PID"
+	wait_for 10 sh -c '[ "$(grep -c "^corrald: resumed" "$1")" -gt "$2" ]' _ "$dir/corrald.log" "$n0"
+	result $? net_reload_done "$(tail -n 3 "$dir/corrald.log" | tr '\n' '|')"
+	net_refused net_reload_address_kept "$uB" "10.99.0.12 is taken by another job" lab=10.99.0.12
+	cr "$uA" wait "$id" >/dev/null 2>&1
+	out=$(ip netns exec "$net_ns" nft list ruleset 2>&1; ip -n "$net_ns" -o link)
+	[ "$(field "$id" state)" = exited ] && not has "$out" "$(net_veth_of "$id")"
+	result $? net_reload_veth_and_rules_gone "state $(field "$id" state); $out"
+}
+
 if ! command -v ip >/dev/null || ! command -v python3 >/dev/null; then
 	bad net_setup "needs ip and python3"
 elif ! net_setup; then
@@ -255,6 +272,7 @@ else
 	t_net_refusals
 	t_net_eperm
 	t_net_restart
+	command -v nft >/dev/null && t_net_reload
 	if command -v nft >/dev/null; then
 		t_net_antispoof
 	else

@@ -235,7 +235,12 @@ t_net_restart() {
 	result $? net_restart_leftover_made "$(ip -n "$net_ns" -o link | grep crl)"
 	kill "$CORRALD_PID"
 	env=$("$inst" restart "$dir") && eval "$env"
-	id=$(cr "$uA" run -d --network lab=10.99.0.13 -- true 2>&1)
+	# corrald answers "try again" until its new helper is ready
+	for _ in $(seq 100); do
+		id=$(cr "$uA" run -d --network lab=10.99.0.13 -- true 2>&1)
+		has "$id" "try again" || break
+		sleep 0.1
+	done
 	cr "$uA" wait "$id" >/dev/null 2>&1
 	[ "$(field "$id" net_address)" = 10.99.0.13/24 ] && not net_has_link "$fake"
 	result $? net_restart_leftover_released "$id: $(field "$id" state) $(field "$id" error); $(ip -n "$net_ns" -o link | grep crl)"

@@ -588,6 +588,8 @@ void json_job(FILE *f, const struct corral_job *j)
 		ju64(f, "after_ok", true, j->after_ok);
 	ju64(f, "position", j->position != 0, j->position);
 	jstr(f, "waiting", j->waiting);
+	jstr(f, "net_address", j->net_address);
+	jstr(f, "net_mac", j->net_mac);
 	json_end(f, j);
 	fputc('}', f);
 }

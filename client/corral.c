@@ -350,6 +350,9 @@ static void print_status(const struct corral_job *j)
 		       j->after_ok ? " (if it exits 0)" : "");
 	if (j->position)
 		printf("%-13s %u\n", "position:", j->position);
+	if (j->net_address)
+		printf("%-13s %s, MAC %s\n", "address:", j->net_address,
+		       j->net_mac ? j->net_mac : "?");
 	if (j->waiting)
 		printf("%-13s %s\n", "waiting:", col(j->waiting, 1024, b, sizeof b));
 	if (j->has_pid)

@@ -677,6 +677,8 @@ static int job_from_msg(struct wire_msg *m, struct corral_job *j,
 	j->after = wire_str(m, F_AFTER);
 	j->after_ok = wire_u32(m, F_AFTER_OK, 0);
 	j->waiting = wire_str(m, F_WAITING);
+	j->net_address = wire_str(m, F_NET_ADDRESS);
+	j->net_mac = wire_str(m, F_NET_MAC);
 	j->position = wire_u32(m, F_POSITION, 0);
 	j->ns_off = wire_u32(m, F_NS_OFF, 0);
 	j->argv = wire_strv(keep, F_ARGV, &j->argc);

@@ -167,6 +167,7 @@ struct corral_job {
 	bool has_log_deleted;
 	uint64_t log_deleted_ms;
 	const char *after, *waiting;	/* queued: what it waits for (NULL) */
+	const char *net_address, *net_mac;	/* --network, once running */
 	bool after_ok;
 	uint32_t position;		/* queued: 1 = next, 0: none */
 	uint32_t pid, err;

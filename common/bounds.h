@@ -23,5 +23,9 @@
 				 * for one more, to know there are more */
 #define PRIORITY_MAX 1000	/* --priority: admins up to this */
 #define PRIORITY_USER_MAX 100	/* --priority: everyone else up to this */
+#define NET_NAME_MAX 31		/* a helper.conf [network NAME] */
+#define NETREF_LEN_MAX 48	/* --network NAME[=A.B.C.D] */
+#define NET_ADDRESS_LEN_MAX 48	/* a job's address as shown: A.B.C.D/N */
+#define NET_MAC_LEN 17		/* 02:xx:xx:xx:xx:xx */
 
 #endif

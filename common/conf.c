@@ -30,6 +30,22 @@ static int valid_name(const char *s)
 	return 1;
 }
 
+/* "kind" or "kind name" ([network lab]): one space between two names. */
+static int valid_section(const char *s)
+{
+	char kind[64];
+	const char *sp = strchr(s, ' ');
+	size_t n = sp ? (size_t)(sp - s) : 0;
+
+	if (!sp)
+		return valid_name(s);
+	if (n >= sizeof kind)
+		return 0;
+	memcpy(kind, s, n);
+	kind[n] = '\0';
+	return valid_name(kind) && valid_name(sp + 1);
+}
+
 static int parse_line(char *line, int lineno, char *section, size_t seclen,
 		      const char *name, conf_fn fn, void *ctx, struct cerr *e)
 {
@@ -44,7 +60,7 @@ static int parse_line(char *line, int lineno, char *section, size_t seclen,
 					name, lineno);
 		*close = '\0';
 		s = trim(s + 1);
-		if (!valid_name(s) || strlen(s) >= seclen)
+		if (!valid_section(s) || strlen(s) >= seclen)
 			return cerr_set(e, EINVAL, "%s:%d: bad section name",
 					name, lineno);
 		strcpy(section, s);

@@ -5,7 +5,8 @@
  *   key = value
  *
  * Lines are at most CONF_LINE_MAX bytes; the file at most CONF_FILE_MAX.
- * Keys and section names are [a-z0-9_.-]+.  Values are trimmed; no quoting, no escapes. */
+ * Keys and section names are [a-z0-9_.-]+; a section may be "kind name"
+ * ([network lab]), one space between.  Values are trimmed; no quoting, no escapes. */
 #ifndef CORRAL_CONF_H
 #define CORRAL_CONF_H
 

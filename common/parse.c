@@ -265,6 +265,66 @@ bool cpuset_valid(const char *s)
 	return true;
 }
 
+bool net_name_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	if (n == 0 || n > NET_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (!alnum && (i == 0 || (c != '_' && c != '-' && c != '.')))
+			return false;
+	}
+	return true;
+}
+
+/* Strict on purpose (inet_aton takes "10.1", octal and hex): the text
+ * is what an admin wrote or a user typed, and must mean one thing. */
+int parse_ipv4(const char *s, uint32_t *out, struct cerr *e)
+{
+	uint32_t a = 0;
+	const char *p = s;
+
+	for (int part = 0; part < 4; part++) {
+		unsigned v = 0, digits = 0;
+		if (part && *p++ != '.')
+			return cerr_set(e, EINVAL, "\"%.64s\" is not an IPv4 address like 10.0.0.1", s);
+		for (; *p >= '0' && *p <= '9' && digits < 4; p++, digits++)
+			v = v * 10 + (unsigned)(*p - '0');
+		if (!digits || digits > 3 || v > 255 || (digits > 1 && p[-(int)digits] == '0'))
+			return cerr_set(e, EINVAL, "\"%.64s\" is not an IPv4 address like 10.0.0.1", s);
+		a = a << 8 | v;
+	}
+	if (*p)
+		return cerr_set(e, EINVAL, "\"%.64s\" is not an IPv4 address like 10.0.0.1", s);
+	*out = a;
+	return 0;
+}
+
+int parse_netref(const char *s, char *name, uint32_t *addr, struct cerr *e)
+{
+	const char *eq = strchr(s, '=');
+	size_t n = eq ? (size_t)(eq - s) : strlen(s);
+	char buf[NET_NAME_MAX + 1];
+
+	if (n == 0 || n > NET_NAME_MAX)
+		return cerr_set(e, EINVAL, "\"%.64s\": a network name is 1 to %d characters",
+				s, NET_NAME_MAX);
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (!net_name_valid(buf))
+		return cerr_set(e, EINVAL, "\"%s\" is not a network name (a-z, 0-9, _-.)", buf);
+	*addr = 0;
+	if (eq && parse_ipv4(eq + 1, addr, e) < 0)
+		return -1;
+	if (eq && *addr == 0)
+		return cerr_set(e, EINVAL, "0.0.0.0 is not an address a job can have");
+	memcpy(name, buf, n + 1);
+	return 0;
+}
+
 bool job_name_valid(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;

@@ -53,6 +53,18 @@ bool job_name_valid(const char *s);
  * nothing else). */
 bool env_name_valid(const char *s, size_t n);
 
+/* A network's name in helper.conf and in --network: 1 to NET_NAME_MAX
+ * of a-z, 0-9, '_', '-', '.', starting with a letter or digit. */
+bool net_name_valid(const char *s);
+
+/* A dotted-quad IPv4 address, exactly four decimal parts of 0-255 with no
+ * leading zeros; *out in host byte order. */
+int parse_ipv4(const char *s, uint32_t *out, struct cerr *e);
+
+/* --network's value, "NAME" or "NAME=A.B.C.D": the name into name (of
+ * NET_NAME_MAX + 1 bytes), the address into *addr (0: none given). */
+int parse_netref(const char *s, char *name, uint32_t *addr, struct cerr *e);
+
 /* "512 MiB", "1.5 GiB", "100 B".  buf of at least 32 bytes. */
 const char *fmt_size(uint64_t bytes, char *buf, size_t len);
 

@@ -31,8 +31,14 @@
 #define WT_OF_CPUSET WT_STR
 #define WT_OF_NAME WT_STR
 #define WT_OF_PATH WT_STR
+#define WT_OF_NETREF WT_STR
 #define OPT(ID, field, name, type, min, max, flag, meta, scope, ...) \
 	IF_##scope({ F_##ID, WT_OF_##type, 0, name, min, max, 1 })
+
+/* A --network job's address and MAC, as the helper chose them. */
+#define NET_FIELDS \
+	STR(F_NET_ADDRESS, "net_address", 0, 9, NET_ADDRESS_LEN_MAX), \
+	STR(F_NET_MAC, "net_mac", 0, NET_MAC_LEN, NET_MAC_LEN)
 
 /* What a job is made of, in RUN, START and JOB alike. */
 #define COMMAND_FIELDS \
@@ -93,6 +99,7 @@ static const struct wire_field_spec c_job[] = {
 	U32(F_AFTER_OK, "after_ok", 0, 0, 1),
 	U32(F_POSITION, "position", 0, 1, 0xffffffffu),
 	STR(F_WAITING, "waiting", 0, 0, MESSAGE_LEN_MAX),
+	NET_FIELDS,
 #include "runopt.def"
 };
 #undef IF_JOB
@@ -113,6 +120,7 @@ static const struct wire_field_spec h_ready[] = {
 static const struct wire_field_spec h_started[] = {
 	JOBID,
 	U32(F_PID, "pid", R, 1, 0x7fffffff),
+	NET_FIELDS,
 };
 static const struct wire_field_spec h_start_failed[] = {
 	JOBID,

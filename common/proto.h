@@ -69,6 +69,9 @@ enum {
 	F_EOF,		/* U32 0/1: INPUT, the client's input ended */
 	F_ROWS,		/* U32: WINSIZE, the terminal's rows */
 	F_COLS,		/* U32: WINSIZE, its columns */
+	/* numbered apart, so fields added above cannot run into them */
+	F_NET_ADDRESS = 90,	/* STR: STARTED and JOB, a --network job's A.B.C.D/N */
+	F_NET_MAC = 91,	/* STR: STARTED and JOB, its eth0's MAC */
 #define OPT(ID, field, ...) F_##ID = field,
 #include "runopt.def"
 #undef OPT

@@ -38,7 +38,7 @@ bool runopt_is_str(unsigned id)
 {
 	uint8_t t = runopt_defs[id].type;
 
-	return t == RT_CPUSET || t == RT_NAME || t == RT_PATH;
+	return t == RT_CPUSET || t == RT_NAME || t == RT_PATH || t == RT_NETREF;
 }
 
 static int check_str(const struct runopt_def *d, const char *s, struct cerr *e)
@@ -62,6 +62,11 @@ static int check_str(const struct runopt_def *d, const char *s, struct cerr *e)
 		if (s[0] != '/')
 			return cerr_set(e, EINVAL, "\"%s\" is not an absolute path", s);
 		return 0;
+	case RT_NETREF: {
+		char name[NET_NAME_MAX + 1];
+		uint32_t addr;
+		return parse_netref(s, name, &addr, e);
+	}
 	}
 	return 0;
 }

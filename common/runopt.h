@@ -25,6 +25,7 @@ enum runopt_type {
 	RT_PATH,	/* an absolute path */
 	RT_FLAG,	/* on when given: a flag without a value, 1 on the wire */
 	RT_OCTAL,	/* a mode, written in octal: 022, 0077 */
+	RT_NETREF,	/* a policy network, and an address in it: lab, lab=10.0.0.5 */
 };
 
 enum runopt_scope { SC_JOB = 1, SC_MGR = 2 };

@@ -31,6 +31,7 @@
 
 #include "cgroup.h"
 #include "cleanup.h"
+#include "net.h"
 #include "parse.h"
 #include "policy.h"
 #include "proto.h"
@@ -57,6 +58,8 @@ struct job {
 	uint32_t wstatus;
 	struct cg_stats stats;
 	struct spawn_report fail;	/* fail.stage set: start failed */
+	int lease;			/* --network: its address; -1: none */
+	struct net_job net;
 };
 
 static struct policy pol;
@@ -67,6 +70,10 @@ static unsigned njobs;
  * (the jobs kept then still count against it). */
 static unsigned nslots;
 static int epfd = -1;
+/* Every address held: max_jobs for our jobs, and as many again for
+ * veths found at start-up whose jobs may not have ended yet. */
+static struct net_lease *leases;
+static size_t nleases;
 
 /* An event must not be lost when corrald's receive queue is full (a
  * thousand jobs ending at once): wait for room.  corrald never blocks on
@@ -136,11 +143,27 @@ static int watch(int fd, uint32_t events, unsigned slot, unsigned kind)
 	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* The job's cgroup is empty or was never filled: its veth goes (and the
+ * pair with it), and only then its address is free again. */
+static void release_net(struct job *j)
+{
+	net_job_close(&j->net);
+	if (j->lease < 0)
+		return;
+	/* A setup that failed has undone itself already. */
+	if (j->net.up)
+		net_job_teardown(&leases[j->lease]);
+	j->net.up = false;
+	leases[j->lease].used = false;
+	j->lease = -1;
+}
+
 static void close_job(struct job *j)
 {
 	int *fds[] = { &j->pidfd, &j->cgfd, &j->report_r, &j->status_r,
 		       &j->eventsfd, &j->tty_r };
 
+	release_net(j);
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		if (*fds[i] >= 0) {
 			close(*fds[i]);
@@ -153,6 +176,7 @@ static void close_job(struct job *j)
 /* --- START ------------------------------------------------------------ */
 
 struct user_ids {
+	char name[USER_LEN_MAX];
 	gid_t gid;
 	gid_t *groups;
 	int ngroups;
@@ -168,6 +192,7 @@ static int resolve_user(uid_t uid, struct user_ids *u, struct cerr *e)
 	if (getpwuid_r(uid, &pw, buf, sizeof buf, &res) != 0 || !res)
 		return cerr_set(e, ENOENT, "uid %u has no passwd entry", (unsigned)uid);
 	u->gid = pw.pw_gid;
+	snprintf(u->name, sizeof u->name, "%s", pw.pw_name);
 	for (;;) {
 		int want = n;
 		u->groups = calloc((size_t)n, sizeof(gid_t));
@@ -273,7 +298,76 @@ static int launch(struct job *j, const struct start_req *r,
 	a.status_w = st_w;
 	a.devnull = devnull;
 	snprintf(a.hostname, sizeof a.hostname, "corral-%.8s", r->job_id);
-	return spawn_job(&a, &j->pidfd, &j->pid, e);
+	if (j->net.nsfd < 0)
+		return spawn_job(&a, &j->pidfd, &j->pid, e);
+	/* Born in the netns made for it, configured already. */
+	a.net_preset = true;
+	if (net_enter(&j->net, e) < 0)
+		return -1;
+	int rc = spawn_job(&a, &j->pidfd, &j->pid, e);
+	net_leave();
+	net_job_close(&j->net);
+	return rc;
+}
+
+/* A veth found at start-up whose job's cgroup is gone now: delete it,
+ * free its address. */
+static bool job_group_gone(const char *id, uid_t uid)
+{
+	return cg_remove(&cg, uid, id) == 0 || errno == ENOENT;
+}
+
+static void expire_orphan_leases(void)
+{
+	for (size_t i = 0; i < nleases; i++) {
+		struct net_lease *l = &leases[i];
+		if (l->used && !find_job(l->job_id) && job_group_gone(l->job_id, l->uid)) {
+			net_job_teardown(l);
+			l->used = false;
+		}
+	}
+}
+
+/* Reserve the job's address (the helper is single-threaded: atomic),
+ * before anything is made for the job: the user may use the network,
+ * holds fewer than max_per_user addresses there, the address is in the
+ * pool and free, and the bridge is there. */
+static int reserve_net(struct job *j, const struct start_req *r,
+		       const struct user_ids *u, struct cerr *e)
+{
+	const struct policy_net *n = &pol.nets[r->net_idx];
+	_cleanup_free_ uint32_t *taken = calloc(nleases, sizeof *taken);
+	size_t ntaken = 0, slot = nleases;
+	unsigned holds = 0;
+	uint32_t addr;
+
+	if (!taken)
+		return cerr_sys(e, "network");
+	if (net_member_check(n, u->name, u->groups, u->ngroups, e) < 0)
+		return -1;
+	expire_orphan_leases();
+	for (size_t i = 0; i < nleases; i++) {
+		if (!leases[i].used) {
+			slot = slot < nleases ? slot : i;
+			continue;
+		}
+		if (leases[i].net != r->net_idx)
+			continue;
+		taken[ntaken++] = leases[i].addr;
+		holds += leases[i].uid == r->uid;
+	}
+	if (net_pick(n, r->net_want, taken, ntaken, holds, &addr, e) < 0)
+		return -1;
+	if (slot >= nleases)
+		return cerr_set(e, EAGAIN, "network: no free lease slot");
+	leases[slot] = (struct net_lease){ .used = true, .net = r->net_idx,
+					   .addr = addr, .uid = r->uid,
+					   .antispoof = n->antispoof };
+	strcpy(leases[slot].job_id, r->job_id);
+	/* "crl" and 12 hex digits of the id: 15, IFNAMSIZ's most */
+	snprintf(leases[slot].host_if, IFNAME_LEN, "crl%.8s%.4s", r->job_id, r->job_id + 9);
+	j->lease = (int)slot;
+	return net_bridge_check(n, e);
 }
 
 static void start_failed_cleanup(struct job *j, const struct start_req *r)
@@ -307,16 +401,22 @@ static void handle_start(struct wire_msg *m, union request *u)
 	j->gen = gen;
 	j->used = true;
 	j->pidfd = j->cgfd = j->report_r = j->status_r = j->eventsfd = j->tty_r = -1;
+	j->lease = j->net.nsfd = -1;
 	njobs++;
 	strcpy(j->id, r->job_id);
 	j->uid = r->uid;
 	if ((stage = STAGE_USER, resolve_user(r->uid, &ids, &e) < 0) ||
 	    (stage = STAGE_ROOTFS, r->rootfs_idx >= 0 && check_rootfs(&pol.rootfs[r->rootfs_idx], &e) < 0) ||
+	    (stage = STAGE_NET, r->net_idx >= 0 && reserve_net(j, r, &ids, &e) < 0) ||
 	    (stage = STAGE_CGROUP, (j->cgfd = cg_create(&cg, &pol, r, &e)) < 0) ||
 	    (stage = STAGE_LIMITS, cg_write_limits(j->cgfd, r, &e) < 0) ||
+	    (stage = STAGE_NET, j->lease >= 0 &&
+	     net_job_setup(&pol.nets[r->net_idx], &leases[j->lease], ids.gid, &j->net, &e) < 0) ||
 	    (stage = STAGE_CLONE, launch(j, r, &ids, &io, &e) < 0)) {
-		send_start_failed(r->job_id, stage, e.num, e.msg);
+		/* Nothing left (cgroup, veth, address) before corrald
+		 * hears of it: a START after this one finds them gone. */
 		start_failed_cleanup(j, r);
+		send_start_failed(r->job_id, stage, e.num, e.msg);
 		goto out;
 	}
 	unsigned slot = (unsigned)(j - jobs);
@@ -420,6 +520,10 @@ static void read_report(struct job *j)
 		/* None for a -t job: corrald kills it (no terminal). */
 		if (master >= 0)
 			wire_put_fd(&o, master);
+		if (j->lease >= 0) {
+			wire_put_str(&o, F_NET_ADDRESS, j->net.address);
+			wire_put_str(&o, F_NET_MAC, j->net.mac);
+		}
 		send_msg(&o);
 	} else {
 		j->fail.stage = STAGE_INIT;
@@ -435,6 +539,9 @@ static void finish(struct job *j)
 	struct wire_out o;
 	char msg[128];
 
+	/* The group is empty: the veth and its rules go before corrald
+	 * hears of the end, so a job that follows finds them gone. */
+	release_net(j);
 	if (j->started) {
 		wire_out_init(&o, &proto_helper_ev, H_EXITED);
 		wire_put_str(&o, F_JOB_ID, j->id);
@@ -508,6 +615,9 @@ static void shutdown_all(void)
 		waitid((idtype_t)P_PIDFD, (id_t)j->pidfd, &si, WEXITED);
 	}
 	cg_sweep(&cg, 5000);
+	for (unsigned i = 0; i < nslots; i++)
+		if (jobs[i].used)
+			release_net(&jobs[i]);
 	exit(0);
 }
 
@@ -640,7 +750,10 @@ static const struct request_row {
 	  "helper looks the user up itself, and runs nothing but the job's "
 	  "own command, as that user, in a fresh cgroup it made; a tty is "
 	  "made by the init in the job's own mount namespace before the drop, "
-	  "from a devpts instance it mounted there (docs/tty.md)" },
+	  "from a devpts instance it mounted there (docs/tty.md); a network "
+	  "is one the policy names for that user, the address one of its "
+	  "pool that no job holds, the veth named and addressed by the "
+	  "helper alone" },
 	{ H_SIGNAL, signal_check, handle_signal,
 	  "foreground: only TERM, INT, HUP or QUIT, only to an init this "
 	  "helper started, through the pidfd it kept (never a pid number); "
@@ -910,6 +1023,7 @@ static void resume_jobs(struct hstate *hs)
 		j->used = true;
 		j->gen = 1;
 		j->pidfd = j->cgfd = j->report_r = j->status_r = j->eventsfd = -1;
+		j->lease = j->net.nsfd = -1;
 		njobs++;
 		if (adopt_job(j, &hs->recs[i], &e) < 0) {
 			drop_job(j, e.msg);
@@ -922,6 +1036,20 @@ static void resume_jobs(struct hstate *hs)
 			syslog(LOG_ERR, "epoll: %m");
 	}
 	syslog(LOG_INFO, "re-executed with %u job(s) kept", njobs);
+}
+
+/* A kept job's address after a re-exec: the veth the kernel still has
+ * for it (its alias names the job) is its lease again, and goes with it
+ * (veth and rules) when the job ends. */
+static void adopt_leases(void)
+{
+	for (size_t i = 0; i < nleases; i++) {
+		struct job *j = leases[i].used ? find_job(leases[i].job_id) : NULL;
+		if (!j || j->lease >= 0)
+			continue;
+		j->lease = (int)i;
+		j->net.up = true;
+	}
 }
 
 /* --- start-up ----------------------------------------------------------- */
@@ -1042,11 +1170,18 @@ int main(int argc, char **argv)
 		syslog(LOG_WARNING, "removed %d leftover job cgroups", swept);
 	nslots = hs.n > pol.max_jobs ? (unsigned)hs.n : pol.max_jobs;
 	jobs = calloc(nslots, sizeof *jobs);
+	nleases = 2 * (size_t)nslots;
+	leases = calloc(nleases, sizeof *leases);
 	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (!jobs || epfd < 0 || watch(LINK_FD, EPOLLIN, 0, EV_LINK) < 0)
+	if (!jobs || !leases || epfd < 0 || watch(LINK_FD, EPOLLIN, 0, EV_LINK) < 0)
 		die("out of resources at start-up", "");
+	if (net_init(&e) < 0)
+		die("network: ", e.msg);
 	if (resuming)
 		resume_jobs(&hs);
+	/* After the kept jobs, whose veths are theirs again. */
+	net_rebuild(&pol, leases, nleases, job_group_gone);
+	adopt_leases();
 	send_ready();
 	loop();
 }

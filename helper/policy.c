@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -137,6 +138,245 @@ static int io_key(struct policy *p, const char *k, const char *v, int line,
 	return r < 0 ? cerr_wrap(e, "helper.conf:%d: %s", line, k) : 0;
 }
 
+/* --- [network NAME] ---------------------------------------------------- */
+
+/* A name the kernel takes as an interface name, and nothing that could
+ * be read as a path or an option: [A-Za-z0-9_.-], 1 to 15, not "." or "..". */
+static bool ifname_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= IFNAME_LEN || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static int net_subnet(struct policy_net *n, const char *v, int line, struct cerr *e)
+{
+	char buf[32];
+	const char *slash = strchr(v, '/');
+	uint64_t pfx;
+
+	if (!slash || (size_t)(slash - v) >= sizeof buf)
+		return cerr_set(e, EINVAL, "helper.conf:%d: subnet \"%s\" is not A.B.C.D/N", line, v);
+	memcpy(buf, v, (size_t)(slash - v));
+	buf[slash - v] = '\0';
+	if (parse_ipv4(buf, &n->subnet, e) < 0 || parse_u64(slash + 1, &pfx, e) < 0)
+		return cerr_wrap(e, "helper.conf:%d: subnet", line);
+	/* a /31 or /32 leaves no room for a job beside the gateway */
+	if (pfx < 8 || pfx > 30)
+		return cerr_set(e, ERANGE, "helper.conf:%d: subnet prefix /%llu is not 8 to 30",
+				line, (unsigned long long)pfx);
+	n->prefix = (unsigned)pfx;
+	n->mask = ~0u << (32 - pfx);
+	if (n->subnet & ~n->mask)
+		return cerr_set(e, EINVAL, "helper.conf:%d: subnet \"%s\" has host bits set", line, v);
+	return 0;
+}
+
+static int net_pool(struct policy_net *n, const char *v, int line, struct cerr *e)
+{
+	char buf[32];
+	const char *dash = strchr(v, '-');
+
+	if (!dash || (size_t)(dash - v) >= sizeof buf)
+		return cerr_set(e, EINVAL, "helper.conf:%d: pool \"%s\" is not A.B.C.D-A.B.C.D", line, v);
+	memcpy(buf, v, (size_t)(dash - v));
+	buf[dash - v] = '\0';
+	if (parse_ipv4(buf, &n->pool_lo, e) < 0 || parse_ipv4(dash + 1, &n->pool_hi, e) < 0)
+		return cerr_wrap(e, "helper.conf:%d: pool", line);
+	if (n->pool_lo > n->pool_hi)
+		return cerr_set(e, EINVAL, "helper.conf:%d: pool \"%s\" ends before it starts", line, v);
+	return 0;
+}
+
+/* users = alice, @builders, bob */
+static int net_users(struct policy_net *n, const char *v, int line, struct cerr *e)
+{
+	char buf[CONF_LINE_MAX + 1], *save = NULL;
+
+	snprintf(buf, sizeof buf, "%s", v);
+	for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+		bool group = t[0] == '@';
+		char (*dst)[USER_LEN_MAX] = group ? &n->groups[n->ngroups] : &n->users[n->nusers];
+		unsigned *cnt = group ? &n->ngroups : &n->nusers;
+
+		t += group;
+		if (!*t || strlen(t) >= USER_LEN_MAX)
+			return cerr_set(e, EINVAL, "helper.conf:%d: bad user or group \"%s\"", line, t);
+		if (*cnt >= POLICY_NET_MEMBERS_MAX)
+			return cerr_set(e, E2BIG, "helper.conf:%d: more than %d %s", line,
+					POLICY_NET_MEMBERS_MAX, group ? "groups" : "users");
+		strcpy(*dst, t);
+		(*cnt)++;
+	}
+	return 0;
+}
+
+/* Each key once per network (a second [network NAME] header with the
+ * same name, right after the first, continues it: this catches it);
+ * users may be split over several lines. */
+static int net_key_once(struct policy_net *n, const char *k, int line,
+			struct cerr *e)
+{
+	static const char *const once[] = { "bridge", "subnet", "gateway", "pool",
+					     "max_per_user", "antispoof" };
+
+	for (unsigned i = 0; i < ARRAY_SIZE(once); i++) {
+		if (strcmp(k, once[i]))
+			continue;
+		if (n->keys_set & (1u << i))
+			return cerr_set(e, EEXIST, "helper.conf:%d: %s given twice in [network %s]",
+					line, k, n->name);
+		n->keys_set |= 1u << i;
+	}
+	return 0;
+}
+
+static int net_key(struct policy_net *n, const char *k, const char *v,
+		   int line, struct cerr *e)
+{
+	uint64_t u;
+
+	if (net_key_once(n, k, line, e) < 0)
+		return -1;
+	if (!strcmp(k, "bridge")) {
+		if (!ifname_valid(v))
+			return cerr_set(e, EINVAL, "helper.conf:%d: bridge \"%s\" is not an interface name", line, v);
+		strcpy(n->bridge, v);
+		return 0;
+	}
+	if (!strcmp(k, "subnet"))
+		return net_subnet(n, v, line, e);
+	if (!strcmp(k, "gateway"))
+		return parse_ipv4(v, &n->gateway, e) < 0 ? cerr_wrap(e, "helper.conf:%d: gateway", line) : 0;
+	if (!strcmp(k, "pool"))
+		return net_pool(n, v, line, e);
+	if (!strcmp(k, "users"))
+		return net_users(n, v, line, e);
+	if (!strcmp(k, "antispoof"))
+		return parse_bool(v, &n->antispoof, e) < 0 ? cerr_wrap(e, "helper.conf:%d: antispoof", line) : 0;
+	if (!strcmp(k, "max_per_user")) {
+		if (parse_u64(v, &u, e) < 0 || u == 0 || u > POLICY_JOBS_MAX)
+			return cerr_set(e, EINVAL, "helper.conf:%d: max_per_user \"%s\" is not 1 to %d",
+					line, v, POLICY_JOBS_MAX);
+		n->max_per_user = (unsigned)u;
+		return 0;
+	}
+	return cerr_set(e, EINVAL, "helper.conf:%d: unknown key \"%s\" in [network %s]", line, k, n->name);
+}
+
+int policy_net_find(const struct policy *p, const char *name)
+{
+	for (unsigned i = 0; i < p->nnets; i++)
+		if (!strcmp(p->nets[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* The section header "network NAME" makes the network; its keys follow. */
+static int network_section(struct policy *p, const char *name, const char *k,
+			   const char *v, int line, struct cerr *e)
+{
+	struct policy_net *n = p->nnets ? &p->nets[p->nnets - 1] : NULL;
+
+	if (!n || strcmp(n->name, name)) {
+		if (!net_name_valid(name))
+			return cerr_set(e, EINVAL, "helper.conf:%d: \"%s\" is not a network name (a-z, 0-9, _-., at most %d)",
+					line, name, NET_NAME_MAX);
+		if (policy_net_find(p, name) >= 0)
+			return cerr_set(e, EEXIST, "helper.conf:%d: [network %s] given twice", line, name);
+		if (p->nnets >= POLICY_NETS_MAX)
+			return cerr_set(e, E2BIG, "helper.conf:%d: more than %d networks", line, POLICY_NETS_MAX);
+		n = &p->nets[p->nnets++];
+		strcpy(n->name, name);
+		n->max_per_user = 16;
+		n->antispoof = true;
+	}
+	return net_key(n, k, v, line, e);
+}
+
+/* Every address a job may get is a host of the subnet, and none is the
+ * gateway: the pool cannot hand out what would break the network. */
+static int net_complete(const struct policy_net *n, struct cerr *e)
+{
+	uint32_t bcast = n->subnet | ~n->mask;
+
+	if (!n->bridge[0] || !n->prefix || !n->pool_lo)
+		return cerr_set(e, EINVAL, "helper.conf: [network %s] needs bridge, subnet and pool", n->name);
+	if ((n->pool_lo & n->mask) != n->subnet || (n->pool_hi & n->mask) != n->subnet ||
+	    n->pool_lo == n->subnet || n->pool_hi == bcast)
+		return cerr_set(e, EINVAL, "helper.conf: [network %s] pool is not within the subnet's hosts", n->name);
+	if (n->gateway && ((n->gateway & n->mask) != n->subnet ||
+			   n->gateway == n->subnet || n->gateway == bcast))
+		return cerr_set(e, EINVAL, "helper.conf: [network %s] gateway is not a host of the subnet", n->name);
+	if (n->gateway >= n->pool_lo && n->gateway <= n->pool_hi)
+		return cerr_set(e, EINVAL, "helper.conf: [network %s] pool holds the gateway", n->name);
+	return 0;
+}
+
+int net_member_check(const struct policy_net *n, const char *user,
+		     const gid_t *gids, int ngids, struct cerr *e)
+{
+	for (unsigned i = 0; i < n->nusers; i++)
+		if (!strcmp(n->users[i], user))
+			return 0;
+	for (unsigned i = 0; i < n->ngroups; i++)
+		for (int g = 0; g < ngids; g++)
+			if (n->gids[i] == gids[g])
+				return 0;
+	return cerr_set(e, EPERM, "network \"%s\": user %s may not use it (the policy's users)",
+			n->name, user);
+}
+
+const char *fmt_ipv4(uint32_t a, char *buf, size_t len)
+{
+	snprintf(buf, len, "%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+	return buf;
+}
+
+static bool taken_has(const uint32_t *taken, size_t ntaken, uint32_t a)
+{
+	for (size_t i = 0; i < ntaken; i++)
+		if (taken[i] == a)
+			return true;
+	return false;
+}
+
+int net_pick(const struct policy_net *n, uint32_t want,
+	     const uint32_t *taken, size_t ntaken, unsigned user_holds,
+	     uint32_t *out, struct cerr *e)
+{
+	char a[16], lo[16], hi[16];
+
+	if (user_holds >= n->max_per_user)
+		return cerr_set(e, EDQUOT, "network \"%s\": you hold %u addresses already, the policy's max_per_user",
+				n->name, user_holds);
+	if (want) {
+		if (want < n->pool_lo || want > n->pool_hi)
+			return cerr_set(e, EPERM, "network \"%s\": %s is outside the pool %s-%s",
+					n->name, fmt_ipv4(want, a, sizeof a),
+					fmt_ipv4(n->pool_lo, lo, sizeof lo), fmt_ipv4(n->pool_hi, hi, sizeof hi));
+		if (taken_has(taken, ntaken, want))
+			return cerr_set(e, EADDRINUSE, "network \"%s\": %s is taken by another job",
+					n->name, fmt_ipv4(want, a, sizeof a));
+		*out = want;
+		return 0;
+	}
+	for (uint64_t c = n->pool_lo; c <= n->pool_hi; c++)
+		if (!taken_has(taken, ntaken, (uint32_t)c)) {
+			*out = (uint32_t)c;
+			return 0;
+		}
+	return cerr_set(e, EADDRNOTAVAIL, "network \"%s\": every address of the pool is taken", n->name);
+}
+
 static int conf_cb(void *ctx, const char *section, const char *k,
 		   const char *v, int line, struct cerr *e)
 {
@@ -151,6 +391,8 @@ static int conf_cb(void *ctx, const char *section, const char *k,
 	}
 	if (!strcmp(section, "user"))
 		return limit_key(p->user, true, k, v, line, e);
+	if (!strncmp(section, "network ", 8))
+		return network_section(p, section + 8, k, v, line, e);
 	return cerr_set(e, EINVAL, "helper.conf:%d: unknown section [%s]", line, section);
 }
 
@@ -169,6 +411,9 @@ int policy_parse(const char *buf, size_t len, struct policy *p,
 	if (p->max_uid < p->min_uid)
 		return cerr_set(e, EINVAL, "helper.conf: max_uid %u is below min_uid %u",
 				(unsigned)p->max_uid, (unsigned)p->min_uid);
+	for (unsigned i = 0; i < p->nnets; i++)
+		if (net_complete(&p->nets[i], e) < 0)
+			return -1;
 	return 0;
 }
 
@@ -224,6 +469,24 @@ static int check_parents(const char *path, bool sticky_ok, struct cerr *e)
 	}
 }
 
+/* A group the admin named that does not exist is a mistake to show at
+ * start-up, not a network that silently admits nobody. */
+static int resolve_net_groups(struct policy *p, struct cerr *e)
+{
+	for (unsigned i = 0; i < p->nnets; i++) {
+		struct policy_net *n = &p->nets[i];
+		for (unsigned g = 0; g < n->ngroups; g++) {
+			struct group gr, *res = NULL;
+			char buf[16384];
+			if (getgrnam_r(n->groups[g], &gr, buf, sizeof buf, &res) != 0 || !res)
+				return cerr_set(e, ENOENT, "[network %s]: group \"%s\" does not exist",
+						n->name, n->groups[g]);
+			n->gids[g] = gr.gr_gid;
+		}
+	}
+	return 0;
+}
+
 int policy_load(const char *path, struct policy *p, struct cerr *e)
 {
 	_cleanup_close_ int fd = -1;
@@ -249,6 +512,8 @@ int policy_load(const char *path, struct policy *p, struct cerr *e)
 	if (getpwnam_r(p->manager_user, &pw, pwbuf, sizeof pwbuf, &res) != 0 || !res)
 		return cerr_set(e, ENOENT, "manager_user \"%s\" does not exist", p->manager_user);
 	p->manager_uid = pw.pw_uid;
+	if (resolve_net_groups(p, e) < 0)
+		return -1;
 	/* A rootfs that is missing or unsafe now only fails the jobs that
 	 * ask for it; it must not take the whole service down. */
 	for (unsigned i = 0; i < p->nrootfs; i++) {
@@ -370,6 +635,27 @@ static int check_identity(const struct policy *p, const struct wire_msg *m,
 	return 0;
 }
 
+/* --network names a network of the policy; the address, if given, is
+ * checked against its pool when it is reserved (net_pick). */
+static int check_network(const struct policy *p, struct start_req *r,
+			 struct cerr *e)
+{
+	char name[NET_NAME_MAX + 1];
+
+	r->net_idx = -1;
+	r->net_want = 0;
+	if (!runopt_has(&r->opt, OPT_NETWORK))
+		return 0;
+	if (r->ns_off & NS_NET)
+		return cerr_set(e, EINVAL, "network needs the network namespace");
+	if (parse_netref(r->opt.s[OPT_NETWORK], name, &r->net_want, e) < 0)
+		return cerr_wrap(e, "network");
+	r->net_idx = policy_net_find(p, name);
+	if (r->net_idx < 0)
+		return cerr_set(e, EPERM, "network \"%s\" is not in the policy", name);
+	return 0;
+}
+
 static int check_isolation(const struct policy *p, struct start_req *r,
 			   uint32_t ns_off, struct cerr *e)
 {
@@ -382,6 +668,8 @@ static int check_isolation(const struct policy *p, struct start_req *r,
 					ns_keys[i].key + strlen("allow_no_"));
 	if (runopt_has(&r->opt, OPT_PRIVATE_TMP) && (r->ns_off & NS_MNT))
 		return cerr_set(e, EINVAL, "private_tmp needs a mount namespace");
+	if (check_network(p, r, e) < 0)
+		return -1;
 	r->rootfs_idx = -1;
 	if (!runopt_has(&r->opt, OPT_ROOTFS))
 		return 0;

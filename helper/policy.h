@@ -27,6 +27,30 @@ struct policy_rootfs {
 	char why[128];
 };
 
+#define POLICY_NETS_MAX 16
+#define POLICY_NET_MEMBERS_MAX 32
+#define IFNAME_LEN 16		/* IFNAMSIZ: 15 characters and a NUL */
+
+/* A [network NAME] section: a bridge the admin made, a subnet on it, and
+ * the addresses jobs may have there, for whom. */
+struct policy_net {
+	char name[NET_NAME_MAX + 1];
+	char bridge[IFNAME_LEN];
+	uint32_t subnet, mask;		/* host byte order */
+	unsigned prefix;
+	uint32_t gateway;		/* 0: none, no default route */
+	uint32_t pool_lo, pool_hi;	/* inclusive */
+	unsigned max_per_user;		/* addresses one user holds at once */
+	bool antispoof;			/* nftables rules on each job's port */
+	unsigned keys_set;		/* parsing: the keys given once already */
+	/* users = alice, @builders: names as written ('@' dropped for groups) */
+	char users[POLICY_NET_MEMBERS_MAX][USER_LEN_MAX];
+	unsigned nusers;
+	char groups[POLICY_NET_MEMBERS_MAX][USER_LEN_MAX];
+	gid_t gids[POLICY_NET_MEMBERS_MAX];	/* resolved by policy_load */
+	unsigned ngroups;
+};
+
 struct policy {
 	char manager_user[USER_LEN_MAX];
 	uid_t manager_uid;
@@ -43,6 +67,8 @@ struct policy {
 	uint64_t max_io_bps, max_io_iops;
 	/* [user]: totals on base/jobs/<uid> (OF_USER options); 0 if not set */
 	uint64_t user[OPT_COUNT];
+	struct policy_net nets[POLICY_NETS_MAX];
+	unsigned nnets;
 };
 
 /* A START request after every check, pointing into the decoded message. */
@@ -58,6 +84,8 @@ struct start_req {
 	uint32_t ns_off;
 	int rootfs_idx;		/* -1: none */
 	unsigned short rows, cols;	/* -t: the terminal's size; 0: unknown */
+	int net_idx;		/* --network: the policy's network; -1: none */
+	uint32_t net_want;	/* --network NAME=ADDR's address; 0: any */
 };
 
 struct signal_req {
@@ -130,5 +158,18 @@ int controllers_check(unsigned available, unsigned need,
 		      const char *avail_text, struct cerr *e);
 /* CTRL_* bits of a cgroup.controllers line. */
 unsigned controllers_parse(const char *line);
+
+/* The index of the network called name, or -1. */
+int policy_net_find(const struct policy *p, const char *name);
+/* --network: may this user (name, and every gid it has) use network n? */
+int net_member_check(const struct policy_net *n, const char *user,
+		     const gid_t *gids, int ngids, struct cerr *e);
+/* The address for a job on n: want (0: the lowest free one in the pool),
+ * given the addresses taken on n and how many of them the user holds. */
+int net_pick(const struct policy_net *n, uint32_t want,
+	     const uint32_t *taken, size_t ntaken, unsigned user_holds,
+	     uint32_t *out, struct cerr *e);
+/* A.B.C.D into buf (at least 16 bytes). */
+const char *fmt_ipv4(uint32_t a, char *buf, size_t len);
 
 #endif

@@ -371,6 +371,26 @@ static int make_tty(const struct spawn_args *a)
 	return 0;
 }
 
+/* A job with its own netns gets a fresh sysfs (read-only), which shows
+ * that netns's interfaces only, and on /sys/fs/cgroup a cgroup2 mount of
+ * its own cgroup namespace, whose root is the job's group: its usage
+ * files, and no other job's id.  A rootfs without /sys is left alone. */
+static int mount_sys(void)
+{
+	const unsigned long fl = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	struct stat st;
+
+	if (lstat("/sys", &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	if (mount("sysfs", "/sys", "sysfs", fl | MS_RDONLY, NULL) < 0)
+		return -1;
+	if (lstat("/sys/fs/cgroup", &st) < 0)
+		return errno == ENOENT ? 0 : -1;
+	return mount("cgroup2", "/sys/fs/cgroup", "cgroup2", fl, NULL);
+}
+
 static void setup_namespaces(const struct spawn_args *a)
 {
 	uint32_t off = a->r->ns_off;
@@ -384,6 +404,8 @@ static void setup_namespaces(const struct spawn_args *a)
 		fail(STAGE_INIT_TMP, errno);
 	if (!(off & NS_MNT) && !(off & NS_PID) && mount_proc() < 0)
 		fail(STAGE_INIT_PROC, errno);
+	if (!(off & NS_MNT) && !(off & NS_NET) && mount_sys() < 0)
+		fail(STAGE_INIT_SYS, errno);
 	if (!(off & NS_UTS) && sethostname(a->hostname, strlen(a->hostname)) < 0)
 		fail(STAGE_INIT_HOSTNAME, errno);
 	if (!(off & NS_NET) && loopback_up() < 0)
@@ -526,7 +548,7 @@ int spawn_job(const struct spawn_args *a, int *pidfd, pid_t *pid,
 		ca.flags |= CLONE_NEWUTS;
 	if (!(off & NS_IPC))
 		ca.flags |= CLONE_NEWIPC;
-	if (!(off & NS_NET))
+	if (!(off & NS_NET) && !a->net_preset)
 		ca.flags |= CLONE_NEWNET;
 	r = syscall(SYS_clone3, &ca, sizeof ca);
 	if (r < 0)

@@ -3,6 +3,7 @@
 #ifndef CORRAL_HELPER_SPAWN_H
 #define CORRAL_HELPER_SPAWN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -30,6 +31,7 @@ struct spawn_args {
 	int report_w;		/* pre-exec failures; EOF means exec'd */
 	int status_w;		/* the command's wait status, from the init */
 	char hostname[64];
+	bool net_preset;	/* the caller made the netns and is in it */
 };
 
 /* Clone the init.  On success *pidfd and *pid are set. */

@@ -288,6 +288,8 @@ static void decode_event(struct wire_msg *msg, struct helper_event *ev)
 	ev->memory_peak = wire_u64(msg, F_MEMORY_PEAK, STAT_NONE);
 	/* Only STARTED may carry one (proto.c): a -t job's pty master. */
 	ev->fd = msg->nfds ? wire_take_fd(msg, 0) : -1;
+	ev->net_address = wire_str(msg, F_NET_ADDRESS);
+	ev->net_mac = wire_str(msg, F_NET_MAC);
 }
 
 void helper_event(struct mgr *m, uint32_t events)

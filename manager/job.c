@@ -587,20 +587,21 @@ static int take_tty(struct mgr *m, struct job *j, int *fd, struct cerr *e)
 	return input_set_fd(m, j, in, e);
 }
 
-static void on_started(struct mgr *m, struct job *j, uint32_t pid, int *fd)
+static void on_started(struct mgr *m, struct job *j, struct helper_event *ev)
 {
 	struct cerr e;
 
 	if (j->started || j->exited)
 		return;
-	if (take_tty(m, j, fd, &e) < 0) {
+	if (take_tty(m, j, &ev->fd, &e) < 0) {
 		logmsg("job %s: %s; killing it", j->id, e.msg);
 		j->started = true;
 		job_signal(m, j, true, 0, END_KILLED, &e);
 		waiter_error(m, j, EIO, STAGE_NONE, "the job's terminal failed; the job was killed");
 		return;
 	}
-	if (store_set_running(m->store, j->id, pid, now_ms(), &e) < 0) {
+	if (store_set_running_net(m->store, j->id, ev->pid, now_ms(),
+				  ev->net_address, ev->net_mac, &e) < 0) {
 		/* Never acknowledge what is not committed. */
 		logmsg("job %s: %s; killing it", j->id, e.msg);
 		j->started = true;
@@ -763,7 +764,7 @@ void job_helper_event(struct mgr *m, struct helper_event *ev)
 	}
 	switch (ev->type) {
 	case H_STARTED:
-		return on_started(m, j, ev->pid, &ev->fd);
+		return on_started(m, j, ev);
 	case H_START_FAILED:
 		return on_failed(m, j, ev->stage, ev->err, ev->message);
 	case H_EXITED:

@@ -171,6 +171,7 @@ struct helper_event {
 	uint32_t wstatus;
 	uint64_t oom_kills, cpu_usec, memory_peak;
 	int fd;			/* STARTED of a -t job: the pty master; -1 */
+	const char *net_address, *net_mac;	/* STARTED of a --network job */
 };
 /* Takes ev->fd if it uses it (sets it to -1). */
 void job_helper_event(struct mgr *m, struct helper_event *ev);

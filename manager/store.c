@@ -46,6 +46,7 @@ static const struct col job_cols[] = {
 #define K_OF_CPUSET K_TEXT
 #define K_OF_NAME K_TEXT
 #define K_OF_PATH K_TEXT
+#define K_OF_NETREF K_TEXT
 #define OPT(ID, field, name, type, ...) { name, F_##ID, K_OF_##type, true },
 #include "runopt.def"
 #undef OPT
@@ -66,6 +67,8 @@ static const struct col job_cols[] = {
 	{ "log_deleted_ms", F_LOG_DELETED_MS, K_U64, false },
 	{ "after_id", F_AFTER, K_TEXT, false },
 	{ "after_ok", F_AFTER_OK, K_U32, false },
+	{ "net_address", F_NET_ADDRESS, K_TEXT, false },
+	{ "net_mac", F_NET_MAC, K_TEXT, false },
 };
 #define NCOLS ARRAY_SIZE(job_cols)
 #define FIRST_RUN_COL 5	/* job_cols[5..] with from_run come from RUN */
@@ -103,7 +106,8 @@ static const char *const fixed_sql[] = {
 		       "AND (?3 = 0 OR state IN ('queued', 'starting', 'running')) "
 		       "ORDER BY created_ms DESC, id DESC LIMIT ?4",
 	[ST_RUNNING] = "UPDATE jobs SET state = 'running', pid = ?2, "
-		       "started_ms = ?3 WHERE id = ?1 AND state = 'starting'",
+		       "started_ms = ?3, net_address = ?4, net_mac = ?5 "
+		       "WHERE id = ?1 AND state = 'starting'",
 	/* Each transition names the states it leaves: an ended row is never
 	 * rewritten, whoever asks (a second corrald, a late event). */
 	[ST_FAILED] = "UPDATE jobs SET state = 'failed', stage = ?2, "
@@ -814,11 +818,20 @@ int store_mark_all_lost(struct store *s, const char *why, int64_t now,
 int store_set_running(struct store *s, const char *id, uint32_t pid,
 		      int64_t now, struct cerr *e)
 {
+	return store_set_running_net(s, id, pid, now, NULL, NULL, e);
+}
+
+int store_set_running_net(struct store *s, const char *id, uint32_t pid,
+			  int64_t now, const char *address, const char *mac,
+			  struct cerr *e)
+{
 	sqlite3_stmt *st = s->st[ST_RUNNING];
 
 	bind_text(st, 1, id);
 	sqlite3_bind_int64(st, 2, pid);
 	sqlite3_bind_int64(st, 3, now);
+	bind_text(st, 4, address);
+	bind_text(st, 5, mac);
 	return update_group(s, ST_RUNNING, "set running", e) < 0 ? -1 : 0;
 }
 

@@ -160,6 +160,10 @@ int store_job_msg(struct store *s, const char *id, const struct job_live *live,
  * corrald runs once per loop turn before it tells anyone of them. */
 int store_set_running(struct store *s, const char *id, uint32_t pid,
 		      int64_t now, struct cerr *e);
+/* The same, with a --network job's address and MAC (NULL: none). */
+int store_set_running_net(struct store *s, const char *id, uint32_t pid,
+			  int64_t now, const char *address, const char *mac,
+			  struct cerr *e);
 int store_set_failed(struct store *s, const char *id, unsigned stage,
 		     int num, const char *error, int64_t now, struct cerr *e);
 /* starting/running -> lost; a no-op for a job already ended. */

@@ -15,11 +15,14 @@ fi
 # system's own sshd; the tests never use it).
 # tmux, vim-tiny (vi), python3-minimal: the integration tier's t_tty drives
 # `corral run -it` from a tmux pane, with vi and the python3 REPL in it.
+# nftables: the helper's anti-spoofing rules for --network (a Recommends of
+# the package); python3: t_network's peers (TCP, UDP, unprivileged ping).
 pkgs="make gcc clang libclang-rt-14-dev libc6-dev pkg-config libcmocka-dev libseccomp-dev
 libsqlite3-dev uuid-dev sqlite3 util-linux passwd procps
 iproute2 qemu-system-x86 busybox-static cpio gzip file
 build-essential dpkg-dev debhelper lintian debootstrap e2fsprogs bubblewrap
-man-db bash-completion openssh-server openssh-client tmux vim-tiny python3-minimal"
+man-db bash-completion openssh-server openssh-client tmux vim-tiny python3-minimal
+nftables python3"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

@@ -16,6 +16,12 @@
 # reload execs the file at that path again: tests swap it).
 # CORRAL_MAX_JOBS is the helper's max_jobs, which corrald's queue follows
 # (the global running cap); CORRAL_USER_MAX_JOBS corrald's per-user one.
+# CORRAL_POLICY_EXTRA=FILE appends FILE's text to the test helper.conf
+# ([network ...] sections); CORRAL_NETNS=NAME runs corrald and its helper
+# in the network namespace /run/netns/NAME (ip netns add), so that the
+# bridges and veths of --network are made there, never on the host's
+# interfaces (nsenter --net, not ip netns exec, which would hide the
+# cgroup2 mount under a fresh /sys).
 # Permissions are the Debian package's: the helper is root:<manager's
 # group> 4750 and the state directory the manager's alone, so members
 # reach corrald through the socket only.
@@ -37,7 +43,7 @@ cgroup2_mount() {
 launch() {
 	dir=$1 mgr=$2 mgrp=$3
 	rm -f "$dir/run/corral.sock"
-	setpriv --reuid="$mgr" --regid="$mgrp" --init-groups --inh-caps=-all \
+	${netns:+nsenter --net=/run/netns/$netns} setpriv --reuid="$mgr" --regid="$mgrp" --init-groups --inh-caps=-all \
 		"${CORRAL_CORRALD:-$build/corrald}" -c "$dir/corrald.conf" >>"$dir/corrald.log" 2>&1 </dev/null &
 	echo $! >"$dir/corrald.pid"
 	i=0
@@ -84,6 +90,10 @@ start() {
 	[ -n "$mnt" ] || die "no cgroup2 mount"
 	sfx=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 	mgr=crl-m-$sfx mgrp=crl-g-$sfx ugrp=crl-u-$sfx agrp=crl-a-$sfx
+	netns=${CORRAL_NETNS:-}
+	if [ -n "$netns" ] && [ ! -e "/run/netns/$netns" ]; then
+		die "no network namespace $netns (ip netns add $netns)"
+	fi
 	mkdir -p "$dir"
 	dir=$(cd "$dir" && pwd)
 	chmod 755 "$dir"
@@ -98,6 +108,7 @@ ugrp=$ugrp
 agrp=$agrp
 cgbase=/corral-$sfx
 mnt=$mnt
+netns=${CORRAL_NETNS:-}
 ENV
 	mkdir -m 0755 -p "$policy_dir"
 	echo "$dir" >"$policy_dir/owner"
@@ -108,6 +119,9 @@ cgroup_base = /corral-$sfx
 min_uid = 1000
 max_jobs = ${CORRAL_MAX_JOBS:-256}
 CONF
+	if [ -n "${CORRAL_POLICY_EXTRA:-}" ]; then
+		cat "$CORRAL_POLICY_EXTRA" >>"$policy_dir/helper.conf"
+	fi
 	chmod 0644 "$policy_dir/helper.conf"
 	mkdir "$mnt/corral-$sfx"
 	install -o root -g "$mgrp" -m 4750 "$build/corral-helper-test" "$dir/corral-helper"

@@ -48,9 +48,11 @@ dir=$(mktemp -d /tmp/corral-bench.XXXXXX)
 user=crl-bench-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 rows=$dir/rows
 notes=$dir/notes
+net_ns=crlbench-${user#crl-bench-}
 cleanup() {
 	"$inst" stop "$dir" >/dev/null 2>&1 || true
 	userdel "$user" 2>/dev/null || true
+	ip netns del "$net_ns" 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
 
@@ -60,7 +62,17 @@ say() { printf '%s\n' "bench: $*" >&2; }
 
 export CORRAL_LOG_MAX=$((log_bytes + 64 * MiB))
 export CORRAL_MAX_JOBS=$((running + 64))
-eval "$("$inst" start "$dir")"
+# The instance runs in a network namespace of its own with a bridge, for
+# --network's row (1c); corrald and its helper need no network otherwise.
+. "$top/tests/netns.sh"
+net_bridge "$net_ns" br-bench 10.97.0.1/22 || die "cannot make the namespace $net_ns"
+antispoof=yes
+command -v nft >/dev/null || antispoof=no
+net_section bench bridge=br-bench subnet=10.97.0.0/22 gateway=10.97.0.1 \
+	pool=10.97.0.10-10.97.3.250 "users=$user" max_per_user=1000 \
+	"antispoof=$antispoof" >"$dir.net"
+eval "$(CORRAL_NETNS=$net_ns CORRAL_POLICY_EXTRA=$dir.net "$inst" start "$dir")"
+rm -f "$dir.net"
 export CORRAL_SOCKET
 . "$dir/instance.env"	# mgr, mgrp, ugrp: the manager user, its group, the socket group
 useradd -M -N -g "$CORRAL_GROUP" -d /tmp -s /bin/sh "$user"
@@ -126,8 +138,8 @@ say "1. start latency, $rounds rounds"
 bw="--unshare-all --ro-bind / / --dev /dev --proc /proc true"
 "$bin/bench-start" -n "$rounds" -u "$uid" -g "$gid" floor \
 	"corral=$corral run -- true" "bwrap=bwrap $bw" "bwrap-root@root=bwrap $bw" \
-	>"$dir/start.out"
-for k in floor corral bwrap bwrap-root; do
+	"corral-net=$corral run -q --network bench -- true" >"$dir/start.out"
+for k in floor corral bwrap bwrap-root corral-net; do
 	[ "$(field "$k" 6 <"$dir/start.out")" = 0 ] || die "start latency: $k failed (see above)"
 done
 f=$(field floor 2 <"$dir/start.out")
@@ -142,6 +154,11 @@ r=$(calc "$c / $bmin")
 row 1b "start: \`corral run -- true\` vs bwrap --unshare-all" "$(ms "$c") ms" \
 	"bwrap $(ms "$b") ms (user), $(ms "$br") ms (root)" "$r x" "< 1x (the faster bwrap)" \
 	"$(verdict "$r" lt 1)"
+cn=$(field corral-net 2 <"$dir/start.out")
+add=$(calc "($cn - $c) / 1000" 1)
+row 1c "start: \`corral run --network bench -- true\` vs \`corral run -- true\` (antispoof $antispoof)" \
+	"$(ms "$cn") ms" "$(ms "$c") ms" "$(calc "$cn / $c") x (+$add ms)" "<= +50 ms" \
+	"$(verdict "$add" le 50)"
 note "start latency, us (name median p10 p90 runs failures):"
 note "$(sed 's/^/    /' "$dir/start.out")"
 

@@ -31,6 +31,29 @@ static void check_rejection(int rc, const struct cerr *e, const char *v)
 		die("rejection without EINVAL/ERANGE and a message", v);
 }
 
+/* --network's value: a valid name, and an address only after '=', never
+ * 0.0.0.0; whatever is accepted prints back as it was written. */
+static void check_netref(const char *v)
+{
+	char name[NET_NAME_MAX + 1], back[NETREF_LEN_MAX + 32];
+	struct cerr e = { 0 };
+	uint32_t a = 1;
+	int rc = parse_netref(v, name, &a, &e);
+
+	check_rejection(rc, &e, v);
+	if (rc < 0)
+		return;
+	if (!net_name_valid(name) || (strchr(v, '=') != NULL) != (a != 0))
+		die("bad network reference accepted", v);
+	if (a)
+		snprintf(back, sizeof back, "%s=%u.%u.%u.%u", name, a >> 24,
+			 (a >> 16) & 255, (a >> 8) & 255, a & 255);
+	else
+		snprintf(back, sizeof back, "%s", name);
+	if (strcmp(back, v))
+		die("network reference does not print back as written", v);
+}
+
 static void check_values(const char *v)
 {
 	struct cerr e = { 0 };
@@ -59,6 +82,7 @@ static void check_values(const char *v)
 		die("job id of the wrong length", v);
 	if (cpuset_valid(v) && (strlen(v) > CPUSET_LEN_MAX || strspn(v, "0123456789,-") != strlen(v)))
 		die("bad cpuset accepted", v);
+	check_netref(v);
 }
 
 static int on_key(void *ctx, const char *section, const char *key,
@@ -72,7 +96,11 @@ static int on_key(void *ctx, const char *section, const char *key,
 	st->last_line = line;
 	if (!*key || strspn(key, "abcdefghijklmnopqrstuvwxyz0123456789_-.") != strlen(key))
 		die("bad key passed", key);
-	if (strspn(section, "abcdefghijklmnopqrstuvwxyz0123456789_-.") != strlen(section))
+	/* "name" or "kind name": one space, between two names */
+	size_t w = strspn(section, "abcdefghijklmnopqrstuvwxyz0123456789_-.");
+	if (section[w] == ' ' && w > 0 && section[w + 1])
+		w += 1 + strspn(section + w + 1, "abcdefghijklmnopqrstuvwxyz0123456789_-.");
+	if (w != strlen(section))
 		die("bad section passed", section);
 	if (vl && (strchr(value, '\n') || vl > CONF_LINE_MAX ||
 		   strchr(" \t\r", value[vl - 1]) || strchr(" \t", value[0])))

@@ -74,6 +74,9 @@ struct spawn_opts {
 	bool tty;			/* start with a controlling terminal */
 	int resume_fd;			/* > 0: passed as fd 5 with argv
 					 * "--resume 5" (a forged re-exec) */
+	bool own_net;			/* in a netns of its own with the bridge
+					 * crlt-br, and a mount namespace in which
+					 * /usr/sbin/nft is /dev/null */
 };
 
 #define JOB_ARGV_MAX 8
@@ -86,6 +89,7 @@ struct jobreq {
 	bool has_ns_off;
 	uint32_t ns_off;
 	const char *rootfs;
+	const char *network;		/* --network's value, or NULL */
 	const char *job_id;		/* NULL: a fresh UUID */
 };
 

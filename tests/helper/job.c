@@ -41,6 +41,8 @@ int job_build(const struct jobreq *r, const char *id, struct wire_out *o)
 		wire_put_u32(o, F_NS_OFF, r->ns_off);
 	if (r->rootfs)
 		wire_put_str(o, F_ROOTFS, r->rootfs);
+	if (r->network)
+		wire_put_str(o, F_NETWORK, r->network);
 	return 0;
 }
 

@@ -862,6 +862,70 @@ static void test_ns_off_not_allowed(void **state)
 	expect_refused(&f->h, &r, NAMES("pid", "ns_off"));
 }
 
+/* --network from a hostile corrald: only a network of the policy, only
+ * for its users, only an address of its pool, only with the network
+ * namespace; a bridge that is not there fails the start and leaves
+ * nothing.  (No veth is made: nothing here touches an interface.) */
+static void test_network_refused(void **state)
+{
+	char extra[512];
+	struct policy p = { .allow_no_net = true, .extra = extra };
+	struct fx *f = *state;
+	struct jobreq r;
+
+	snprintf(extra, sizeof extra,
+		 "[network t]\nbridge = crlt-nobridge\nsubnet = 10.77.0.0/24\n"
+		 "pool = 10.77.0.10-10.77.0.20\nusers = %s\n"
+		 "[network u]\nbridge = crlt-nobridge\nsubnet = 10.78.0.0/24\n"
+		 "pool = 10.78.0.10-10.78.0.20\nusers = crlt-nobody\n", S.job);
+	static const char *const cases[][2] = {
+		{ "nope", "network \"nope\" is not in the policy" },
+		{ "T!", "network" },
+		{ "t=10.77.0.99", "outside the pool" },
+		{ "t=10.78.0.10", "outside the pool" },
+		{ "u", "may not use it" },
+		{ "t", "crlt-nobridge" },
+	};
+
+	assert_int_equal(helper_start(&f->h, &p, NULL), 0);
+	jobreq_init(&r, "exit", "0");
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		r.network = cases[i][0];
+		expect_refused(&f->h, &r, NAMES(cases[i][1]));
+	}
+	r.has_ns_off = true;
+	r.ns_off = NS_NET;
+	expect_refused(&f->h, &r, NAMES("network needs the network namespace"));
+}
+
+/* Where nft is missing, a network with anti-spoofing refuses the job and
+ * says why, never runs it unguarded; one without runs it.  The helper
+ * runs in a netns of its own with a bridge (no host interface touched). */
+static void test_network_without_nft(void **state)
+{
+	char extra[512];
+	struct policy p = { .extra = extra };
+	struct spawn_opts o = { .own_net = true };
+	struct fx *f = *state;
+	struct jobreq r;
+	struct job j;
+
+	snprintf(extra, sizeof extra,
+		 "[network t]\nbridge = crlt-br\nsubnet = 10.66.0.0/24\n"
+		 "pool = 10.66.0.10-10.66.0.20\nusers = %s\n"
+		 "[network o]\nbridge = crlt-br\nsubnet = 10.67.0.0/24\n"
+		 "pool = 10.67.0.10-10.67.0.20\nusers = %s\nantispoof = no\n",
+		 S.job, S.job);
+	assert_int_equal(helper_start(&f->h, &p, &o), 0);
+	jobreq_init(&r, "exit", "0");
+	r.network = "t";
+	expect_refused(&f->h, &r, NAMES("anti-spoofing needs nftables"));
+	r.network = "o";
+	RUN_OK(&f->h, &r, &j);
+	assert_true(WIFEXITED(j.wstatus) && WEXITSTATUS(j.wstatus) == 0);
+	job_close(&j);
+}
+
 static void test_max_jobs(void **state)
 {
 	struct policy p = { .max_jobs = 2 };
@@ -1922,6 +1986,8 @@ int main(void)
 		T(test_rootfs_swapped_for_symlink),
 		T(test_limit_above_policy),
 		T(test_ns_off_not_allowed),
+		TN(test_network_refused),
+		TN(test_network_without_nft),
 		TN(test_max_jobs),
 		T(test_unknown_job_signal_kill),
 		T(test_signal_refused),

@@ -1456,5 +1456,12 @@ else
 	bad t_tty "$top/tests/integration/t_tty.sh is missing"
 fi
 
+# --- --network: an instance in a network namespace of its own (own file) ---
+if [ -r "$top/tests/integration/t_network.sh" ]; then
+	. "$top/tests/integration/t_network.sh"
+else
+	bad t_network "$top/tests/integration/t_network.sh is missing"
+fi
+
 echo "# measurements: latency $MEASURE_LAT; log throughput $MEASURE_TPUT; corrald RSS with 100 followers: $MEASURE_RSS; remote run: $MEASURE_REMOTE; yes | head -3 returned in ${MEASURE_HANGUP:-?}; stop of 601 processes: ${MEASURE_STOP_MANY:-?}; reload: ${MEASURE_RELOAD:-?}"
 finish

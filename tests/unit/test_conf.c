@@ -100,6 +100,18 @@ static void test_structure(void **state)
 	assert_entry(&s.e[5], "other.sec-2", "last", "x", 11);
 }
 
+/* "[kind name]": one space between two names ([network lab]). */
+static void test_named_section(void **state)
+{
+	static const char text[] = "[network lab]\nbridge = br0\n[ network  x ]\n";
+	struct seen s;
+
+	parse_ok(text, strlen("[network lab]\nbridge = br0\n"), &s);
+	assert_int_equal(s.n, 1);
+	assert_entry(&s.e[0], "network lab", "bridge", "br0", 2);
+	parse_bad(text, strlen(text), EINVAL, "test.conf:3: bad section name");
+}
+
 static void test_empty(void **state)
 {
 	struct seen s;
@@ -121,7 +133,10 @@ static void test_bad_lines(void **state)
 		{ "[main] # c\n", "test.conf:1: malformed section header" },
 		{ "\n[]\n", "test.conf:2: bad section name" },
 		{ "[Main]\n", "test.conf:1: bad section name" },
-		{ "[a b]\n", "test.conf:1: bad section name" },
+		{ "[a  b]\n", "test.conf:1: bad section name" },
+		{ "[a b c]\n", "test.conf:1: bad section name" },
+		{ "[a B]\n", "test.conf:1: bad section name" },
+		{ "[a\tb]\n", "test.conf:1: bad section name" },
 		{ "Key = v\n", "test.conf:1: bad key \"Key\"" },
 		{ "= v\n", "test.conf:1: bad key \"\"" },
 		{ "a b = c\n", "test.conf:1: bad key \"a b\"" },
@@ -255,6 +270,7 @@ int main(void)
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_bad_lines),
+		cmocka_unit_test(test_named_section),
 		cmocka_unit_test(test_section_name_length),
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_nul_byte),

@@ -8,13 +8,15 @@
 set -eu
 
 cache=${CORRAL_VM_CACHE:-/var/cache/corral-vm}
-# The virtio-blk stack and zram (swap for the memory-swap proof), in load
-# order, paths under lib/modules/<abi>/kernel (dependencies read from each
-# .ko's depends= field).  Every cgroup controller is built in.
+# The virtio-blk stack, zram (swap for the memory-swap proof), and the
+# bridge and veth for the network proof, in load order, paths under
+# lib/modules/<abi>/kernel (dependencies read from each .ko's depends=
+# field).  Every cgroup controller is built in.
 MODS="drivers/virtio/virtio_ring drivers/virtio/virtio
 drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci_legacy_dev
 drivers/virtio/virtio_pci drivers/block/virtio_blk
-mm/zsmalloc drivers/block/zram/zram"
+mm/zsmalloc drivers/block/zram/zram
+net/llc/llc net/802/stp net/bridge/bridge drivers/net/veth"
 # Kept for tests/pkg (ext4 root on virtio), not loaded by the VM tier.
 KEEP="lib/crc16 crypto/crc32c_generic fs/mbcache fs/jbd2/jbd2 fs/ext4/ext4"
 

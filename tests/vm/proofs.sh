@@ -11,7 +11,7 @@
 #        proofs.sh --one NAME run one proof (used by the loop below)
 
 SANITY="cgroup2 disk swap"
-CORRAL="memory memory-swap memory-high cpu cpu-weight pids cpuset io user-totals refusals"
+CORRAL="memory memory-swap memory-high cpu cpu-weight pids cpuset io user-totals refusals network"
 PROOFS="$SANITY $CORRAL"
 CG=/sys/fs/cgroup
 BASE=$CG/corral		# cgroup_base = /corral, delegated to corrald
@@ -42,6 +42,7 @@ has_word() { # has_word WORD "LIST"
 }
 
 alice() { (cd /tmp && cgt runas alice -- "$@"); }
+bob() { (cd /tmp && cgt runas bob -- "$@"); }
 
 # Fields of corral's compact JSON (one object per line).
 js() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" | head -n 1; }
@@ -130,6 +131,16 @@ cpu_weight = 1000
 
 [user]
 memory_max = 48M
+
+# The network proof's bridge; nftables is not in the image, so no
+# anti-spoofing rules here (the host tier proves those).
+[network lab]
+bridge = br-lab
+subnet = 10.99.0.0/24
+gateway = 10.99.0.1
+pool = 10.99.0.10-10.99.0.20
+users = alice, bob
+antispoof = no
 EOF
 	chown root:root /etc/corral/helper.conf
 	chmod 0644 /etc/corral/helper.conf
@@ -494,6 +505,36 @@ proof_user_totals() {
 	[ "$peak" = none ] || [ "$peak" -le $((48 << 20)) ] || bad=1
 	ok_if user-totals $bad "user_memory_max=$umax job_a=$sa/rc$ra job_b=$sb/rc$rb" \
 		"user_current_max_mib=$(mib "$mx") user_peak_mib=$(mib "$peak")"
+}
+
+# Two jobs of two users on one --network talk over TCP, both ways on one
+# connection (busybox nc); each sees lo and eth0 only; the veths go with
+# the jobs.
+proof_network() {
+	bad=0
+	ip link add br-lab type bridge && ip addr add 10.99.0.1/24 dev br-lab &&
+		ip link set br-lab up || bad=1
+	a=$(alice corral run -d --network lab=10.99.0.10 -- \
+		sh -c '{ echo reply-from-A; sleep 3; } | nc -l -p 5555')
+	b=$(bob corral run -d --network lab=10.99.0.11 -- sh -c '
+		i=0
+		until { echo hello-from-B; sleep 1; } | nc 10.99.0.10 5555; do
+			i=$((i + 1)); [ $i -lt 100 ] || exit 1; sleep 0.1
+		done')
+	alice corral wait "$a" >/dev/null 2>&1
+	bob corral wait "$b" >/dev/null 2>&1
+	la=$(alice corral logs "$a" 2>&1)
+	lb=$(bob corral logs "$b" 2>&1)
+	echo "A: $la / B: $lb"
+	[ "$la" = hello-from-B ] && [ "$lb" = reply-from-A ] || bad=1
+	links=$(alice corral run -q --network lab -- sh -c \
+		'ip -o link | cut -d: -f2 | cut -d@ -f1 | tr -d " " | sort | tr "\n" ,; ls /sys/class/net | tr "\n" ,' 2>&1)
+	[ "$links" = "eth0,lo,eth0,lo," ] || bad=1
+	addr=$(status_of "$a" | js net_address)
+	[ "$addr" = 10.99.0.10/24 ] || bad=1
+	left=$(ip -o link | grep -c ' crl')
+	[ "$left" = 0 ] || bad=1
+	ok_if network $bad "a_got=$la b_got=$lb job_links=$links a_address=$addr veths_left=$left"
 }
 
 # ---- driver ----------------------------------------------------------------

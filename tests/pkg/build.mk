@@ -1,10 +1,12 @@
 # The Debian package and its proof on a booted Debian 12 system.
 #
 #   make deb        build the package in $(BUILD)-deb and run lintian on it
+#   make pkg-probe  what that Debian's systemd does with the pieces of the
+#                   crash and restart design (docs/restart.md)
 #   make check-pkg  install it with apt in a Debian 12 VM booted with
 #                   systemd (qemu, TCG) and check the service end to end
 #
-# Both need root and Debian's package archive (debootstrap, once; the
+# All need root and Debian's package archive (debootstrap, once; the
 # image is cached in /var/cache/corral-vm).  See docs/packaging.md.
 
 # Outside $(BUILD): the top Makefile includes every *.d under it, and the
@@ -32,5 +34,16 @@ deb:
 check-pkg: deb
 	BUILD=$(BUILD) tests/pkg/run.sh $(DEB_DIR)/corral_$(VERSION)_amd64.deb
 
+# What systemd 252 does with the pieces of the crash and restart design
+# (docs/restart.md); probes systemd with stand-in units, not corral, so it
+# is not part of make check.
+$(BUILD)/pkg-probe/fdkeep: tests/pkg/probe/fdkeep.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Wextra -Werror -static -o $@ $<
+
+pkg-probe: deb $(BUILD)/pkg-probe/fdkeep
+	BUILD=$(BUILD)/pkg-probe PKG_GUEST=tests/pkg/probe/guest.sh PKG_FILES=$(BUILD)/pkg-probe/fdkeep \
+		tests/pkg/run.sh $(DEB_DIR)/corral_$(VERSION)_amd64.deb
+
 CHECK_TARGETS += check-pkg
-.PHONY: deb check-pkg
+.PHONY: deb check-pkg pkg-probe

@@ -248,6 +248,29 @@ left=$(pgrep -u alice | wc -l)
 	fail restart "state=$state wait_rc=$wrc alice_procs=$left"
 ok restart "state=$state wait_rc=$wrc alice_procs=$left"
 
+# The pause a client sees at a restart, and at a crash that Restart= mends:
+# from the command to the first answered request (medians of 5; TCG, and
+# polled every 0.1 s by a fresh `corral whoami`).  Reported, not judged.
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+pauses=
+for i in 1 2 3 4 5; do
+	systemctl reset-failed corrald # the start rate limit would stop the series
+	t=$(ms)
+	systemctl restart corrald
+	wait_for 300 served || fail restart_pause "corrald did not come back after restart $i"
+	pauses="$pauses $(($(ms) - t))"
+done
+crashes=
+for i in 1 2 3 4 5; do
+	systemctl reset-failed corrald # the start rate limit would stop the series
+	t=$(ms)
+	kill -9 "$(systemctl show -p MainPID --value corrald)"
+	sleep 0.2
+	wait_for 300 served || fail restart_pause "corrald did not come back after kill -9 $i"
+	crashes="$crashes $(($(ms) - t))"
+done
+ok restart_pause "restart_median_ms=$(echo $pauses | tr ' ' '\n' | median) crash_median_ms=$(echo $crashes | tr ' ' '\n' | median) restart_ms=$(echo $pauses | tr ' ' ,) crash_ms=$(echo $crashes | tr ' ' ,)"
+
 # ---- purge removes what the package made, and only that --------------------------------------
 
 out=$(apt-get purge -y corral 2>&1)

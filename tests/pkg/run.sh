@@ -11,6 +11,8 @@
 #        CORRAL_VM_CACHE    kernel and image cache (default /var/cache/corral-vm)
 #        CORRAL_PKG_TIMEOUT seconds before the VM is killed (default 600)
 #        V=1                show the console while it runs
+#        PKG_GUEST          the script the guest runs (default tests/pkg/pkgtest.sh)
+#        PKG_FILES          more files for the payload disk (make pkg-probe)
 set -eu
 
 deb=${1:?usage: run.sh CORRAL_DEB}
@@ -57,7 +59,8 @@ dpkg-deb -R "$deb" "$out/newer-tree"
 sed -i 's/^Version: \(.*\)$/Version: \1+up1/' "$out/newer-tree/DEBIAN/control"
 mkdir -p "$out/payload/newer"
 dpkg-deb -b "$out/newer-tree" "$out/payload/newer/" >/dev/null
-install -m 0755 "$here/pkgtest.sh" "$out/payload/pkgtest.sh"
+install -m 0755 "${PKG_GUEST:-$here/pkgtest.sh}" "$out/payload/pkgtest.sh"
+[ -z "${PKG_FILES:-}" ] || cp $PKG_FILES "$out/payload/"
 mkfs.ext4 -q -F -L payload -d "$out/payload" "$out/payload.img" 32M >/dev/null
 
 log=$out/console.log

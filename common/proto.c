@@ -351,6 +351,8 @@ static const struct wire_field_spec r_job[] = {
 	U64(F_R_GAP_OUTPUT, "gap_output", 0, 0, U63),
 	U64(F_R_MARK_EVERY, "mark_every", 0, 0, U63),
 	U64(F_R_FAILED_BYTES, "failed_bytes", 0, 0, U63),
+	FD(F_R_IN_FD, "in_fd", 0),
+	{ F_DATA, WT_BYTES, 0, "in_held", 1, INPUT_CHUNK_MAX, 1 },
 };
 static const struct wire_field_spec r_client[] = {
 	FD(F_R_FD, "fd", R),
@@ -363,6 +365,8 @@ static const struct wire_field_spec r_client[] = {
 	U64(F_R_REC_END, "rec_end", 0, 0, U63),
 	U64(F_R_END, "end", 0, 0, UINT64_MAX),
 	STR(F_R_HUP_ID, "hup_id", 0, JOB_ID_LEN, JOB_ID_LEN),
+	STR(F_R_IN_ID, "in_id", 0, JOB_ID_LEN, JOB_ID_LEN),
+	U32(F_R_FLAGS, "flags", 0, 0, RF_INPUT),
 };
 /* A helper job; its report and status pipes are the only fds it hands
  * itself (the pidfd and the cgroup are found again). */

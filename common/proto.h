@@ -187,6 +187,8 @@ enum {
 	F_R_END,
 	F_R_LINK_VERSION,	/* U32 HELPER_LINK_VERSION (HELLO, VERSION) */
 	F_R_HUP_ID,		/* STR the job a connection's close hangs up */
+	F_R_IN_FD,		/* U32 a -i job's stdin write end, a -t job's master */
+	F_R_IN_ID,		/* STR the job a connection's INPUT goes to */
 };
 /* FOLLOW: the log byte to go on from, after a reconnect (U64). */
 enum { F_FROM = 200 };
@@ -194,6 +196,10 @@ enum {
 	RF_STARTED = 1, RF_EXITED = 2, RF_FAILED = 4, RF_LOST = 8,
 	RF_CAP_DROP = 16, RF_FAILING = 32, RF_HELPER_READY = 64,
 	RF_HAS_OOM = 128, RF_HAS_PEAK = 256, RF_HANGUP = 512,
+	/* a job's input tie (docs/tty.md): a terminal; its client's input
+	 * ended; a connection feeds it (its R_CLIENT names it) */
+	RF_TTY = 1024, RF_IN_EOF = 2048, RF_IN_TIED = 4096,
+	RF_INPUT = 8192,	/* a connection that ran an -i/-t job */
 };
 enum { R_CL_IDLE = 1, R_CL_FOLLOW, R_CL_QUEUED };
 extern const struct wire_proto proto_resume;

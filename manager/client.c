@@ -384,13 +384,16 @@ void clients_reap(struct mgr *m)
 
 /* Between requests, nothing owed: what a reload can hand over (a
  * follower is its offsets, a RUN waiting in the queue its job id).  A
- * connection tied to a job's input (-i, -t) is not: the tie is not
- * handed over (docs/tty.md). */
+ * connection tied to a job's input (-i, -t) is, between two INPUTs,
+ * when it follows that job: the tie and any bytes the job has not taken
+ * go across (docs/tty.md). */
 bool client_at_rest(const struct mgr *m, const struct client *c)
 {
 	(void)m;
+	if (c->in_job && (c->state != SS_FOLLOW ||
+			  strcmp(c->f.job_id, c->in_job->id)))
+		return false;
 	return !c->dead && !c->closing && !c->q.head && !c->rd.hlen &&
-	       !c->in_job &&
 	       (c->state == SS_IDLE || c->state == SS_FOLLOW ||
 		(c->state == SS_RUN && c->run_q && !c->run_job));
 }
@@ -405,7 +408,9 @@ static bool wants_request(const struct mgr *m, const struct client *c)
 		return false;
 	if (c->state == SS_IDLE && !c->q.head)
 		return !(m->reload_at && client_at_rest(m, c));
-	return c->state == SS_FOLLOW && c->in_job && !c->in_held;
+	/* Reloading: no further INPUT once one is whole. */
+	return c->state == SS_FOLLOW && c->in_job && !c->in_held &&
+	       !(m->reload_at && client_at_rest(m, c));
 }
 
 static void update_mask(struct mgr *m, struct client *c)

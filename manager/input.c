@@ -252,3 +252,74 @@ void input_client_gone(struct mgr *m, struct client *c)
 	 * the other one (job_client_gone) the terminal hangs up. */
 	sink_close(m, &j->in);
 }
+
+/* --- a reload (resume.c, docs/restart.md) --------------------------- */
+
+uint32_t input_record_flags(const struct job *j)
+{
+	const struct input_sink *s = &j->in;
+
+	if (s->job != j)
+		return 0;	/* never attached */
+	return (s->tty ? RF_TTY : 0) | (s->eof ? RF_IN_EOF : 0) |
+	       (s->src ? RF_IN_TIED : 0);
+}
+
+/* The tie as it was, without its connection yet: nothing is written
+ * (an EOF that was due is done already; held bytes wait for the
+ * connection to be tied again). */
+int input_resume(struct mgr *m, struct job *j, int fd, uint32_t flags,
+		 const uint8_t *held, size_t len, struct cerr *e)
+{
+	struct input_sink *s = &j->in;
+
+	(void)m;
+	s->ev.type = EV_INPUT;
+	s->job = j;
+	s->fd = -1;
+	s->tty = flags & RF_TTY;
+	s->eof = flags & RF_IN_EOF;
+	s->awaiting = flags & RF_IN_TIED;
+	if (fd >= 0 && fcntl(fd, F_SETFL, O_NONBLOCK) < 0) {
+		close(fd);
+		return cerr_sys(e, "job input");
+	}
+	s->fd = fd;
+	if (len && fd >= 0) {
+		s->held = malloc(len);
+		if (!s->held)
+			return cerr_sys(e, "job input");
+		memcpy(s->held, held, len);
+		s->len = len;
+	}
+	return 0;
+}
+
+void input_retie(struct mgr *m, struct client *c, struct job *j)
+{
+	struct input_sink *s = &j->in;
+
+	c->input = true;
+	if (s->job != j || !s->awaiting || s->src)
+		return;
+	s->awaiting = false;
+	s->src = c;
+	c->in_job = j;
+	/* The held bytes go first; the connection waits for them. */
+	if (s->held) {
+		c->in_held = true;
+		watch_writable(m, s, true);
+	}
+}
+
+/* A tie whose connection did not come back ends as at its close. */
+void input_orphans(struct mgr *m)
+{
+	for (struct job *j = m->active; j; j = j->next) {
+		if (j->in.job != j || !j->in.awaiting)
+			continue;
+		j->in.awaiting = false;
+		sink_close(m, &j->in);
+		job_tty_hangup(m, j);
+	}
+}

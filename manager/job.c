@@ -142,12 +142,18 @@ void job_client_gone(struct mgr *m, struct client *c)
 	if (c->hup_id[0] && !m->stop_at)
 		job_hangup(m, c);
 	c->hup_id[0] = '\0';
-	/* A terminal whose user is gone hangs up: closing the master is
-	 * what sends the job SIGHUP, as a closed ssh connection or
-	 * terminal window does (docs/tty.md). */
-	if (in && in->in.tty && in->out.fd >= 0) {
-		pipe_close(m, &in->out);
-		job_maybe_end(m, in);
+	if (in)
+		job_tty_hangup(m, in);
+}
+
+/* A terminal whose user is gone hangs up: closing the master is what
+ * sends the job SIGHUP, as a closed ssh connection or terminal window
+ * does (docs/tty.md). */
+void job_tty_hangup(struct mgr *m, struct job *j)
+{
+	if (j->in.tty && j->out.fd >= 0) {
+		pipe_close(m, &j->out);
+		job_maybe_end(m, j);
 	}
 }
 

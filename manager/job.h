@@ -117,6 +117,8 @@ struct input_sink {
 	uint8_t *held;		/* bytes not written yet, or NULL */
 	size_t off, len;
 	struct client *src;	/* the connection that ran the job, or NULL */
+	bool awaiting;		/* reload: handed over tied; its connection
+				 * is adopted next (input_resume) */
 };
 
 enum end_reason { END_NONE, END_TIMED_OUT, END_STOPPED, END_KILLED };
@@ -205,6 +207,18 @@ int input_set_fd(struct mgr *m, struct job *j, int fd, struct cerr *e);
 void input_close(struct mgr *m, struct job *j);
 /* c is closing: its job's input ends. */
 void input_client_gone(struct mgr *m, struct client *c);
+/* A reload (resume.c): the RF_* bits of j's tie for its record; the
+ * successor takes the tie back (fd -1: none; held: bytes the job had not
+ * taken), ties the connection that fed it again, and ends the input of
+ * a job whose connection did not come back. */
+uint32_t input_record_flags(const struct job *j);
+int input_resume(struct mgr *m, struct job *j, int fd, uint32_t flags,
+		 const uint8_t *held, size_t len, struct cerr *e);
+void input_retie(struct mgr *m, struct client *c, struct job *j);
+void input_orphans(struct mgr *m);
+
+/* A -t job's user is gone: closing the master hangs its terminal up. */
+void job_tty_hangup(struct mgr *m, struct job *j);
 
 /* --- helper_link.c --------------------------------------------------- */
 

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -88,7 +89,12 @@ static int put_job(int sfd, const struct job *j, struct cerr *e)
 		wire_put_u32(&o, F_R_FD, (uint32_t)j->out.fd);
 	if (j->err.fd >= 0)
 		wire_put_u32(&o, F_R_FD2, (uint32_t)j->err.fd);
-	wire_put_u32(&o, F_R_FLAGS, job_flags(j));
+	wire_put_u32(&o, F_R_FLAGS, job_flags(j) | input_record_flags(j));
+	if (j->in.fd >= 0)
+		wire_put_u32(&o, F_R_IN_FD, (uint32_t)j->in.fd);
+	if (j->in.fd >= 0 && j->in.held && j->in.off < j->in.len)
+		wire_put_bytes(&o, F_DATA, j->in.held + j->in.off,
+			       j->in.len - j->in.off);
 	wire_put_u32(&o, F_R_REASON, j->reason);
 	wire_put_u32(&o, F_R_PENDING, (uint32_t)j->pending);
 	wire_put_u64(&o, F_TIMEOUT_MS, j->timeout_ms);
@@ -124,6 +130,10 @@ static int put_client(int sfd, const struct client *c, struct cerr *e)
 		wire_put_str(&o, F_VIA, c->who.via);
 	if (c->hup_id[0])
 		wire_put_str(&o, F_R_HUP_ID, c->hup_id);
+	if (c->in_job)
+		wire_put_str(&o, F_R_IN_ID, c->in_job->id);
+	if (c->input)
+		wire_put_u32(&o, F_R_FLAGS, RF_INPUT);
 	if (c->state == SS_FOLLOW) {
 		wire_put_u32(&o, F_R_KIND, R_CL_FOLLOW);
 		wire_put_str(&o, F_JOB_ID, c->f.job_id);
@@ -172,6 +182,7 @@ static void hand_all(struct mgr *m, bool keep)
 	for (struct job *j = m->active; j; j = j->next) {
 		hand_fd(j->out.fd, keep);
 		hand_fd(j->err.fd, keep);
+		hand_fd(j->in.fd, keep);
 	}
 	for (struct client *c = m->clients; c; c = c->all_next)
 		hand_fd(c->fd, keep);
@@ -495,10 +506,53 @@ static int pipe_fd(const struct wire_msg *r, uint16_t id, struct cerr *e)
 	return check_fd((int)wire_u32(r, id, 0), S_IFIFO, "job output", e);
 }
 
+/* -t: a pty master (only a master answers TIOCGPTN). */
+static int master_fd(const struct wire_msg *r, uint16_t id, struct cerr *e)
+{
+	int fd = (int)wire_u32(r, id, 0);
+	unsigned n;
+
+	if (!wire_has(r, id))
+		return -1;
+	if (check_fd(fd, S_IFCHR, "job terminal", e) < 0 ||
+	    ioctl(fd, TIOCGPTN, &n) < 0)
+		return cerr_set(e, EBADF, "resume records: job terminal (fd %d) is not a pty master", fd);
+	return fd;
+}
+
+/* -i: the write end of the job's stdin pipe. */
+static int stdin_fd(const struct wire_msg *r, struct cerr *e)
+{
+	int fd = pipe_fd(r, F_R_IN_FD, e);
+
+	if (fd >= 0 && (fcntl(fd, F_GETFL) & O_ACCMODE) != O_WRONLY)
+		return cerr_set(e, EBADF, "resume records: job input (fd %d) is not a pipe's write end", fd);
+	return fd;
+}
+
+/* A job's input tie (docs/tty.md): its fd, its state, held bytes. */
+static int adopt_input(struct mgr *m, struct job *j, const struct wire_msg *r,
+		       struct cerr *e)
+{
+	uint32_t fl = wire_u32(r, F_R_FLAGS, 0);
+	int fd = fl & RF_TTY ? master_fd(r, F_R_IN_FD, e) : stdin_fd(r, e);
+	const uint8_t *held;
+	size_t len = 0;
+
+	if (fd < 0 && wire_has(r, F_R_IN_FD))
+		return -1;
+	if (!(fl & (RF_TTY | RF_IN_TIED)) && fd < 0)
+		return 0;	/* no -i or -t, or its input is over */
+	held = wire_bytes(r, F_DATA, &len);
+	return input_resume(m, j, fd, fl, held, len, e);
+}
+
 static int adopt_job(struct mgr *m, const struct wire_msg *r, struct cerr *e)
 {
 	const char *id = wire_str(r, F_JOB_ID);
-	int out = pipe_fd(r, F_R_FD, e), err = pipe_fd(r, F_R_FD2, e);
+	bool tty = wire_u32(r, F_R_FLAGS, 0) & RF_TTY;
+	int out = tty ? master_fd(r, F_R_FD, e) : pipe_fd(r, F_R_FD, e);
+	int err = pipe_fd(r, F_R_FD2, e);
 	struct job *j;
 
 	if ((out < 0 && wire_has(r, F_R_FD)) || (err < 0 && wire_has(r, F_R_FD2)))
@@ -507,7 +561,7 @@ static int adopt_job(struct mgr *m, const struct wire_msg *r, struct cerr *e)
 	if (!j)
 		return cerr_sys(e, "job %s", id);
 	snprintf(j->id, sizeof j->id, "%s", id);
-	j->out.fd = j->err.fd = -1;
+	j->out.fd = j->err.fd = j->in.fd = -1;
 	if (!(j->log = logf_reopen(m, id, e))) {
 		free(j);
 		return -1;
@@ -515,6 +569,8 @@ static int adopt_job(struct mgr *m, const struct wire_msg *r, struct cerr *e)
 	take_job(j, r);
 	take_log(j->log, r);
 	job_link(m, j);
+	if (adopt_input(m, j, r, e) < 0)
+		logmsg("job %s: %s", id, e->msg);
 	if ((out >= 0 && add_pipe(m, j, &j->out, out, STREAM_STDOUT, e) < 0) ||
 	    (err >= 0 && add_pipe(m, j, &j->err, err, STREAM_STDERR, e) < 0))
 		logmsg("job %s: %s", id, e->msg);
@@ -545,6 +601,7 @@ static void adopt_client(struct mgr *m, const struct wire_msg *r)
 {
 	const char *id = wire_str(r, F_JOB_ID);
 	struct client *c;
+	struct job *j;
 	struct cerr e;
 	int fd = check_fd((int)wire_u32(r, F_R_FD, 0), S_IFSOCK, "connection", &e);
 
@@ -557,6 +614,10 @@ static void adopt_client(struct mgr *m, const struct wire_msg *r)
 		return;
 	if (wire_has(r, F_R_HUP_ID))	/* an attached run: still tied */
 		snprintf(c->hup_id, sizeof c->hup_id, "%s", wire_str(r, F_R_HUP_ID));
+	if (wire_u32(r, F_R_FLAGS, 0) & RF_INPUT)
+		c->input = true;	/* late INPUT is dropped, not refused */
+	if (wire_has(r, F_R_IN_ID) && (j = job_find(m, wire_str(r, F_R_IN_ID))))
+		input_retie(m, c, j);
 	switch (wire_u32(r, F_R_KIND, R_CL_IDLE)) {
 	case R_CL_FOLLOW:
 		if (!id || follow_start(m, c, id, wire_u32(r, F_STREAMS, 0),
@@ -612,6 +673,7 @@ int resume_adopt(struct mgr *m, struct cerr *e)
 		adopt_client(m, &m->resume->recs[i]);
 		clients++;
 	}
+	input_orphans(m);
 	logmsg("resumed: %u job(s), %u connection(s)", jobs, clients);
 	resume_free(m);
 	return 0;

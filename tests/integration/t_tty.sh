@@ -176,20 +176,73 @@ t_tty_size_queued() {
 	expect tty_size_queued "out: $out" sh -c 'printf %s "$1" | grep -q "22 77"' _ "$out"
 }
 
-# A reload does not hand a job's input over (docs/tty.md): the -i job
-# reads EOF, corral reconnects and returns with the job's end.
+# A reload hands a job's input tie over (docs/tty.md, restart.md).
+resumes() { grep -c '^corrald: resumed:' "$dir/corrald.log"; }
+# feed FILE: its 40 blocks of 64 KiB, one each 0.1 s.
+feed() {
+	local i
+	for i in $(seq 0 39); do
+		dd if="$1" bs=65536 skip="$i" count=1 2>/dev/null
+		sleep 0.1
+	done
+}
+# -i: a client typing slowly across the reload, and one whose job does
+# not read yet (corrald holds a chunk the job has not taken); every byte
+# arrives once.  -t: the shell in tmux goes on after the reload.
 t_input_reload() {
-	local out rc
-	# The rc is written when corral ends, not when the writer does.
-	(printf 'x\n'; sleep 30) | { cr "$uA" run -q -i --name rli -- \
-		sh -c 'read a; echo got=$a; cat; echo eof' >"$tw/rli.out" 2>&1
-	  echo $? >"$tw/rli.rc"; } &
-	wait_for 10 grep -qs got=x "$tw/rli.out"
+	local src=$tw/slow.bin big=$tw/held.bin n sum_in sum_big a b
+	head -c $((40 * 65536)) /dev/urandom >"$src"
+	head -c $((8 * 1024 * 1024)) /dev/urandom >"$big"
+	chmod 644 "$src" "$big"
+	sum_in=$(sha256sum <"$src" | cut -d' ' -f1)
+	sum_big=$(sha256sum <"$big" | cut -d' ' -f1)
+	n=$(resumes)
+	feed "$src" | cr "$uA" run -q -i -- sha256sum >"$tw/slow.out" 2>&1 &
+	# It reads only after the 2 s a connection not at rest would get.
+	cr "$uA" run -q -i -- sh -c 'sleep 5; sha256sum' <"$big" >"$tw/held.out" 2>&1 &
+	sleep 1.5
 	kill -HUP "$CORRALD_PID"
-	wait_for 15 test -s "$tw/rli.rc"
-	out=$(cat "$tw/rli.out" 2>&1) rc=$(cat "$tw/rli.rc" 2>&1)
-	expect input_reload_eof "rc=$rc: $out" \
-		sh -c '[ "$1" = 0 ] && printf %s "$2" | grep -q "^eof"' _ "$rc" "$out"
+	wait_for 10 sh -c '[ "$(grep -c "^corrald: resumed:" "$1")" -gt "$2" ]' _ "$dir/corrald.log" "$n"
+	wait
+	a=$(cut -d' ' -f1 "$tw/slow.out") b=$(cut -d' ' -f1 "$tw/held.out")
+	expect input_reload_resumed "resumed $(resumes) times (was $n); $(grep 'not at rest' "$dir/corrald.log" | tail -n 1)" \
+		sh -c '[ "$1" -gt "$2" ] && ! grep -q "not at rest" "$3"' _ "$(resumes)" "$n" "$dir/corrald.log"
+	expect input_reload_every_byte_once "in $sum_in, out $(cat "$tw/slow.out")" test "$a" = "$sum_in"
+	expect input_reload_held_bytes "in $sum_big, out $(cat "$tw/held.out")" test "$b" = "$sum_big"
+	rm -f "$src" "$big"
+	t_tty_reload
+}
+
+t_tty_reload() {
+	local n rc
+	mkdir -p "$tw/ttyr"
+	chown "$uA" "$tw/ttyr"
+	cat >"$tw/reload.sh" <<-EOF
+	setpriv --reuid=$uA --regid=nogroup --init-groups \\
+		env CORRAL_SOCKET=$CORRAL_SOCKET PATH=/usr/bin:/bin TERM=screen \\
+		$corral run -q -it --env PS1='R> ' -- bash --norc --noprofile -i
+	echo \$? >"$tw/reload.rc"
+	sleep 600
+	EOF
+	rm -f "$tw/reload.rc"
+	tm -f /dev/null new -d -s tt -x 80 -y 24 "sh $tw/reload.sh"
+	cleanup_extra="tmux -S $tsock kill-server"
+	expect tty_reload_prompt "no prompt: $(screen | tail -3)" on_screen 10 '^R> '
+	line "trap 'echo hup >$tw/ttyr/trap' HUP; echo before-\$((6*7))"
+	on_screen 5 '^before-42'
+	n=$(resumes)
+	kill -HUP "$CORRALD_PID"
+	wait_for 10 sh -c '[ "$(grep -c "^corrald: resumed:" "$1")" -gt "$2" ]' _ "$dir/corrald.log" "$n"
+	tm send-keys -t tt -l 'echo aft'
+	line 'er-$((7*8))'
+	expect tty_reload_echoes "$(screen | tail -4)" on_screen 5 '^after-56'
+	expect tty_reload_no_hangup "the job's HUP trap ran" test ! -e "$tw/ttyr/trap"
+	line 'exit 3'
+	wait_for 5 test -s "$tw/reload.rc"
+	rc=$(cat "$tw/reload.rc" 2>/dev/null)
+	expect tty_reload_exit_code "corral exited \"$rc\"" test "$rc" = 3
+	tm kill-server
+	cleanup_extra=:
 }
 
 t_input_pipe

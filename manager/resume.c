@@ -539,8 +539,12 @@ static int adopt_input(struct mgr *m, struct job *j, const struct wire_msg *r,
 	const uint8_t *held;
 	size_t len = 0;
 
-	if (fd < 0 && wire_has(r, F_R_IN_FD))
+	if (fd < 0 && wire_has(r, F_R_IN_FD)) {
+		/* Not taken: no connection feeds it (a terminal is hung up
+		 * once its master is the job's output). */
+		input_resume(m, j, -1, fl & ~RF_IN_TIED, NULL, 0, e);
 		return -1;
+	}
 	if (!(fl & (RF_TTY | RF_IN_TIED)) && fd < 0)
 		return 0;	/* no -i or -t, or its input is over */
 	held = wire_bytes(r, F_DATA, &len);
@@ -569,11 +573,13 @@ static int adopt_job(struct mgr *m, const struct wire_msg *r, struct cerr *e)
 	take_job(j, r);
 	take_log(j->log, r);
 	job_link(m, j);
-	if (adopt_input(m, j, r, e) < 0)
-		logmsg("job %s: %s", id, e->msg);
 	if ((out >= 0 && add_pipe(m, j, &j->out, out, STREAM_STDOUT, e) < 0) ||
 	    (err >= 0 && add_pipe(m, j, &j->err, err, STREAM_STDERR, e) < 0))
 		logmsg("job %s: %s", id, e->msg);
+	if (adopt_input(m, j, r, e) < 0) {
+		logmsg("job %s: %s; its input ends", id, e->msg);
+		job_tty_hangup(m, j);
+	}
 	/* An end that was waiting (its write failed, or its pipes closed
 	 * during the exec) is tried from the timer at once. */
 	if (j->exited)

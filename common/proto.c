@@ -140,6 +140,17 @@ static const struct wire_field_spec h_exited[] = {
 static const struct wire_field_spec h_version[] = {
 	U32(F_R_LINK_VERSION, "version", R, 1, 0xffffffffu),
 };
+/* RF_STARTED and RF_EXITED only; pid 0: not started yet. */
+static const struct wire_field_spec h_held[] = {
+	JOBID,
+	U32(F_PID, "pid", R, 0, 0x7fffffff),
+	U32(F_R_FLAGS, "flags", R, 0, RF_STARTED | RF_EXITED),
+	U32(F_WSTATUS, "wstatus", 0, 0, 0xffff),
+};
+static const struct wire_field_spec h_held_end[] = {
+	U32(F_PID, "pid", R, 1, 0x7fffffff),
+	U32(F_MAX_JOBS, "max_jobs", 0, 1, 0xffffffffu),
+};
 static const struct wire_field_spec h_error[] = {
 	STR(F_JOB_ID, "job_id", 0, 0, 64),
 	U32(F_ERRNO, "errno", R, 0, 4095),
@@ -153,6 +164,9 @@ static const struct wire_msg_spec helper_msgs[] = {
 	MSG(H_KILL, WD_REQ, "KILL", 0, 0, 256, h_kill),
 	MSG(H_HELLO, WD_REQ, "HELLO", 0, 0, 64, h_version),
 	MSG0(H_REEXEC, WD_REQ, "REEXEC", 64),
+	MSG0(H_JOBS, WD_REQ, "JOBS", 64),
+	MSG(H_HELD, WD_REP, "HELD", 0, 0, 256, h_held),
+	MSG(H_HELD_END, WD_REP, "HELD_END", 0, 0, 64, h_held_end),
 	MSG(H_VERSION, WD_REP, "VERSION", 0, 0, 64, h_version),
 	MSG(H_READY, WD_REP, "READY", 0, 0, 1024, h_ready),
 	MSG(H_STARTED, WD_REP, "STARTED", 0, 1, 256, h_started),

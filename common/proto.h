@@ -114,8 +114,12 @@ enum {
 	H_HELLO = 8,		/* manager -> helper: corrald's link version */
 	H_REEXEC,		/* manager -> helper: exec yourself again */
 	H_VERSION = 24,		/* helper -> manager: the helper's link version */
+	/* link version 3: the re-sync after a restart (docs/restart.md) */
+	H_JOBS = 10,		/* manager -> helper: which jobs do you hold? */
+	H_HELD = 25,		/* helper -> manager: one job it holds */
+	H_HELD_END,		/* helper -> manager: that was all of them */
 };
-#define HELPER_LINK_VERSION 2
+#define HELPER_LINK_VERSION 3
 extern const struct wire_proto proto_helper_req;	/* what the helper reads */
 extern const struct wire_proto proto_helper_ev;		/* what corrald reads */
 

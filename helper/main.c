@@ -1,8 +1,8 @@
 /* corral-helper: the only privileged code in corral.
  *
  * Started setuid root by corrald with a SOCK_SEQPACKET link on fd 3.  It
- * accepts exactly three requests (START, SIGNAL, KILL: the request table
- * at the bottom), checks each with its check in policy.c against its own
+ * accepts the requests of the request table at the bottom (START,
+ * SIGNAL, KILL, and HELLO, REEXEC and JOBS for reloads and restarts), checks each with its check in policy.c against its own
  * root-owned policy, and reports STARTED, START_FAILED and EXITED.
  * docs/helper.md is the reviewer's guide. */
 #include <errno.h>
@@ -634,6 +634,35 @@ static void handle_hello(struct wire_msg *m, union request *u)
 	send_msg(&o);
 }
 
+/* JOBS: after corrald restarted, which jobs this helper holds and what
+ * it knows of each, from its own table (derived from the kernel); a
+ * message corrald read but did not act on before it died is found
+ * again this way.  HELD_END closes the list. */
+static void handle_jobs(struct wire_msg *m, union request *u)
+{
+	struct wire_out o;
+
+	(void)m;
+	(void)u;
+	for (unsigned i = 0; i < nslots; i++) {
+		const struct job *j = &jobs[i];
+		if (!j->used)
+			continue;
+		wire_out_init(&o, &proto_helper_ev, H_HELD);
+		wire_put_str(&o, F_JOB_ID, j->id);
+		wire_put_u32(&o, F_PID, j->started ? (uint32_t)j->pid : 0);
+		wire_put_u32(&o, F_R_FLAGS, (j->started ? RF_STARTED : 0) |
+			     (j->exited ? RF_EXITED : 0));
+		if (j->exited)
+			wire_put_u32(&o, F_WSTATUS, j->wstatus & 0xffff);
+		send_msg(&o);
+	}
+	wire_out_init(&o, &proto_helper_ev, H_HELD_END);
+	wire_put_u32(&o, F_PID, (uint32_t)getpid());
+	wire_put_u32(&o, F_MAX_JOBS, pol.max_jobs);
+	send_msg(&o);
+}
+
 /* The binary this helper is, as the kernel named it at start-up. */
 static char self_path[PATH_LEN_MAX + 1];
 
@@ -769,6 +798,10 @@ static const struct request_row {
 	  "root-owned, setuid and writable by root alone, with an empty "
 	  "environment; the next image believes only a sealed root-owned "
 	  "state and checks every job against the kernel (resume_jobs)" },
+	{ H_JOBS, jobs_check, handle_jobs,
+	  "reads nothing from corrald and changes nothing: lists the ids, "
+	  "pids and ends of the jobs in the helper's own table, which are "
+	  "corrald's own jobs (its START named each)" },
 };
 
 static void dispatch_request(struct wire_msg *m)

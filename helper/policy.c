@@ -789,6 +789,12 @@ int reexec_check(const struct policy *p, const struct wire_msg *m,
 	return 0;
 }
 
+int jobs_check(const struct policy *p, const struct wire_msg *m,
+	       union request *u, struct cerr *e)
+{
+	return reexec_check(p, m, u, e);
+}
+
 int exec_path_open(const char *path, struct cerr *e)
 {
 	struct stat st;

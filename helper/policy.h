@@ -138,6 +138,10 @@ int hello_check(const struct policy *p, const struct wire_msg *m,
  * exec_path_open's decision. */
 int reexec_check(const struct policy *p, const struct wire_msg *m,
 		 union request *r, struct cerr *e);
+/* JOBS: nothing in the message either; the answer is the helper's own
+ * table. */
+int jobs_check(const struct policy *p, const struct wire_msg *m,
+	       union request *r, struct cerr *e);
 /* The helper's own binary, for its re-exec: a root-owned setuid file
  * nobody else may write, in directories only root may change (or that
  * are root's and sticky, like /tmp), reached without symlinks.  An

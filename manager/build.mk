@@ -3,7 +3,8 @@ MANAGER_SRC := manager/main.c manager/config.c manager/client.c \
 	manager/req.c manager/job.c manager/follow.c manager/helper_link.c \
 	manager/logfile.c manager/env.c manager/retention.c \
 	manager/store.c manager/outq.c manager/util.c manager/queue.c \
-	manager/sched.c manager/resume.c manager/input.c
+	manager/sched.c manager/resume.c manager/input.c \
+	manager/fdstore.c
 MANAGER_GEN := $(BUILD)/manager/schema_sql.c
 MANAGER_OBJ := $(MANAGER_SRC:%.c=$(BUILD)/%.o) $(MANAGER_GEN:.c=.o)
 # What the request layer needs without sockets (unit tests, fuzzing).

@@ -46,7 +46,6 @@ static void child_exec(const char *path, int fd)
 
 int helper_spawn(struct mgr *m, struct cerr *e)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &m->helper_ev };
 	int sv[2], bufsz = 1 << 20;
 	pid_t pid;
 
@@ -68,15 +67,27 @@ int helper_spawn(struct mgr *m, struct cerr *e)
 		close(sv[0]);
 		return cerr_sys(e, "helper link");
 	}
-	m->helper_ev.type = EV_HELPER;
-	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, sv[0], &ev) < 0) {
+	if (helper_adopt(m, sv[0], pid, false, e) < 0) {
 		close(sv[0]);
-		return cerr_sys(e, "helper link");
+		return -1;
 	}
-	m->helper_fd = sv[0];
-	m->helper_pid = pid;
-	m->helper_ready = false;
 	logmsg("started helper %s (pid %d)", m->conf.helper, (int)pid);
+	/* Under systemd the link outlives this corrald in the fd store, so
+	 * the helper keeps its jobs over a crash or a restart. */
+	fdstore_park(m, sv[0], FDN_HELPER, NULL);
+	return 0;
+}
+
+int helper_adopt(struct mgr *m, int fd, pid_t pid, bool ready, struct cerr *e)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &m->helper_ev };
+
+	m->helper_ev.type = EV_HELPER;
+	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return cerr_sys(e, "helper link");
+	m->helper_fd = fd;
+	m->helper_pid = pid;
+	m->helper_ready = ready;
 	return 0;
 }
 
@@ -134,6 +145,7 @@ void helper_down(struct mgr *m, const char *why)
 		return;
 	logmsg("helper lost: %s", why);
 	helper_close(m);
+	fdstore_unpark(m, FDN_HELPER, NULL);
 	jobs_lose_all(m, "helper exited");
 	delay = backoff(m);
 	m->helper_restart_at = mono_ms() + delay;
@@ -248,6 +260,9 @@ static void on_version(struct mgr *m, const struct wire_msg *msg)
 	struct cerr e;
 
 	m->helper_version = wire_u32(msg, F_R_LINK_VERSION, 1);
+	/* After a restart, first what the helper holds (its answer comes
+	 * before it re-execs: requests are served in order). */
+	fdstore_version(m);
 	if (!m->helper_reexec || m->helper_version < 2)
 		return;
 	m->helper_reexec = false;
@@ -315,6 +330,10 @@ void helper_event(struct mgr *m, uint32_t events)
 			on_ready(m, &msg);
 		} else if (msg.type == H_VERSION) {
 			on_version(m, &msg);
+		} else if (msg.type == H_HELD) {
+			fdstore_held(m, &msg);
+		} else if (msg.type == H_HELD_END) {
+			fdstore_held_end(m, &msg);
 		} else {
 			decode_event(&msg, &ev);
 			job_helper_event(m, &ev);

@@ -69,6 +69,14 @@ static void job_unlink(struct mgr *m, struct job *j)
 		j->next->prev = j->prev;
 }
 
+/* The name a job's output fd is parked under in the fd store. */
+static enum fdname_kind pipe_kind(const struct job *j, const struct pipe_src *p)
+{
+	if (p->stream == STREAM_STDERR)
+		return FDN_ERR;
+	return j->in.tty ? FDN_TTY : FDN_OUT;
+}
+
 static void pipe_close(struct mgr *m, struct pipe_src *p)
 {
 	if (p->fd < 0)
@@ -76,6 +84,7 @@ static void pipe_close(struct mgr *m, struct pipe_src *p)
 	epoll_ctl(m->epfd, EPOLL_CTL_DEL, p->fd, NULL);
 	close(p->fd);
 	p->fd = -1;
+	fdstore_unpark(m, pipe_kind(p->job, p), p->job->id);
 }
 
 /* Freed after the current epoll batch, which may still name its pipes. */
@@ -247,8 +256,17 @@ static int send_start(struct mgr *m, struct job *j, struct client *waiter,
 	if (!merge)
 		e0 = pe[0], e1 = pe[1];
 	wr[0] = o1, wr[1] = merge ? o1 : e1;
-	if (hlink_start(m, j->id, j->uid, run, env, wr, nfds, e) < 0)
+	/* Parked before the job exists, so no output of it can be lost
+	 * with corrald (docs/restart.md). */
+	fdstore_park(m, o0, FDN_OUT, j->id);
+	if (!merge)
+		fdstore_park(m, e0, FDN_ERR, j->id);
+	if (hlink_start(m, j->id, j->uid, run, env, wr, nfds, e) < 0) {
+		fdstore_unpark(m, FDN_OUT, j->id);
+		if (!merge)
+			fdstore_unpark(m, FDN_ERR, j->id);
 		return -1;
+	}
 	if (i1 >= 0 && input_attach(m, j, waiter, take_fd(&i1), false, e) < 0)
 		return -1;
 	/* Our copies of the write ends close here, so EOF means the job
@@ -536,7 +554,7 @@ static void end_settled(struct mgr *m, struct job *j)
 	queue_job_ended(m, j->id);
 }
 
-static void job_lose(struct mgr *m, struct job *j, const char *why)
+void job_lose(struct mgr *m, struct job *j, const char *why)
 {
 	char msg[128];
 
@@ -590,6 +608,7 @@ static int take_tty(struct mgr *m, struct job *j, int *fd, struct cerr *e)
 		close(in);
 		return -1;
 	}
+	fdstore_park(m, j->out.fd, FDN_TTY, j->id);
 	return input_set_fd(m, j, in, e);
 }
 

@@ -134,6 +134,8 @@ struct job {
 	struct client *waiter;		/* RUN client awaiting STARTED */
 	bool started, exited, failed, lost, dead;
 	bool hangup;			/* its attached client went: HUP first */
+	bool resync;			/* taken back at a restart: the helper
+					 * has not said yet that it holds it */
 	enum end_reason reason;
 	int pending;			/* stop asked before STARTED: 0, SIGTERM, SIGKILL */
 	uint64_t timeout_ms;
@@ -190,6 +192,9 @@ int job_start(struct mgr *m, struct client *waiter, uint32_t uid,
 void job_link(struct mgr *m, struct job *j);
 int add_pipe(struct mgr *m, struct job *j, struct pipe_src *p, int fd,
 	     uint32_t stream, struct cerr *e);
+/* The job is lost (why: the helper died, or a restart could not take it
+ * back): recorded so once its output is drained. */
+void job_lose(struct mgr *m, struct job *j, const char *why);
 /* Send every follower of l the job's final record. */
 void job_publish_final(struct mgr *m, struct logf *l, const char *id);
 

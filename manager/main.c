@@ -127,10 +127,12 @@ static int find_orphans(struct mgr *m, struct cerr *e)
 		cap *= 2;
 	}
 	/* A reloading predecessor's running jobs are not orphans: they
-	 * are taken over (resume.c). */
+	 * are taken over (resume.c); nor those whose output came back from
+	 * the fd store at a restart (fdstore.c). */
 	int kept = 0;
 	for (int i = 0; i < n; i++)
-		if (!resume_has_job(m, m->orphans[i]))
+		if (!resume_has_job(m, m->orphans[i]) &&
+		    !fdstore_has_job(m, m->orphans[i]))
 			memmove(m->orphans[kept++], m->orphans[i], JOB_ID_LEN + 1);
 	m->norphans = kept;
 	return 0;
@@ -150,7 +152,10 @@ static void orphans_retry(struct mgr *m)
 		if (ls.torn)
 			logmsg("job %s: cut %llu bytes of a torn record off its log",
 			       id, (unsigned long long)ls.torn);
-		if (store_set_lost_found(m->store, id, "corrald restarted",
+		/* Under systemd a job that did not come back from the fd
+		 * store was killed by a stop (docs/restart.md). */
+		if (store_set_lost_found(m->store, id,
+					 m->fds ? "corrald stopped" : "corrald restarted",
 					 (int64_t)ls.last_time_ms, ls.output, ls.whole, &e) < 0) {
 			memmove(m->orphans[kept++], id, JOB_ID_LEN + 1);
 		} else {
@@ -231,6 +236,15 @@ static int self_path(struct mgr *m, struct cerr *e)
 	return m->self_path ? 0 : cerr_sys(e, "path");
 }
 
+/* The helper of a predecessor that crashed or was restarted under
+ * systemd, with its jobs, from the fd store; else a new one. */
+static int take_helper(struct mgr *m, struct cerr *e)
+{
+	int r = fdstore_adopt(m, e);
+
+	return r != 0 ? r : helper_spawn(m, e);
+}
+
 static int setup(struct mgr *m, const char *conf, struct cerr *e)
 {
 	m->helper_fd = m->listen_fd = m->sig_fd = m->timer_fd = m->epfd = -1;
@@ -245,12 +259,13 @@ static int setup(struct mgr *m, const char *conf, struct cerr *e)
 	if (mconf_load(&m->conf, conf, e) < 0 ||
 	    group_gid(m->conf.socket_group, &m->socket_gid, e) < 0 ||
 	    group_gid(m->conf.admin_group, &m->admin_gid, e) < 0 ||
-	    make_dirs(m, e) < 0 || resume_read(m, e) < 0 || self_path(m, e) < 0 ||
+	    make_dirs(m, e) < 0 || resume_read(m, e) < 0 || fdstore_init(m, e) < 0 ||
+	    self_path(m, e) < 0 ||
 	    (m->lock_fd < 0 && lock_state(m, e) < 0) || open_store(m, e) < 0 ||
 	    setup_events(m, e) < 0)
 		return -1;
 	if (m->resume ? resume_adopt(m, e) < 0
-		      : helper_spawn(m, e) < 0 || listen_open(m, e) < 0)
+		      : take_helper(m, e) < 0 || listen_open(m, e) < 0)
 		return -1;
 	logmsg("listening on %s", m->conf.socket);
 	m->prune_at = mono_ms() + 1000;	/* retention: a first pass soon */
@@ -269,6 +284,21 @@ static void begin_stop(struct mgr *m, unsigned sig)
 {
 	if (m->stop_at) {
 		logmsg("signal %u again: stopping now", sig);
+		m->exit_code = 0;
+		return;
+	}
+	if (fdstore_used(m)) {
+		/* systemd's stop and restart are one SIGTERM: the jobs stay
+		 * with the helper, whose link waits in the fd store.  A stop
+		 * empties the store, so the helper reads EOF and kills them;
+		 * the next start records them lost (docs/restart.md). */
+		logmsg("signal %u: exiting; the jobs run on, their fds parked in systemd's store",
+		       sig);
+		if (m->listen_fd >= 0) {
+			close(m->listen_fd);
+			m->listen_fd = -1;
+			listen_unlink(m);
+		}
 		m->exit_code = 0;
 		return;
 	}
@@ -422,7 +452,11 @@ static void shutdown_all(struct mgr *m)
 		listen_unlink(m);
 	}
 	helper_close(m);
-	if (m->store) {
+	/* Parked: the jobs run on; what becomes of them is the next
+	 * corrald's to record. */
+	if (m->store && fdstore_used(m)) {
+		store_close(m->store);
+	} else if (m->store) {
 		if (store_mark_all_lost(m->store, "corrald stopped", now_ms(),
 					&n, &e) < 0)
 			logmsg("%s", e.msg);
@@ -470,6 +504,7 @@ int main(int argc, char **argv)
 		shutdown_all(&m);
 		return 1;
 	}
+	fdstore_ready(&m);
 	run(&m);
 	shutdown_all(&m);
 	mconf_free(&m.conf);

@@ -9,6 +9,7 @@
 
 #include "bounds.h"
 #include "err.h"
+#include "fdnames.h"
 #include "outq.h"
 #include "sched.h"
 #include "store.h"
@@ -243,6 +244,10 @@ struct mgr {
 	char *self_path;	/* the binary the successor is, from the first start */
 	int64_t reload_at;	/* reloading: exec by then (monotonic ms), 0: not */
 	struct resume *resume;	/* handed over by a predecessor, until adopted */
+
+	/* systemd's fd store (fdstore.c); NULL: no NOTIFY_SOCKET */
+	struct fdstore *fds;
+	bool helper_resync;	/* taken back at a restart: JOBS after VERSION */
 };
 
 /* Time: wall clock for records, monotonic for deadlines. */
@@ -315,6 +320,10 @@ void helper_down(struct mgr *m, const char *why);
 void helper_close(struct mgr *m);
 /* Ask the helper its link version (after READY, and after a reload). */
 void hlink_hello(struct mgr *m);
+/* A link to a running helper, handed over (a reload's, or the fd
+ * store's at a restart, where pid is 0: not corrald's child, unknown
+ * until HELD_END); ready: it has sent READY already. */
+int helper_adopt(struct mgr *m, int fd, pid_t pid, bool ready, struct cerr *e);
 
 /* retention.c */
 struct store_pick;
@@ -375,6 +384,39 @@ bool resume_has_job(const struct mgr *m, const char *id);
 /* Start-up, once the store and the loop are there: take over the
  * listener, the helper link, the jobs and the connections. */
 int resume_adopt(struct mgr *m, struct cerr *e);
+/* Checks of an fd handed over (a reload's, the fd store's): open and of
+ * the kind named (CLOEXEC set again); a SOCK_SEQPACKET helper link; a
+ * pty master.  The fd, or -1 with e set. */
+int check_fd(int fd, mode_t kind, const char *what, struct cerr *e);
+int check_link_fd(int fd, struct cerr *e);
+int check_master_fd(int fd, struct cerr *e);
+
+/* fdstore.c: systemd's file descriptor store, so that running jobs
+ * survive a crash or a restart of corrald (docs/restart.md) */
+struct fdstore;
+struct job;
+/* Start-up: NOTIFY_SOCKET, and the fds a restart hands back (LISTEN_*):
+ * checked, by name; unset after use. */
+int fdstore_init(struct mgr *m, struct cerr *e);
+/* Whether SIGTERM leaves the jobs running: the helper link is parked. */
+bool fdstore_used(const struct mgr *m);
+/* Whether job id's output came back from the store. */
+bool fdstore_has_job(const struct mgr *m, const char *id);
+/* Once the store and the loop are there: the helper link and the jobs
+ * taken back (1), or none came back (0). */
+int fdstore_adopt(struct mgr *m, struct cerr *e);
+/* Park fd under its name (FDN_HELPER: the helper link, which replaces
+ * any parked before; id NULL), or let go of a parked one. */
+void fdstore_park(struct mgr *m, int fd, enum fdname_kind kind, const char *id);
+void fdstore_unpark(struct mgr *m, enum fdname_kind kind, const char *id);
+/* READY=1 to systemd, once serving. */
+void fdstore_ready(struct mgr *m);
+/* The re-sync with the helper (helper_link.c): after its VERSION, each
+ * HELD and HELD_END. */
+void fdstore_version(struct mgr *m);
+void fdstore_held(struct mgr *m, const struct wire_msg *msg);
+void fdstore_held_end(struct mgr *m, const struct wire_msg *msg);
+
 /* client.c, for resume.c */
 bool client_at_rest(const struct mgr *m, const struct client *c);
 /* Everyone stops reading requests once at rest (reloading). */

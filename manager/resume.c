@@ -340,16 +340,40 @@ static int state_fd(struct cerr *e)
 	return (int)fd;
 }
 
-/* A handed-over fd is taken only if it is open and of the kind named;
- * CLOEXEC again at once. */
-static int check_fd(int fd, mode_t kind, const char *what, struct cerr *e)
+/* A handed-over fd (a reload's, or the fd store's at a restart) is
+ * taken only if it is open and of the kind named; CLOEXEC again at
+ * once. */
+int check_fd(int fd, mode_t kind, const char *what, struct cerr *e)
 {
 	struct stat st;
 
 	if (fd < 3 || fstat(fd, &st) < 0 || (st.st_mode & S_IFMT) != kind)
-		return cerr_set(e, EBADF, "resume records: %s (fd %d) is not what it should be",
+		return cerr_set(e, EBADF, "handed over: %s (fd %d) is not what it should be",
 				what, fd);
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+}
+
+/* The helper link: a SOCK_SEQPACKET socket. */
+int check_link_fd(int fd, struct cerr *e)
+{
+	int type = 0;
+	socklen_t len = sizeof type;
+
+	if (check_fd(fd, S_IFSOCK, "helper link", e) < 0)
+		return -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET)
+		return cerr_set(e, EBADF, "handed over: fd %d is not a helper link", fd);
+	return fd;
+}
+
+/* A -t job's pty master (only a master answers TIOCGPTN). */
+int check_master_fd(int fd, struct cerr *e)
+{
+	unsigned n;
+
+	if (check_fd(fd, S_IFCHR, "job terminal", e) < 0 || ioctl(fd, TIOCGPTN, &n) < 0)
+		return cerr_set(e, EBADF, "handed over: job terminal (fd %d) is not a pty master", fd);
 	return fd;
 }
 
@@ -428,25 +452,16 @@ static int adopt_listen(struct mgr *m, const struct wire_msg *mg, struct cerr *e
 
 static int adopt_helper(struct mgr *m, const struct wire_msg *mg, struct cerr *e)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &m->helper_ev };
-	int fd, type = 0;
-	socklen_t len = sizeof type;
+	int fd;
 
 	if (!wire_has(mg, F_R_HELPER_FD))
 		return helper_spawn(m, e);	/* it was down: a new one */
-	fd = check_fd((int)wire_u32(mg, F_R_HELPER_FD, 0), S_IFSOCK, "helper link", e);
+	fd = check_link_fd((int)wire_u32(mg, F_R_HELPER_FD, 0), e);
 	if (fd < 0)
 		return -1;
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_SEQPACKET)
-		return cerr_set(e, EBADF, "resume records: fd %d is not a helper link", fd);
-	m->helper_fd = fd;
-	m->helper_pid = (pid_t)wire_u32(mg, F_PID, 0);
 	m->helper_max_jobs = wire_u32(mg, F_MAX_JOBS, 0);
-	m->helper_ready = wire_u32(mg, F_R_FLAGS, 0) & RF_HELPER_READY;
-	m->helper_ev.type = EV_HELPER;
-	if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-		return cerr_sys(e, "epoll");
-	return 0;
+	return helper_adopt(m, fd, (pid_t)wire_u32(mg, F_PID, 0),
+			    wire_u32(mg, F_R_FLAGS, 0) & RF_HELPER_READY, e);
 }
 
 static void take_log(struct logf *l, const struct wire_msg *r)
@@ -509,15 +524,9 @@ static int pipe_fd(const struct wire_msg *r, uint16_t id, struct cerr *e)
 /* -t: a pty master (only a master answers TIOCGPTN). */
 static int master_fd(const struct wire_msg *r, uint16_t id, struct cerr *e)
 {
-	int fd = (int)wire_u32(r, id, 0);
-	unsigned n;
-
 	if (!wire_has(r, id))
 		return -1;
-	if (check_fd(fd, S_IFCHR, "job terminal", e) < 0 ||
-	    ioctl(fd, TIOCGPTN, &n) < 0)
-		return cerr_set(e, EBADF, "resume records: job terminal (fd %d) is not a pty master", fd);
-	return fd;
+	return check_master_fd((int)wire_u32(r, id, 0), e);
 }
 
 /* -i: the write end of the job's stdin pipe. */

@@ -81,7 +81,7 @@ enum stmt_id {
 	ST_OLD_LOGS, ST_LOG_TOTAL, ST_OLDEST_LOGS, ST_USERS_OVER,
 	ST_USER_OLDEST_LOGS, ST_OLD_JOBS, ST_LOG_DELETED, ST_DELETE_JOB,
 	ST_OLD_AUDIT, ST_COUNT_OLD_AUDIT, ST_FINISHED,
-	ST_DEQUEUE, ST_REQUEUE, ST_CANCEL, ST_QUEUED, ST_END_OF,
+	ST_DEQUEUE, ST_REQUEUE, ST_CANCEL, ST_QUEUED, ST_END_OF, ST_TAKEN,
 	ST_SELECT, ST_INSERT, ST_LIST, ST_LIST_UID,
 	ST_COUNT
 };
@@ -170,6 +170,9 @@ static const char *const fixed_sql[] = {
 		      "COALESCE(after_ok, 0) FROM jobs WHERE state = 'queued' "
 		      "ORDER BY created_ms, id",
 	[ST_END_OF] = "SELECT state, exit_code FROM jobs WHERE id = ?1",
+	[ST_TAKEN] = "SELECT uid, state = 'running', COALESCE(timeout_ms, 0), "
+		     "COALESCE(started_ms, 0), COALESCE(priority, 0) FROM jobs "
+		     "WHERE id = ?1 AND state IN ('starting', 'running')",
 #undef FINISHED
 #undef END_AT
 	/* ?3 uid (-1: any), ?4 action (NULL: any), ?5 since. */
@@ -1109,6 +1112,27 @@ int store_end_of(struct store *s, const char *id,
 	copy_col(st, 0, state, STATE_LEN_MAX + 1);
 	*exit_code = sqlite3_column_type(st, 1) == SQLITE_NULL ? -1
 		     : sqlite3_column_int(st, 1);
+	finish(st);
+	return 0;
+}
+
+int store_taken(struct store *s, const char *id, struct taken_row *t,
+		struct cerr *e)
+{
+	sqlite3_stmt *st = s->st[ST_TAKEN];
+	int r;
+
+	bind_text(st, 1, id);
+	r = step_row(s, st, "job row", e);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return cerr_set(e, ENOENT, "no starting or running job %s", id);
+	t->uid = (uint32_t)sqlite3_column_int64(st, 0);
+	t->running = sqlite3_column_int(st, 1) != 0;
+	t->timeout_ms = (uint64_t)sqlite3_column_int64(st, 2);
+	t->started_ms = sqlite3_column_int64(st, 3);
+	t->priority = (uint32_t)sqlite3_column_int64(st, 4);
 	finish(st);
 	return 0;
 }

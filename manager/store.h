@@ -146,6 +146,18 @@ int store_by_name(struct store *s, const char *name, uint32_t uid,
 		  bool unfinished, char (*ids)[JOB_ID_LEN + 1], int max, int *n,
 		  struct cerr *e);
 
+/* A starting or running job's row, for the jobs whose pipes came back
+ * from systemd's fd store at a restart (fdstore.c); -1 with ENOENT if
+ * there is none. */
+struct taken_row {
+	uint32_t uid, priority;
+	bool running;
+	uint64_t timeout_ms;
+	int64_t started_ms;
+};
+int store_taken(struct store *s, const char *id, struct taken_row *t,
+		struct cerr *e);
+
 /* The job's state; -1 with ENOENT if there is no such row. */
 int store_state(struct store *s, const char *id,
 		char state[STATE_LEN_MAX + 1], struct cerr *e);

@@ -1947,6 +1947,49 @@ static void test_reexec_forged_state(void **state)
 	waitpid(victim, NULL, 0);
 }
 
+/* JOBS (a restarted corrald's re-sync): one HELD per job the helper
+ * holds, with its pid and what it knows (started; exited), then
+ * HELD_END with the helper's pid; asking changes nothing (the job runs
+ * on and its end comes as before).  A JOBS with a field the table does
+ * not give it is refused, and the helper serves on. */
+static void test_jobs_lists_held(void **state)
+{
+	struct fx *f = *state;
+	struct wire_out o;
+	struct wire_msg m;
+	struct cerr e;
+	struct job j;
+
+	assert_int_equal(hello(&f->h), HELPER_LINK_VERSION);
+	start_sleeper(&f->h, &j, "trap-term", "5");
+	wire_out_init(&o, &proto_helper_req, H_JOBS);
+	assert_int_equal(wire_out_finish(&o, &e), 0);
+	assert_int_equal(wire_send_packet(f->h.sock, &o, &e), 0);
+	wire_out_free(&o);
+	assert_int_equal(helper_next(&f->h, TBIT(H_HELD), NULL, &j, WAIT_MS, &m), 1);
+	assert_string_equal(wire_str(&m, F_JOB_ID), j.id);
+	assert_int_equal(wire_u32(&m, F_PID, 0), j.pid);
+	assert_int_equal(wire_u32(&m, F_R_FLAGS, 0), RF_STARTED);
+	wire_msg_free(&m);
+	assert_int_equal(helper_next(&f->h, TBIT(H_HELD_END), NULL, &j, WAIT_MS, &m), 1);
+	assert_int_equal(wire_u32(&m, F_PID, 0), (uint32_t)f->h.pid);
+	wire_msg_free(&m);
+	/* A field JOBS has none of: refused whole. */
+	wire_out_init(&o, &proto_helper_req, H_JOBS);
+	wire_put_str(&o, F_JOB_ID, j.id);
+	out_seal(&o);
+	assert_int_equal(wire_send_packet(f->h.sock, &o, &e), 0);
+	wire_out_free(&o);
+	assert_int_equal(helper_next(&f->h, TBIT(H_ERROR), NULL, &j, WAIT_MS, &m), 1);
+	wire_msg_free(&m);
+	send_signal(&f->h, j.id, SIGTERM);
+	if (job_await_exit(&f->h, &j, WAIT_MS) != 1)
+		fail_msg("no EXITED after JOBS");
+	assert_int_equal(WEXITSTATUS(j.wstatus), 5);
+	job_close(&j);
+	still_serving(&f->h);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_default, fx_teardown)
 #define TN(fn) cmocka_unit_test_setup_teardown(fn, fx_none, fx_teardown)
 
@@ -2005,6 +2048,7 @@ int main(void)
 		TN(test_manager_cannot_migrate),
 		T(test_one_helper_per_base),
 		T(test_reexec_keeps_jobs),
+		T(test_jobs_lists_held),
 		T(test_reexec_bad_policy),
 		TN(test_reexec_forged_state),
 		T(test_start_latency),

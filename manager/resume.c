@@ -50,7 +50,8 @@ static int put_mgr(struct mgr *m, int sfd, struct cerr *e)
 	wire_put_u64(&o, F_R_INO, (uint64_t)m->socket_ino);
 	if (m->helper_fd >= 0) {
 		wire_put_u32(&o, F_R_HELPER_FD, (uint32_t)m->helper_fd);
-		wire_put_u32(&o, F_PID, (uint32_t)m->helper_pid);
+		if (m->helper_pid > 0)	/* 0: taken back at a restart, not said yet */
+			wire_put_u32(&o, F_PID, (uint32_t)m->helper_pid);
 		if (m->helper_max_jobs)
 			wire_put_u32(&o, F_MAX_JOBS, m->helper_max_jobs);
 		wire_put_u32(&o, F_R_FLAGS, m->helper_ready ? RF_HELPER_READY : 0);

@@ -14,6 +14,10 @@
 # such directory at a time) and a cgroup base under the cgroup2 mount.
 # CORRAL_CORRALD runs that corrald binary instead of the build's (a
 # reload execs the file at that path again: tests swap it).
+# CORRAL_FDSTORE=1 runs corrald under tests/integration/fdstore.py, a
+# stand-in for systemd's fd store that starts it again when it dies (with
+# the fds it parked); stop then empties the store first, as systemctl
+# stop does.
 # CORRAL_MAX_JOBS is the helper's max_jobs, which corrald's queue follows
 # (the global running cap); CORRAL_USER_MAX_JOBS corrald's per-user one.
 # CORRAL_POLICY_EXTRA=FILE appends FILE's text to the test helper.conf
@@ -42,14 +46,23 @@ cgroup2_mount() {
 # group as a supplementary one for the socket) and wait for its socket.
 launch() {
 	dir=$1 mgr=$2 mgrp=$3
-	rm -f "$dir/run/corral.sock"
-	${netns:+nsenter --net=/run/netns/$netns} setpriv --reuid="$mgr" --regid="$mgrp" --init-groups --inh-caps=-all \
-		"${CORRAL_CORRALD:-$build/corrald}" -c "$dir/corrald.conf" >>"$dir/corrald.log" 2>&1 </dev/null &
-	echo $! >"$dir/corrald.pid"
+	rm -f "$dir/run/corral.sock" "$dir/corrald.pid"
+	if [ -n "$fdstore" ]; then
+		# A stand-in for systemd's fd store, which also starts corrald
+		# again when it dies, and writes its pid to corrald.pid.
+		python3 "$top/tests/integration/fdstore.py" "$dir" -- \
+			setpriv --reuid="$mgr" --regid="$mgrp" --init-groups --inh-caps=-all \
+			"${CORRAL_CORRALD:-$build/corrald}" -c "$dir/corrald.conf" >>"$dir/corrald.log" 2>&1 </dev/null &
+		echo $! >"$dir/fdstore.pid"
+	else
+		${netns:+nsenter --net=/run/netns/$netns} setpriv --reuid="$mgr" --regid="$mgrp" --init-groups --inh-caps=-all \
+			"${CORRAL_CORRALD:-$build/corrald}" -c "$dir/corrald.conf" >>"$dir/corrald.log" 2>&1 </dev/null &
+		echo $! >"$dir/corrald.pid"
+	fi
 	i=0
 	while [ ! -S "$dir/run/corral.sock" ]; do
 		i=$((i + 1))
-		if [ $i -gt 100 ] || ! kill -0 "$(cat "$dir/corrald.pid")" 2>/dev/null; then
+		if [ $i -gt 100 ] || ! kill -0 "$(cat "$dir/corrald.pid" 2>/dev/null || cat "$dir/fdstore.pid")" 2>/dev/null; then
 			cat "$dir/corrald.log" >&2
 			return 1
 		fi
@@ -91,6 +104,7 @@ start() {
 	sfx=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 	mgr=crl-m-$sfx mgrp=crl-g-$sfx ugrp=crl-u-$sfx agrp=crl-a-$sfx
 	netns=${CORRAL_NETNS:-}
+	fdstore=${CORRAL_FDSTORE:-}
 	if [ -n "$netns" ] && [ ! -e "/run/netns/$netns" ]; then
 		die "no network namespace $netns (ip netns add $netns)"
 	fi
@@ -109,6 +123,7 @@ agrp=$agrp
 cgbase=/corral-$sfx
 mnt=$mnt
 netns=${CORRAL_NETNS:-}
+fdstore=${CORRAL_FDSTORE:-}
 ENV
 	mkdir -m 0755 -p "$policy_dir"
 	echo "$dir" >"$policy_dir/owner"
@@ -161,6 +176,14 @@ stop() {
 	dir=$1
 	[ -f "$dir/instance.env" ] || die "$dir is not an instance directory"
 	. "$dir/instance.env"
+	if [ -n "${fdstore:-}" ] && [ -f "$dir/fdstore.pid" ]; then
+		# "systemctl stop": the store is emptied, then corrald stopped.
+		pid=$(cat "$dir/fdstore.pid")
+		kill -USR1 "$pid" 2>/dev/null || true
+		i=0
+		while kill -0 "$pid" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+		kill -9 "$pid" 2>/dev/null || true
+	fi
 	if [ -f "$dir/corrald.pid" ]; then
 		pid=$(cat "$dir/corrald.pid")
 		kill "$pid" 2>/dev/null || true

@@ -1446,6 +1446,8 @@ fi
 
 # --- reloads and restarts: an instance of their own (own file) -------------
 . "$top/tests/integration/t_restart.sh"
+# --- a crash or a restart under the fd store: an instance of their own -----
+. "$top/tests/integration/t_crash.sh"
 
 # --- the start path's savings: an instance of their own (own file) --------
 . "$top/tests/integration/t_perf.sh"

@@ -1,0 +1,95 @@
+# shellcheck shell=bash
+# Sourced by run.sh: running jobs survive a crash (kill -9) and a restart
+# (SIGTERM, then started again) of corrald under systemd's fd store
+# (docs/restart.md), here tests/integration/fdstore.py standing in for
+# systemd, which is not pid 1 on this host.  Its own instance, "crash".
+
+CORRAL_FDSTORE=1 start_instance crash
+
+# A job that prints c0..c(N-1), one line each 20 ms, then exits CODE.
+cr_counter() { echo "i=0; while [ \$i -lt $1 ]; do echo c\$i; i=\$((i+1)); sleep 0.02; done; exit $2"; }
+cr_counted() { seq 0 $(($1 - 1)) | sed 's/^/c/'; }
+cr_pid() { cat "$dir/corrald.pid" 2>/dev/null; }
+cr_running() { [ "$(field "$1" state)" = running ]; }
+# corrald was started again (another pid) and serves.
+cr_back() { [ -n "$(cr_pid)" ] && [ "$(cr_pid)" != "$1" ] && cr "$uA" whoami >/dev/null 2>&1; }
+
+# kill -9 or SIGTERM (a restart: fdstore.py starts it again, as
+# Restart= does) of corrald while a job prints a counter, with a
+# follower, an attached run and a wait: the job runs on (same process),
+# every client gets every line once and the right exit code.
+t_crash_resume() {
+	local how=$1 sig=$2 n=200 id jpid jpid2 old t0 t1 frc wrc arc
+	id=$(cr "$uA" run -d -- sh -c "$(cr_counter $n 6)")
+	cr "$uA" logs -f "$id" >"$work/cr.$how.f" 2>"$work/cr.$how.f.err" &
+	local fpid=$!
+	cr "$uA" wait "$id" >/dev/null 2>"$work/cr.$how.w.err" &
+	local wpid=$!
+	cr "$uB" run -q -- sh -c "$(cr_counter $n 7)" >"$work/cr.$how.att" 2>"$work/cr.$how.att.err" &
+	local apid=$!
+	sleep 1
+	jpid=$(field "$id" pid)
+	old=$(cr_pid)
+	t0=$(now_ns)
+	kill "-$sig" "$old"
+	wait_for 10 cr_back "$old"
+	t1=$(now_ns)
+	jpid2=$(field "$id" pid)
+	expect "crash_${how}_job_runs_on" "job pid $jpid -> $jpid2, alive: $(kill -0 "$jpid" 2>&1 && echo yes); state $(field "$id" state); log: $(tail -n 4 "$dir/corrald.log" | tr '\n' '|')" \
+		sh -c '[ -n "$1" ] && [ "$1" = "$2" ] && kill -0 "$1" && [ "$3" = running ]' _ "$jpid" "$jpid2" "$(field "$id" state)"
+	wait "$apid"; arc=$?
+	wait "$fpid"; frc=$?
+	wait "$wpid"; wrc=$?
+	expect "crash_${how}_follower_every_line_once" "follower: $(wc -l <"$work/cr.$how.f") lines, rc $frc; $(head -c 300 "$work/cr.$how.f.err")" \
+		cmp -s "$work/cr.$how.f" <(cr_counted $n)
+	expect "crash_${how}_attached_run" "exit $arc (want 7), $(wc -l <"$work/cr.$how.att") lines; $(head -c 300 "$work/cr.$how.att.err" | tr '\n' '|')" \
+		sh -c '[ "$1" = 7 ] && cmp -s "$2" "$3"' _ "$arc" "$work/cr.$how.att" <(cr_counted $n)
+	expect "crash_${how}_wait_exit_code" "wait exit $wrc (want 6); state $(field "$id" state)/$(field "$id" exit_code); $(head -c 200 "$work/cr.$how.w.err")" \
+		sh -c '[ "$1" = 6 ] && [ "$2" = exited ]' _ "$wrc" "$(field "$id" state)"
+	echo "# crash ($how): corrald serving again $(((t1 - t0) / 1000000)) ms after the signal (fdstore.py restarts it after 100 ms)"
+}
+
+# A job that ends while corrald is down (stopped with SIGSTOP, then
+# killed): its EXITED waits in the parked link, its output in its pipe;
+# the next corrald records its end and exit code.
+t_crash_ends_while_down() {
+	local id old wrc
+	id=$(cr "$uA" run -d -- sh -c 'echo before; sleep 0.5; echo after; exit 9')
+	wait_for 5 grep -q before "$dir/state/logs/$id.log"
+	old=$(cr_pid)
+	kill -STOP "$old"
+	sleep 1.2
+	kill -9 "$old"
+	wait_for 10 cr_back "$old"
+	cr "$uA" wait "$id" >/dev/null 2>&1
+	wrc=$?
+	expect crash_job_ended_while_down "wait $wrc (want 9); $(field "$id" state)/$(field "$id" exit_code); logs: $(cr "$uA" logs "$id" 2>&1 | tr '\n' ' ')" \
+		sh -c '[ "$1" = 9 ] && [ "$2" = exited ] && [ "$3" = "before after " ]' _ "$wrc" "$(field "$id" state)" "$(cr "$uA" logs "$id" 2>&1 | tr '\n' ' ')"
+}
+
+# "systemctl stop": the store is emptied (the helper reads EOF on its
+# link and kills every job), corrald gets SIGTERM.  No job process and
+# no job cgroup is left; the next start records the job lost, "corrald
+# stopped".
+t_crash_stop() {
+	local id jpid spid env
+	id=$(cr "$uA" run -d -- sleep 100)
+	wait_for 5 cr_running "$id"
+	jpid=$(field "$id" pid)
+	spid=$(cat "$dir/fdstore.pid")
+	kill -USR1 "$spid"
+	wait_for 10 sh -c '! kill -0 "$1" 2>/dev/null' _ "$spid"
+	wait_for 10 sh -c '! kill -0 "$1" 2>/dev/null && [ -z "$(find "$2" -mindepth 2 -type d 2>/dev/null)" ]' \
+		_ "$jpid" "$mnt$cgbase/jobs"
+	expect crash_stop_leaves_nothing "job pid $jpid alive: $(kill -0 "$jpid" 2>/dev/null && echo yes || echo no); job cgroups: $(find "$mnt$cgbase/jobs" -mindepth 2 -type d 2>/dev/null | tr '\n' ' ')" \
+		sh -c '! kill -0 "$1" 2>/dev/null && [ -z "$(find "$2" -mindepth 2 -type d 2>/dev/null)" ]' _ "$jpid" "$mnt$cgbase/jobs"
+	env=$("$inst" restart "$dir") && eval "$env"
+	expect crash_stop_recorded_at_next_start "state $(field "$id" state), error \"$(field "$id" error)\"" \
+		sh -c '[ "$1" = lost ] && [ "$2" = "corrald stopped" ]' _ "$(field "$id" state)" "$(field "$id" error)"
+}
+
+t_crash_resume kill9 KILL
+t_crash_resume restart TERM
+t_crash_ends_while_down
+t_crash_stop
+stop_instance

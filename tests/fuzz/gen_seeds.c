@@ -54,8 +54,16 @@ static void fill(struct wire_out *o, const struct wire_proto *p, uint16_t t)
 			wire_put_u32(o, F_PID, 4242);
 	} else if (h && (t == H_HELLO || t == H_VERSION)) {
 		wire_put_u32(o, F_R_LINK_VERSION, HELPER_LINK_VERSION);
-	} else if (h && t == H_REEXEC) {
+	} else if (h && (t == H_REEXEC || t == H_JOBS)) {
 		/* no fields */
+	} else if (h && t == H_HELD) {
+		wire_put_str(o, F_JOB_ID, JOB);
+		wire_put_u32(o, F_PID, 4242);
+		wire_put_u32(o, F_R_FLAGS, RF_STARTED | RF_EXITED);
+		wire_put_u32(o, F_WSTATUS, 0x100);
+	} else if (h && t == H_HELD_END) {
+		wire_put_u32(o, F_PID, 1);
+		wire_put_u32(o, F_MAX_JOBS, 64);
 	} else if (h && t == H_READY) {
 		wire_put_u32(o, F_PID, 1);
 		wire_put_u32(o, F_MAX_JOBS, 64);

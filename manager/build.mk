@@ -4,7 +4,7 @@ MANAGER_SRC := manager/main.c manager/config.c manager/client.c \
 	manager/logfile.c manager/env.c manager/retention.c \
 	manager/store.c manager/outq.c manager/util.c manager/queue.c \
 	manager/sched.c manager/resume.c manager/input.c \
-	manager/fdstore.c
+	manager/fdstore.c manager/peek.c
 MANAGER_GEN := $(BUILD)/manager/schema_sql.c
 MANAGER_OBJ := $(MANAGER_SRC:%.c=$(BUILD)/%.o) $(MANAGER_GEN:.c=.o)
 # What the request layer needs without sockets (unit tests, fuzzing).
@@ -52,3 +52,9 @@ $(BUILD)/tests/unit/test_sched: $(BUILD)/tests/unit/test_sched.o \
 FUZZ_EXTRA_fuzz_manager_request := manager/req.c manager/store.c manager/env.c \
 	manager/outq.c manager/util.c $(MANAGER_GEN)
 FUZZ_LIBS_fuzz_manager_request := $(MANAGER_LIBS)
+
+# Peeking at a pipe (tee, then drop once logged): alone.
+$(BUILD)/tests/unit/test_peek.o: CPPFLAGS += -Imanager
+$(BUILD)/tests/unit/test_peek: $(BUILD)/tests/unit/test_peek.o \
+		$(BUILD)/manager/peek.o $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka

@@ -26,6 +26,7 @@
 
 #include "cleanup.h"
 #include "job.h"
+#include "peek.h"
 #include "proto.h"
 
 /* A job whose fds came back: -1 where none did. */
@@ -43,6 +44,7 @@ struct fdstore {
 	struct taken *jobs;	/* taken back, sorted by id, until adopted */
 	size_t njobs, cap;
 	unsigned dropped;	/* fds closed at the take-back */
+	struct peek peek;	/* job output read only once logged */
 };
 
 /* --- talking to systemd ---------------------------------------------- */
@@ -299,6 +301,7 @@ int fdstore_init(struct mgr *m, struct cerr *e)
 	if (!s)
 		return cerr_sys(e, "fd store");
 	s->sock = s->helper = -1;
+	s->peek = (struct peek)PEEK_INIT;
 	m->fds = s;
 	if (notify_open(s, path, e) < 0)
 		return -1;
@@ -494,4 +497,31 @@ void fdstore_held_end(struct mgr *m, const struct wire_msg *msg)
 	/* Its end was read and died with the predecessor. */
 	lose_unsynced(m, "corrald restarted; the helper no longer held the job", false);
 	logmsg("re-synced with the helper (pid %d)", (int)m->helper_pid);
+}
+
+/* --- the byte at the crash ------------------------------------------------- */
+
+/* With the store in use, a job pipe's bytes are consumed only once the
+ * log holds them (peek.c): a kill -9 between the two repeats that chunk
+ * after the restart instead of losing it; at SIGTERM the loop is between
+ * events, so nothing repeats.  Without the store no corrald comes back
+ * to read the pipe; a -t job's pty master is no pipe: read as before. */
+ssize_t fdstore_peek(struct mgr *m, int fd, bool is_pipe, uint8_t *buf, size_t cap)
+{
+	ssize_t n;
+
+	if (!is_pipe || !fdstore_used(m))
+		return read(fd, buf, cap);
+	n = peek_pipe(&m->fds->peek, fd, buf, cap);
+	if (n < 0 && errno == EINVAL)
+		return read(fd, buf, cap);
+	return n;
+}
+
+void fdstore_drop(struct mgr *m, int fd, bool is_pipe, size_t n)
+{
+	if (!is_pipe || !fdstore_used(m))
+		return;		/* read() consumed them already */
+	if (peek_drop(&m->fds->peek, fd, n) < 0)
+		logmsg("fd store: could not drop %zu logged bytes from a job pipe: %m", n);
 }

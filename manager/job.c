@@ -174,10 +174,14 @@ void job_pipe_event(struct mgr *m, struct ev *ev, uint32_t events)
 
 	if (j->dead || p->fd < 0)
 		return;
+	bool is_pipe = pipe_kind(j, p) != FDN_TTY;
+
 	for (int i = 0; i < READS_PER_EVENT; i++) {
-		ssize_t n = read(p->fd, buf, sizeof buf);
+		/* Parked: consumed only once logged (fdstore.c). */
+		ssize_t n = fdstore_peek(m, p->fd, is_pipe, buf, sizeof buf);
 		if (n > 0) {
 			logf_output(m, j->log, p->stream, buf, (size_t)n);
+			fdstore_drop(m, p->fd, is_pipe, (size_t)n);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)

@@ -409,6 +409,11 @@ int fdstore_adopt(struct mgr *m, struct cerr *e);
  * any parked before; id NULL), or let go of a parked one. */
 void fdstore_park(struct mgr *m, int fd, enum fdname_kind kind, const char *id);
 void fdstore_unpark(struct mgr *m, enum fdname_kind kind, const char *id);
+/* Read a job's output (up to cap) without consuming it from a pipe
+ * while the store is in use; fdstore_drop consumes it once it is
+ * logged.  As read(2) otherwise. */
+ssize_t fdstore_peek(struct mgr *m, int fd, bool is_pipe, uint8_t *buf, size_t cap);
+void fdstore_drop(struct mgr *m, int fd, bool is_pipe, size_t n);
 /* READY=1 to systemd, once serving. */
 void fdstore_ready(struct mgr *m);
 /* The re-sync with the helper (helper_link.c): after its VERSION, each

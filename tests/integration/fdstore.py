@@ -14,7 +14,11 @@ started again with the stored fds at 3, 4, ... and LISTEN_FDS,
 LISTEN_FDNAMES and LISTEN_PID (set in the child, after the fork), in
 reverse order of storing (systemd's order is not the stored one either).
 SIGUSR1 is "systemctl stop": every stored fd is closed, then COMMAND gets
-SIGTERM, and this process exits once it is gone.  COMMAND's pid is kept
+SIGTERM, and this process exits once it is gone.  SIGUSR2 makes the store
+do what a test says in DIR/fdstore.ctl, a line each: "forget TEXT" closes
+every stored fd whose name holds TEXT; "inject NAME pipe" stores the read
+end of a new pipe (its write end closed) as NAME, "inject NAME null"
+/dev/null: what corrald must sort out when it takes them back.  COMMAND's pid is kept
 in DIR/corrald.pid; a line per start goes to stderr.
 """
 import ctypes
@@ -117,6 +121,22 @@ class Store:
             os.close(fd)
         return True
 
+    def control(self):
+        with open(os.path.join(self.dir, "fdstore.ctl")) as f:
+            for line in f:
+                w = line.split()
+                if len(w) == 2 and w[0] == "forget":
+                    for name, fd in [x for x in self.fds if w[1] in x[0]]:
+                        os.close(fd)
+                    self.fds = [x for x in self.fds if w[1] not in x[0]]
+                elif len(w) == 3 and w[0] == "inject" and w[2] == "pipe":
+                    r, wr = os.pipe()
+                    os.close(wr)
+                    self.fds.append((w[1], r))
+                elif len(w) == 3 and w[0] == "inject" and w[2] == "null":
+                    self.fds.append((w[1], os.open("/dev/null", os.O_RDONLY)))
+        log("did %s" % os.path.join(self.dir, "fdstore.ctl"))
+
     def stop(self):
         for _, fd in self.fds:
             os.close(fd)
@@ -152,13 +172,19 @@ def main():
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     st = Store(sys.argv[1], sys.argv[3:])
-    stop = []
+    stop, ctl = [], []
     signal.signal(signal.SIGUSR1, lambda *_: stop.append(1))
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    signal.signal(signal.SIGUSR2, lambda *_: ctl.append(1))
     st.start()
     while True:
         if stop and not st.stopping:
             st.stop()
+        while st.message():
+            pass
+        if ctl:
+            ctl.clear()
+            st.control()
         if st.stopping and not st.pid:
             sys.exit(0)
         while st.message():

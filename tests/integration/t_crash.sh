@@ -67,6 +67,42 @@ t_crash_ends_while_down() {
 		sh -c '[ "$1" = 9 ] && [ "$2" = exited ] && [ "$3" = "before after " ]' _ "$wrc" "$(field "$id" state)" "$(cr "$uA" logs "$id" 2>&1 | tr '\n' ' ')"
 }
 
+# What comes back is checked against the helper's own word (JOBS): a
+# job whose output did not come back (the store "forgot" it) is killed
+# and recorded lost; a job whose pipe came back but that the helper does
+# not hold (a row made running by hand, a pipe injected under its name)
+# is recorded lost; an fd under a name corrald never parks, or of the
+# wrong kind, is closed and logged.
+t_crash_resync() {
+	local id1 jpid old ghost bogus now
+	id1=$(cr "$uA" run -d -- sleep 100)
+	wait_for 5 cr_running "$id1"
+	jpid=$(field "$id1" pid)
+	ghost=$(cat /proc/sys/kernel/random/uuid)
+	bogus=$(cat /proc/sys/kernel/random/uuid)
+	now=$(($(now_ns) / 1000000))
+	sql "INSERT INTO jobs (id, uid, state, argv, cwd, created_ms, started_ms) VALUES ('$ghost', $uidA, 'running', X'7300', '/', $now, $now)"
+	printf 'forget %s\ninject out-%s pipe\ninject err-%s null\ninject bogus-name pipe\n' \
+		"$id1" "$ghost" "$bogus" >"$dir/fdstore.ctl"
+	kill -USR2 "$(cat "$dir/fdstore.pid")"
+	wait_for 5 grep -q "did $dir/fdstore.ctl" "$dir/corrald.log"
+	old=$(cr_pid)
+	kill -9 "$old"
+	wait_for 10 cr_back "$old"
+	wait_for 5 sh -c '! kill -0 "$1" 2>/dev/null' _ "$jpid"
+	wait_for 10 grep -q "re-synced with the helper" "$dir/corrald.log"
+	wait_for 5 sh -c '[ "$(setpriv --reuid="$1" --regid="$2" --init-groups sqlite3 -cmd ".timeout 5000" "$3" "SELECT state FROM jobs WHERE id = '"'"'$4'"'"'")" = lost ]' \
+		_ "$mgr" "$mgrp" "$db" "$ghost"
+	expect crash_resync_kills_job_without_output "job $id1 (pid $jpid) alive: $(kill -0 "$jpid" 2>/dev/null && echo yes || echo no); state $(field "$id1" state) \"$(field "$id1" error)\"; log: $(grep "$id1" "$dir/corrald.log" | tail -n 2 | tr '\n' '|')" \
+		sh -c '! kill -0 "$1" 2>/dev/null && [ "$2" = lost ] && grep -q "held by the helper, but its output did not come back" "$3"' \
+		_ "$jpid" "$(field "$id1" state)" "$dir/corrald.log"
+	expect crash_resync_loses_job_helper_lacks "state $(field "$ghost" state) \"$(field "$ghost" error)\"" \
+		sh -c '[ "$1" = lost ] && [ "$2" = "corrald restarted; the helper no longer held the job" ]' \
+		_ "$(field "$ghost" state)" "$(field "$ghost" error)"
+	expect crash_resync_closes_bad_fds "log: $(grep 'not taken back' "$dir/corrald.log" | tail -n 3 | tr '\n' '|')" \
+		sh -c 'grep -q "not a name corrald parks" "$1" && grep -q "job output (fd [0-9]*) is not what it should be" "$1"' _ "$dir/corrald.log"
+}
+
 # "systemctl stop": the store is emptied (the helper reads EOF on its
 # link and kills every job), corrald gets SIGTERM.  No job process and
 # no job cgroup is left; the next start records the job lost, "corrald
@@ -91,5 +127,6 @@ t_crash_stop() {
 t_crash_resume kill9 KILL
 t_crash_resume restart TERM
 t_crash_ends_while_down
+t_crash_resync
 t_crash_stop
 stop_instance

@@ -356,7 +356,8 @@ static int adopt_job(struct mgr *m, struct taken *t, struct cerr *e)
 	/* -t: the terminal stays the job's, but nobody types to it now: the
 	 * connection that fed it died with corrald (-i: the stdin pipe's
 	 * write end was not parked, so the job reads EOF). */
-	j->in.tty = t->tty >= 0;
+	if (t->tty >= 0 && input_resume(m, j, -1, RF_TTY | RF_IN_EOF, NULL, 0, e) < 0)
+		logmsg("job %s: %s", t->id, e->msg);
 	j->resync = true;
 	job_link(m, j);
 	if ((out >= 0 && add_pipe(m, j, &j->out, out, STREAM_STDOUT, e) < 0) ||

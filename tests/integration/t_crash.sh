@@ -10,6 +10,7 @@ CORRAL_FDSTORE=1 start_instance crash
 cr_counter() { echo "i=0; while [ \$i -lt $1 ]; do echo c\$i; i=\$((i+1)); sleep 0.02; done; exit $2"; }
 cr_counted() { seq 0 $(($1 - 1)) | sed 's/^/c/'; }
 cr_pid() { cat "$dir/corrald.pid" 2>/dev/null; }
+cr_logged() { cr "$uA" logs "$1" 2>&1 | grep -q -- "$2"; }
 cr_running() { [ "$(field "$1" state)" = running ]; }
 # corrald was started again (another pid) and serves.
 cr_back() { [ -n "$(cr_pid)" ] && [ "$(cr_pid)" != "$1" ] && cr "$uA" whoami >/dev/null 2>&1; }
@@ -65,6 +66,27 @@ t_crash_ends_while_down() {
 	wrc=$?
 	expect crash_job_ended_while_down "wait $wrc (want 9); $(field "$id" state)/$(field "$id" exit_code); logs: $(cr "$uA" logs "$id" 2>&1 | tr '\n' ' ')" \
 		sh -c '[ "$1" = 9 ] && [ "$2" = exited ] && [ "$3" = "before after " ]' _ "$wrc" "$(field "$id" state)" "$(cr "$uA" logs "$id" 2>&1 | tr '\n' ' ')"
+}
+
+# A -t job (its pty master parked as tty-<id>) runs on through a kill -9
+# and a reload after it (the master then goes across in the reload's
+# record as a terminal whose input has ended): every line is logged, the
+# exit code is right.
+t_crash_tty() {
+	local old wrc
+	script -qec "setpriv --reuid=$uA --regid=nogroup --init-groups env CORRAL_SOCKET=$CORRAL_SOCKET $corral run -q -t --name crtty -- sh -c 'i=0; while [ \$i -lt 80 ]; do echo t\$i; i=\$((i+1)); sleep 0.03; done; exit 5'" /dev/null </dev/null >/dev/null 2>&1 &
+	local spid=$!
+	wait_for 5 cr_logged crtty t5
+	old=$(cr_pid)
+	kill -9 "$old"
+	wait_for 10 cr_back "$old"
+	kill -HUP "$(cr_pid)"
+	cr "$uA" wait crtty >/dev/null 2>&1
+	wrc=$?
+	kill "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+	expect crash_tty_job_runs_on "wait $wrc (want 5); $(cr "$uA" status crtty 2>&1 | grep -E 'state|error' | tr '\n' ' '); log: $(cr "$uA" logs crtty 2>&1 | tr -d '\r' | tr '\n' ' ' | head -c 300)" \
+		sh -c '[ "$1" = 5 ] && [ "$2" = "$3" ]' _ "$wrc" "$(cr "$uA" logs crtty 2>&1 | tr -d '\r')" "$(seq 0 79 | sed 's/^/t/')"
 }
 
 # What comes back is checked against the helper's own word (JOBS): a
@@ -127,6 +149,7 @@ t_crash_stop() {
 t_crash_resume kill9 KILL
 t_crash_resume restart TERM
 t_crash_ends_while_down
+t_crash_tty
 t_crash_resync
 t_crash_stop
 stop_instance

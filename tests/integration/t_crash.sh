@@ -74,7 +74,12 @@ t_crash_ends_while_down() {
 # exit code is right.
 t_crash_tty() {
 	local old wrc
-	script -qec "setpriv --reuid=$uA --regid=nogroup --init-groups env CORRAL_SOCKET=$CORRAL_SOCKET $corral run -q -t --name crtty -- sh -c 'i=0; while [ \$i -lt 80 ]; do echo t\$i; i=\$((i+1)); sleep 0.03; done; exit 5'" /dev/null </dev/null >/dev/null 2>&1 &
+	# The terminal's input never ends (an EOF from /dev/null would be
+	# typed into the job and echoed into its output).
+	mkfifo "$work/cr.tty.in"
+	sleep 60 >"$work/cr.tty.in" &
+	local hold=$!
+	script -qec "setpriv --reuid=$uA --regid=nogroup --init-groups env CORRAL_SOCKET=$CORRAL_SOCKET $corral run -q -t --name crtty -- sh -c 'i=0; while [ \$i -lt 80 ]; do echo t\$i; i=\$((i+1)); sleep 0.03; done; exit 5'" /dev/null <"$work/cr.tty.in" >/dev/null 2>&1 &
 	local spid=$!
 	wait_for 5 cr_logged crtty t5
 	old=$(cr_pid)
@@ -83,8 +88,8 @@ t_crash_tty() {
 	kill -HUP "$(cr_pid)"
 	cr "$uA" wait crtty >/dev/null 2>&1
 	wrc=$?
-	kill "$spid" 2>/dev/null
-	wait "$spid" 2>/dev/null
+	kill "$spid" "$hold" 2>/dev/null
+	wait "$spid" "$hold" 2>/dev/null
 	expect crash_tty_job_runs_on "wait $wrc (want 5); $(cr "$uA" status crtty 2>&1 | grep -E 'state|error' | tr '\n' ' '); log: $(cr "$uA" logs crtty 2>&1 | tr -d '\r' | tr '\n' ' ' | head -c 300)" \
 		sh -c '[ "$1" = 5 ] && [ "$2" = "$3" ]' _ "$wrc" "$(cr "$uA" logs crtty 2>&1 | tr -d '\r')" "$(seq 0 79 | sed 's/^/t/')"
 }

@@ -17,6 +17,7 @@
 				 * at most one per job it cannot write yet */
 #define CPU_PERIOD_USEC 100000	/* the cpu.max period corral writes */
 #define GROUPS_MAX 65536	/* supplementary groups of one user */
+#define GRACE_MS_MAX (3600ull * 1000)	/* a stop's grace: an hour at most */
 #define MESSAGE_LEN_MAX 1024	/* an error message on the wire */
 #define VIA_LEN_MAX 64		/* a client's note on its transport (VIA) */
 #define LIST_LIMIT_MAX 100000	/* rows one ps or audit shows; clients ask

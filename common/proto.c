@@ -204,7 +204,7 @@ static const struct wire_field_spec c_ref[] = {
 };
 static const struct wire_field_spec c_stop[] = {
 	REF_FIELDS,
-	U64(F_GRACE_MS, "grace_ms", 0, 0, 3600ull * 1000),
+	U64(F_GRACE_MS, "grace_ms", 0, 0, GRACE_MS_MAX),
 };
 /* With a signal other than KILL: that signal, not cgroup.kill. */
 static const struct wire_field_spec c_kill[] = {

@@ -463,6 +463,25 @@ static void held_started(struct mgr *m, struct job *j, uint32_t pid)
 		j->timeout_at = mono_ms() + (int64_t)j->timeout_ms;
 }
 
+/* A stop or kill under way when corrald died (the job's audit says one
+ * was carried out): its kill after the grace died with corrald, so the
+ * job would run on.  Carried on, the grace counted from the request. */
+static void held_restop(struct mgr *m, struct job *j)
+{
+	struct taken_row row;
+	struct cerr e;
+
+	if (store_taken(m->store, j->id, &row, &e) < 0) {
+		logmsg("job %s: %s", j->id, e.msg);
+		return;
+	}
+	if (!row.stop_action[0])
+		return;
+	logmsg("job %s: a %s was under way; carrying it on", j->id, row.stop_action);
+	if (job_restop(m, j, row.stop_action, row.stop_ms, row.stop_detail, &e) < 0)
+		logmsg("job %s: %s: %s", j->id, row.stop_action, e.msg);
+}
+
 void fdstore_held(struct mgr *m, const struct wire_msg *msg)
 {
 	const char *id = wire_str(msg, F_JOB_ID);
@@ -487,6 +506,8 @@ void fdstore_held(struct mgr *m, const struct wire_msg *msg)
 	/* An EXITED or START_FAILED still to come says the rest. */
 	if ((fl & RF_STARTED) && !j->started && !j->exited)
 		held_started(m, j, wire_u32(msg, F_PID, 0));
+	if (!(fl & RF_EXITED) && !j->exited)
+		held_restop(m, j);
 }
 
 void fdstore_held_end(struct mgr *m, const struct wire_msg *msg)

@@ -384,6 +384,24 @@ static int job_signal(struct mgr *m, struct job *j, bool kill,
 	return send_stop(m, j, e);
 }
 
+int job_restop(struct mgr *m, struct job *j, const char *action,
+	       int64_t asked_ms, const char *detail, struct cerr *e)
+{
+	unsigned long long grace = m->conf.stop_grace_ms;
+	int64_t left;
+
+	if (!strcmp(action, "kill"))
+		return job_signal(m, j, true, 0, END_KILLED, e);
+	/* The grace the request gave (its own bound), else the default. */
+	if (sscanf(detail, "grace_ms=%llu", &grace) != 1 || grace > GRACE_MS_MAX)
+		grace = m->conf.stop_grace_ms;
+	left = asked_ms + (int64_t)grace - now_ms();
+	if (!strcmp(action, "hangup"))
+		j->hangup = true;
+	return job_signal(m, j, false, left > 0 ? (uint64_t)left : 0,
+			  END_STOPPED, e);
+}
+
 static int not_running(struct mgr *m, const char *id, struct cerr *e)
 {
 	char state[STATE_LEN_MAX + 1] = "unknown";

@@ -195,6 +195,11 @@ int add_pipe(struct mgr *m, struct job *j, struct pipe_src *p, int fd,
 /* The job is lost (why: the helper died, or a restart could not take it
  * back): recorded so once its output is drained. */
 void job_lose(struct mgr *m, struct job *j, const char *why);
+/* After a restart: carry on a stop ("stop", "hangup": TERM, then KILL
+ * once the grace from asked_ms (wall ms) is over) or a "kill" that was
+ * under way when corrald died; detail is its audit detail. */
+int job_restop(struct mgr *m, struct job *j, const char *action,
+	       int64_t asked_ms, const char *detail, struct cerr *e);
 /* Send every follower of l the job's final record. */
 void job_publish_final(struct mgr *m, struct logf *l, const char *id);
 

@@ -170,8 +170,16 @@ static const char *const fixed_sql[] = {
 		      "COALESCE(after_ok, 0) FROM jobs WHERE state = 'queued' "
 		      "ORDER BY created_ms, id",
 	[ST_END_OF] = "SELECT state, exit_code FROM jobs WHERE id = ?1",
+	/* With the job's last stop or kill that was carried out, if any:
+	 * a kill before a stop, then the newest ("kill" with a signal= is
+	 * a signal, not a kill). */
 	[ST_TAKEN] = "SELECT uid, state = 'running', COALESCE(timeout_ms, 0), "
-		     "COALESCE(started_ms, 0), COALESCE(priority, 0) FROM jobs "
+		     "COALESCE(started_ms, 0), COALESCE(priority, 0), a.action, "
+		     "COALESCE(a.time_ms, 0), a.detail FROM jobs LEFT JOIN "
+		     "(SELECT action, time_ms, detail FROM audit WHERE job_id = ?1 "
+		     "AND outcome = 'ok' AND (action IN ('stop', 'hangup') OR "
+		     "(action = 'kill' AND COALESCE(detail, '') NOT LIKE 'signal=%')) "
+		     "ORDER BY action = 'kill' DESC, id DESC LIMIT 1) a "
 		     "WHERE id = ?1 AND state IN ('starting', 'running')",
 #undef FINISHED
 #undef END_AT
@@ -1133,6 +1141,9 @@ int store_taken(struct store *s, const char *id, struct taken_row *t,
 	t->timeout_ms = (uint64_t)sqlite3_column_int64(st, 2);
 	t->started_ms = sqlite3_column_int64(st, 3);
 	t->priority = (uint32_t)sqlite3_column_int64(st, 4);
+	copy_col(st, 5, t->stop_action, sizeof t->stop_action);
+	t->stop_ms = sqlite3_column_int64(st, 6);
+	copy_col(st, 7, t->stop_detail, sizeof t->stop_detail);
 	finish(st);
 	return 0;
 }

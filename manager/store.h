@@ -154,6 +154,11 @@ struct taken_row {
 	bool running;
 	uint64_t timeout_ms;
 	int64_t started_ms;
+	/* the last stop or kill carried out ("stop", "hangup", "kill"; ""
+	 * if none), when (wall ms), and its audit detail */
+	char stop_action[8];
+	int64_t stop_ms;
+	char stop_detail[64];
 };
 int store_taken(struct store *s, const char *id, struct taken_row *t,
 		struct cerr *e);

@@ -12,6 +12,7 @@ cr_counted() { seq 0 $(($1 - 1)) | sed 's/^/c/'; }
 cr_pid() { cat "$dir/corrald.pid" 2>/dev/null; }
 cr_logged() { cr "$uA" logs "$1" 2>&1 | grep -q -- "$2"; }
 cr_running() { [ "$(field "$1" state)" = running ]; }
+cr_state_is() { [ "$(field "$1" state)" = "$2" ]; }
 # corrald was started again (another pid) and serves.
 cr_back() { [ -n "$(cr_pid)" ] && [ "$(cr_pid)" != "$1" ] && cr "$uA" whoami >/dev/null 2>&1; }
 
@@ -151,8 +152,29 @@ t_crash_stop() {
 		sh -c '[ "$1" = lost ] && [ "$2" = "corrald stopped" ]' _ "$(field "$id" state)" "$(field "$id" error)"
 }
 
+# A stop under way at the crash: the job ignores TERM, `corral stop
+# --grace 2s` has been answered, then corrald is killed before the grace
+# is over.  The kill after the grace must not die with corrald: the next
+# corrald carries the stop on (from the job's audit), so the job is gone
+# and recorded `stopped`.
+t_crash_stop_under_way() {
+	local id jpid old
+	id=$(cr "$uA" run -d -- sh -c 'trap "" TERM; echo up; while :; do sleep 0.2; done')
+	wait_for 5 cr_logged "$id" up
+	jpid=$(field "$id" pid)
+	cr "$uA" stop --grace 2s "$id" >/dev/null 2>&1
+	old=$(cr_pid)
+	kill -9 "$old"
+	wait_for 10 cr_back "$old"
+	wait_for 8 sh -c '! kill -0 "$1" 2>/dev/null' _ "$jpid"
+	wait_for 5 cr_state_is "$id" stopped
+	expect crash_stop_under_way_carried_on "job pid $jpid alive: $(kill -0 "$jpid" 2>/dev/null && echo yes || echo no); state $(field "$id" state); log: $(grep "$id" "$dir/corrald.log" | tail -n 2 | tr '\n' '|')" \
+		sh -c '! kill -0 "$1" 2>/dev/null && [ "$2" = stopped ]' _ "$jpid" "$(field "$id" state)"
+}
+
 t_crash_resume kill9 KILL
 t_crash_resume restart TERM
+t_crash_stop_under_way
 t_crash_ends_while_down
 t_crash_tty
 t_crash_resync

@@ -22,6 +22,10 @@
 #define DRAIN_AFTER_EXIT_MS 5000
 #define END_RETRY_MS 1000
 #define QUEUE_RETRY_MS 1000	/* after the helper had no slot, at the latest */
+/* How long a STARTED may wait for a sync that an end brings anyway
+ * (docs/manager.md, Durability): a short job's start and end then share
+ * one. */
+#define STARTED_HOLD_MS 2
 
 /* --- the table of active jobs ---------------------------------------- */
 
@@ -564,6 +568,7 @@ static void job_maybe_end(struct mgr *m, struct job *j)
 	/* Told after the loop turn's sync (jobs_settle). */
 	j->end_written = true;
 	settle_add(m, j);
+	m->settle_now = true;
 }
 
 /* The end is durable: followers, the waiter and the queue learn of it. */
@@ -662,9 +667,12 @@ static void on_started(struct mgr *m, struct job *j, struct helper_event *ev)
 	if (j->pending && (j->pending == SIGTERM ? send_stop(m, j, &e)
 						 : send_signal(m, j, j->pending, &e)) < 0)
 		logmsg("job %s: deferred stop: %s", j->id, e.msg);
-	/* STARTED goes out after the loop turn's sync (jobs_settle). */
+	/* STARTED goes out after the next sync (jobs_settle), which an end
+	 * brings, or at the latest STARTED_HOLD_MS from now. */
 	j->ack_started = true;
 	settle_add(m, j);
+	if (!m->settle_by)
+		m->settle_by = mono_ms() + STARTED_HOLD_MS;
 }
 
 /* The running state is durable: the waiter may hear of it. */
@@ -835,6 +843,13 @@ void jobs_settle(struct mgr *m)
 
 	if (!m->settle)
 		return;
+	/* Only STARTEDs, still inside their hold: an end may yet come and
+	 * share their sync.  Never while reloading or stopping. */
+	if (!m->settle_now && !m->reload_at && !m->stop_at &&
+	    mono_ms() < m->settle_by)
+		return;
+	m->settle_now = false;
+	m->settle_by = 0;
 	if (store_sync(m->store, &e) < 0) {
 		logmsg("%s; stopping: the starts and ends of this moment may not be on the disk",
 		       e.msg);
@@ -873,7 +888,9 @@ static void min_at(int64_t *best, int64_t at)
 
 int64_t job_next_deadline(struct mgr *m)
 {
-	int64_t best = 0;
+	/* An end written after the turn's sync (a queued start that failed)
+	 * needs a turn of its own: a deadline already past. */
+	int64_t best = m->settle_now ? 1 : m->settle_by;
 
 	for (struct job *j = m->active; j; j = j->next) {
 		min_at(&best, j->timeout_at);

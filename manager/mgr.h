@@ -227,6 +227,8 @@ struct mgr {
 	struct job *jobs[JOB_BUCKETS];
 	struct job *active;
 	struct job *settle;	/* with a group commit to tell (job.c) */
+	bool settle_now;	/* an end waits: sync at this turn's end */
+	int64_t settle_by;	/* monotonic ms: a STARTED's sync is due */
 	int64_t timer_armed;
 
 	uint64_t nclients;

@@ -251,7 +251,7 @@ with_syncfail() { # restart corrald with the shim; failing while $flag exists
 }
 
 f_sync_fails() {
-	local flag=$work/syncfail cid rc err out n
+	local flag=$work/syncfail cid rc err out n st
 	with_syncfail || { bad sync_restart "instance.sh restart failed"; return; }
 	# An end: the job is running and its client attached when the disk
 	# starts failing; the job's end must not reach the client.
@@ -277,10 +277,38 @@ f_sync_fails() {
 	n=$(corrald_log | grep -c "sync of the write-ahead log")
 	expect sync_start_untold "rc=$rc: $out; corrald log lines: $n" \
 		sh -c '[ "$1" = 125 ] && ! echo "$2" | grep -q "Running as job" && [ "$3" -ge 2 ]' _ "$rc" "$out" "$n"
+	# A long job's STARTED: no end comes to share a sync with, so the
+	# sync is due at the end of its short hold; it fails, and the client
+	# hears nothing, at once (not when the job would have ended).
+	rm -f "$flag"
+	with_syncfail || { bad sync_restart "instance.sh restart failed"; return; }
+	sleep 1.5	# past corrald's first retention pass, a timer of its own
+	touch "$flag"
+	out=$(timeout 20 setpriv --reuid="$uA" --regid=nogroup --init-groups \
+		env CORRAL_SOCKET="$CORRAL_SOCKET" "$corral" run --name held -- sleep 60 2>&1); rc=$?
+	wait_for 10 corrald_gone
+	expect sync_held_start_untold "rc=$rc: $out" \
+		sh -c '[ "$1" = 125 ] && ! echo "$2" | grep -q "Running as job"' _ "$rc" "$out"
 	rm -f "$flag"
 	restart_corrald
+	# What the store says after the restart is true: the job was killed
+	# with the helper's link, and its row is lost, not running.
+	st=$(sql "SELECT state FROM jobs WHERE name='held'")
+	expect sync_held_lost "row '$st', sleeps: $(pgrep -u "$uidA" -x sleep | wc -l)" \
+		sh -c '[ "$1" = lost ] && ! pgrep -u "$2" -x sleep >/dev/null' _ "$st" "$uidA"
 	out=$(cr "$uA" run -q -- echo synced 2>&1)
 	expect sync_after_restart "$out" test "$out" = synced
+	# Without a failure a long job's STARTED comes while it runs (the
+	# hold is short), not with its end.
+	sleep 1.5	# as above
+	: >"$work/held.err"
+	cr "$uA" run -- sleep 30 >/dev/null 2>"$work/held.err" &
+	cid=$!
+	bgpids="$bgpids $cid"
+	expect held_start_told "$(cat "$work/held.err")" \
+		wait_for 5 grep -q "Running as job" "$work/held.err"
+	kill "$cid" 2>/dev/null
+	wait "$cid" 2>/dev/null
 }
 
 # --- the state directory on a small file system, filled and freed ---------------

@@ -463,7 +463,9 @@ row 9 "build: \`make -j4 programs\` of corral, each of its $mkjobs recipe lines 
 # (tests/pkg/pkgtest.sh, step startbench); booting it takes minutes under
 # TCG, so this row reads the latest check-pkg run's console results.
 pkgres=$build/pkg/results.txt
-sb=$(sed -n 's/^@@R startbench ok //p' "$pkgres" 2>/dev/null)
+# No results file at all (no check-pkg run yet): sed fails, and set -e
+# would end the run here without a word.
+sb=$(sed -n 's/^@@R startbench ok //p' "$pkgres" 2>/dev/null || true)
 if [ -n "$sb" ]; then
 	sbv() { echo "$sb" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 	r=$(sbv ratio)

@@ -844,9 +844,10 @@ void jobs_settle(struct mgr *m)
 	if (!m->settle)
 		return;
 	/* Only STARTEDs, still inside their hold: an end may yet come and
-	 * share their sync.  Never while reloading or stopping. */
+	 * share their sync.  Never while reloading, stopping or exiting
+	 * (a restart under the fd store ends the loop at once). */
 	if (!m->settle_now && !m->reload_at && !m->stop_at &&
-	    mono_ms() < m->settle_by)
+	    m->exit_code < 0 && mono_ms() < m->settle_by)
 		return;
 	m->settle_now = false;
 	m->settle_by = 0;

@@ -153,20 +153,32 @@ static int mkdir_open(int dfd, const char *name, struct cerr *e)
 }
 
 /* Processes may not live in a group whose subtree has controllers, so
- * whatever runs in the base (corrald and us, under systemd) moves down. */
-static int evacuate(int basefd, struct cerr *e)
+ * whatever runs in the base moves down: under cgroup_base = self, corrald
+ * and us; in a unit of its own (corral-jobs.service), that unit's
+ * placeholder process.  With a fixed base we join daemon/ ourselves too,
+ * wherever corrald started us: a helper outside its base would be killed
+ * with corrald's unit, and so could not keep the jobs across a restart of
+ * corrald (docs/restart.md).  corrald stays where it was started unless
+ * that is the base itself. */
+static int evacuate(int basefd, bool join, struct cerr *e)
 {
-	char procs[65536], *save = NULL;
+	char procs[65536], self[16], *save = NULL;
 	_cleanup_close_ int dfd = -1;
 
-	if (read_at(basefd, "cgroup.procs", procs, sizeof procs) <= 0)
-		return 0;
+	if (read_at(basefd, "cgroup.procs", procs, sizeof procs) <= 0) {
+		if (!join)
+			return 0;
+		procs[0] = '\0';
+	}
 	dfd = mkdir_open(basefd, "daemon", e);
 	if (dfd < 0)
 		return -1;
 	for (char *p = strtok_r(procs, "\n", &save); p; p = strtok_r(NULL, "\n", &save))
 		if (write_at(dfd, "cgroup.procs", p, e) < 0 && errno != ESRCH)
 			return -1;
+	snprintf(self, sizeof self, "%d", (int)getpid());
+	if (join && write_at(dfd, "cgroup.procs", self, e) < 0)
+		return cerr_wrap(e, "move the helper into its base's daemon group");
 	return 0;
 }
 
@@ -223,7 +235,7 @@ int cg_open(const struct policy *p, struct cg_root *cg, struct cerr *e)
 	if (lock_base(cg->basefd, base, e) < 0 ||
 	    own_group(cg->basefd, base, e) < 0)
 		return -1;
-	if (evacuate(cg->basefd, e) < 0)
+	if (evacuate(cg->basefd, strcmp(p->cgroup_base, "self") != 0, e) < 0)
 		return -1;
 	if (read_at(cg->basefd, "cgroup.controllers", cg->controllers,
 		    sizeof cg->controllers) < 0)

@@ -23,7 +23,8 @@ struct cg_stats {
 };
 
 /* Find cgroup2, open the base, move any processes in it into base/daemon
- * (no internal processes), create base/jobs. */
+ * (no internal processes), and with a fixed base the helper itself too,
+ * create base/jobs. */
 int cg_open(const struct policy *p, struct cg_root *cg, struct cerr *e);
 
 /* Create jobs/<uid>/<id> with the controllers the request needs enabled

@@ -122,6 +122,8 @@ int count_cg_dirs(void);
 bool job_dir_exists(uid_t uid, const char *id);
 void job_dir(uid_t uid, const char *id, char *out, size_t n);
 void cg_sweep(void);
+/* Kill, empty and remove a cgroup tree (path under the mount). */
+void cg_remove_tree(const char *path);
 int count_fds_of(pid_t pid);
 int count_user_procs(uid_t uid);
 long now_ms(void);

@@ -492,6 +492,11 @@ static void cg_remove(const char *path)
 		fprintf(stderr, "harness: rmdir %s: %s\n", path, strerror(errno));
 }
 
+void cg_remove_tree(const char *path)
+{
+	cg_remove(path);
+}
+
 void cg_sweep(void)
 {
 	if (S.cg_jobs[0])

@@ -1771,6 +1771,133 @@ static void test_manager_cannot_migrate(void **state)
 	rmdir(evil);
 }
 
+/* 0:: line of /proc/PID/cgroup, or "" */
+static void cgroup_of(pid_t pid, char *out, size_t n)
+{
+	char p[64], buf[4096], *l;
+
+	snprintf(p, sizeof p, "/proc/%d/cgroup", (int)pid);
+	read_file(p, buf, sizeof buf);
+	l = strstr(buf, "0::");
+	snprintf(out, n, "%.*s", l ? (int)strcspn(l + 3, "\n") : 0, l ? l + 3 : "");
+}
+
+/* A base of its own for one test (the suite's has controllers enabled,
+ * so no process could be put in it), and back to the suite's. */
+static struct {
+	char rel[sizeof S.cg_rel], base[PATH_MAX], jobs[PATH_MAX];
+	bool swapped;
+} other_base;
+
+static void use_other_base(const char *suffix)
+{
+	memcpy(other_base.rel, S.cg_rel, sizeof other_base.rel);
+	memcpy(other_base.base, S.cg_base, sizeof other_base.base);
+	memcpy(other_base.jobs, S.cg_jobs, sizeof other_base.jobs);
+	other_base.swapped = true;
+	snprintf(S.cg_rel, sizeof S.cg_rel, "%s-%s", other_base.rel, suffix);
+	pathf(S.cg_base, sizeof S.cg_base, "%s%s", S.cg_mount, S.cg_rel);
+	pathf(S.cg_jobs, sizeof S.cg_jobs, "%s/jobs", S.cg_base);
+	assert_int_equal(mkdir(S.cg_base, 0755), 0);
+	assert_int_equal(policy_write(NULL), 0);
+}
+
+static int fx_teardown_other_base(void **state)
+{
+	struct fx *f = *state;
+
+	if (f->h.pid > 0)
+		helper_stop(&f->h);
+	if (other_base.swapped) {
+		cg_remove_tree(S.cg_base);
+		memcpy(S.cg_rel, other_base.rel, sizeof S.cg_rel);
+		memcpy(S.cg_base, other_base.base, sizeof S.cg_base);
+		memcpy(S.cg_jobs, other_base.jobs, sizeof S.cg_jobs);
+		other_base.swapped = false;
+	}
+	return fx_teardown(state);
+}
+
+/* With a fixed cgroup_base (the package's: corral-jobs.service's group),
+ * corrald starts the helper in corrald's own group; the helper must move
+ * itself into <base>/daemon, with whatever it finds in the base (the
+ * jobs unit's placeholder), so that it outlives corrald's unit, and must
+ * leave the manager (its parent) where it is.  A daemon/ group the
+ * manager made beforehand is taken for root, so the manager cannot move
+ * the helper out of it. */
+static void test_helper_joins_base(void **state)
+{
+	struct fx *f = *state;
+	char daemon[PATH_MAX + 16], p[PATH_MAX + 64], num[16], want[PATH_MAX];
+	char mine[PATH_MAX], now[PATH_MAX], evil[PATH_MAX + 16];
+	struct stat st;
+	struct job j;
+	pid_t holder;
+	int fd, err;
+
+	use_other_base("join");
+	snprintf(daemon, sizeof daemon, "%s/daemon", S.cg_base);
+	assert_int_equal(mkdir(daemon, 0755), 0);
+	snprintf(p, sizeof p, "%s/cgroup.procs", daemon);
+	assert_int_equal(chown(daemon, S.mgr_uid, S.mgr_gid), 0);
+	assert_int_equal(chown(p, S.mgr_uid, S.mgr_gid), 0);
+	/* the jobs unit's placeholder, in the base itself */
+	holder = fork();
+	assert_true(holder >= 0);
+	if (holder == 0) {
+		for (;;)
+			pause();
+	}
+	snprintf(p, sizeof p, "%s/cgroup.procs", S.cg_base);
+	snprintf(num, sizeof num, "%d", holder);
+	fd = open(p, O_WRONLY | O_CLOEXEC);
+	err = fd < 0 || write(fd, num, strlen(num)) != (ssize_t)strlen(num);
+	if (fd >= 0)
+		close(fd);
+	if (err) {
+		kill(holder, SIGKILL);
+		waitpid(holder, NULL, 0);
+		fail_msg("cannot put a process in %s", S.cg_base);
+	}
+	cgroup_of(getpid(), mine, sizeof mine);
+
+	err = helper_start(&f->h, NULL, NULL);
+	snprintf(want, sizeof want, "%s/daemon", S.cg_rel);
+	cgroup_of(holder, now, sizeof now);
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
+	assert_int_equal(err, 0);
+	if (strcmp(now, want))
+		fail_msg("the process found in the base is in %s, not %s", now, want);
+	cgroup_of(f->h.pid, now, sizeof now);
+	if (strcmp(now, want))
+		fail_msg("the helper runs in %s, not in its base's %s", now, want);
+	cgroup_of(getpid(), now, sizeof now);
+	if (strcmp(now, mine))
+		fail_msg("the manager was moved from %s to %s", mine, now);
+	assert_int_equal(stat(daemon, &st), 0);
+	assert_true(st.st_uid == 0 && (st.st_mode & 07777) == 0755);
+	/* the manager cannot take the helper out of daemon/ */
+	snprintf(evil, sizeof evil, "%s/evil", S.cg_base);
+	assert_int_equal(mkdir(evil, 0755), 0);
+	snprintf(p, sizeof p, "%s/cgroup.procs", evil);
+	assert_int_equal(chown(evil, S.mgr_uid, S.mgr_gid), 0);
+	assert_int_equal(chown(p, S.mgr_uid, S.mgr_gid), 0);
+	snprintf(num, sizeof num, "%d", f->h.pid);
+	err = write_as(S.mgr_uid, S.mgr_gid, p, num);
+	rmdir(evil);
+	if (err != EACCES && err != EPERM)
+		fail_msg("the manager moved the helper out of daemon/ (%s)",
+			 err ? strerror(err) : "write succeeded");
+	/* and jobs still go to jobs/<uid>/<id> */
+	start_sleeper(&f->h, &j, "sleep", NULL);
+	snprintf(want, sizeof want, "%s/jobs/%u/%s", S.cg_rel, S.job_uid, j.id);
+	cgroup_of(j.pid, now, sizeof now);
+	assert_string_equal(now, want);
+	kill_and_reap(&f->h, &j);
+	job_close(&j);
+}
+
 /* ---- latency ------------------------------------------------------------ */
 
 static int cmp_long(const void *a, const void *b)
@@ -2046,6 +2173,8 @@ int main(void)
 		TN(test_hostile_start_both),
 		TN(test_sweep_at_start),
 		TN(test_manager_cannot_migrate),
+		cmocka_unit_test_setup_teardown(test_helper_joins_base, fx_none,
+						fx_teardown_other_base),
 		T(test_one_helper_per_base),
 		T(test_reexec_keeps_jobs),
 		T(test_jobs_lists_held),

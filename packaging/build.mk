@@ -21,8 +21,18 @@ tmpfilesdir ?= $(prefix)/lib/tmpfiles.d
 bashcompdir ?= $(prefix)/share/bash-completion/completions
 INSTALL ?= install
 
-PKG_SUBST := sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@libexecdir@|$(libexecdir)|g' \
-	-e 's|@sysconfdir@|$(sysconfdir)|g'
+# corrald.service's FileDescriptorStoreMax=, from the one place that
+# says how many jobs run at once: the packaged helper.conf's max_jobs.
+# Per job corrald parks its stdout and stderr pipes (docs/restart.md);
+# one more for the helper link; FDSTORE_SPARE for the pipes of jobs that
+# have ended but whose EOF corrald has not read yet when new ones start.
+PKG_MAX_JOBS := $(shell sed -n 's/^max_jobs[[:space:]]*=[[:space:]]*\([0-9][0-9]*\)[[:space:]]*$$/\1/p' packaging/helper.conf)
+FDSTORE_PER_JOB := 2
+FDSTORE_SPARE := 16
+FDSTORE_MAX = $(shell echo $$(($(PKG_MAX_JOBS) * $(FDSTORE_PER_JOB) + 1 + $(FDSTORE_SPARE))))
+
+PKG_SUBST = sed -e 's|@sbindir@|$(sbindir)|g' -e 's|@libexecdir@|$(libexecdir)|g' \
+	-e 's|@sysconfdir@|$(sysconfdir)|g' -e 's|@fdstore_max@|$(FDSTORE_MAX)|g'
 MAN_PAGES := packaging/man/corral.1 packaging/man/corrald.8 \
 	packaging/man/corral-helper.8 packaging/man/corrald.conf.5 \
 	packaging/man/corral-helper.conf.5
@@ -33,6 +43,8 @@ MAN_PAGES := packaging/man/corral.1 packaging/man/corrald.8 \
 #   chown root:corrald $(libexecdir)/corral/corral-helper
 #   chmod 4750 $(libexecdir)/corral/corral-helper
 install: $(BUILD)/corral $(BUILD)/corrald $(BUILD)/corral-helper
+	@test -n "$(PKG_MAX_JOBS)" || \
+		{ echo "install: packaging/helper.conf has no max_jobs = N line"; exit 1; }
 	$(INSTALL) -d $(DESTDIR)$(bindir) $(DESTDIR)$(sbindir) \
 		$(DESTDIR)$(libexecdir)/corral $(DESTDIR)$(sysconfdir)/corral \
 		$(DESTDIR)$(systemdunitdir) $(DESTDIR)$(sysusersdir) \
@@ -47,6 +59,7 @@ install: $(BUILD)/corral $(BUILD)/corrald $(BUILD)/corral-helper
 	chmod 0644 $(DESTDIR)$(sysconfdir)/corral/corrald.conf
 	$(PKG_SUBST) packaging/corrald.service >$(DESTDIR)$(systemdunitdir)/corrald.service
 	chmod 0644 $(DESTDIR)$(systemdunitdir)/corrald.service
+	$(INSTALL) -m 0644 packaging/corral-jobs.service $(DESTDIR)$(systemdunitdir)/corral-jobs.service
 	$(INSTALL) -m 0644 packaging/corral.sysusers $(DESTDIR)$(sysusersdir)/corral.conf
 	$(INSTALL) -m 0644 packaging/corral.tmpfiles $(DESTDIR)$(tmpfilesdir)/corral.conf
 	$(INSTALL) -m 0644 packaging/man/*.1 $(DESTDIR)$(mandir)/man1/

@@ -198,7 +198,11 @@ stop() {
 		while [ -n "$(find "$base/jobs" -mindepth 2 -type d 2>/dev/null)" ] && [ $i -lt 100 ]; do
 			sleep 0.05; i=$((i + 1))
 		done
-		find "$base" -mindepth 1 -depth -type d -exec sh -c 'echo 1 > "$1/cgroup.kill" 2>/dev/null; rmdir "$1"' _ {} \; 2>/dev/null || true
+		# base/daemon holds the helper (it joins it at start): killed
+		# processes leave their group a moment after the kill.
+		find "$base" -mindepth 1 -depth -type d -exec sh -c 'echo 1 > "$1/cgroup.kill"
+			i=0; while [ -n "$(cat "$1/cgroup.procs")" ] && [ $i -lt 40 ]; do sleep 0.05; i=$((i + 1)); done
+			rmdir "$1"' _ {} \; 2>/dev/null || true
 		rmdir "$base" 2>/dev/null || true
 	fi
 	userdel "$mgr" 2>/dev/null || true

@@ -8,7 +8,10 @@ P=$(cd "$(dirname "$0")" && pwd)
 export DEBIAN_FRONTEND=noninteractive
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 HELPER=/usr/libexec/corral/corral-helper
-UNIT_CG=/sys/fs/cgroup/system.slice/corrald.service
+# corrald alone in its unit's group; the helper and the jobs in the jobs
+# unit's (docs/restart.md).
+MAIN_CG=/sys/fs/cgroup/system.slice/corrald.service
+JOBS_CG=/sys/fs/cgroup/system.slice/corral-jobs.service
 
 ms() { echo $(($(date +%s%N) / 1000000)); }
 
@@ -44,14 +47,23 @@ wait_for() {
 served() { [ -S /run/corral/corral.sock ] && corral whoami >/dev/null 2>&1; }
 active() { [ "$(systemctl is-active corrald)" = active ]; }
 
-# Processes in the unit's cgroup tree, other than corrald and the helper.
-job_procs() {
-	[ -d "$UNIT_CG" ] || return 0
-	find "$UNIT_CG" -name cgroup.procs -path '*/jobs/*' -exec cat {} + 2>/dev/null
-}
+# Job groups, jobs/<uid>/<job> (a user's jobs/<uid> stays between jobs).
 job_groups() {
-	[ -d "$UNIT_CG/jobs" ] || return 0
-	find "$UNIT_CG/jobs" -mindepth 1 -type d
+	[ -d "$JOBS_CG/jobs" ] || return 0
+	find "$JOBS_CG/jobs" -mindepth 2 -type d
+}
+jobs_unit() { systemctl is-active corral-jobs.service; }
+# Nothing of corral's left: no job process, no job cgroup, no helper, the
+# jobs unit stopped and its group gone.
+nothing_left() {
+	[ "$(pgrep -u alice | wc -l)" = 0 ] && [ "$(job_groups | wc -l)" = 0 ] &&
+		! pgrep -x corral-helper >/dev/null && [ "$(jobs_unit)" = inactive ] &&
+		[ ! -d "$JOBS_CG" ]
+}
+leftovers() {
+	echo "alice_procs=$(pgrep -u alice | wc -l) job_groups=$(job_groups | wc -l)" \
+		"helpers=$(pgrep -x corral-helper | wc -l) jobs_unit=$(jobs_unit)" \
+		"jobs_cgroup=$([ -d "$JOBS_CG" ] && echo kept || echo removed)"
 }
 
 # ---- the system -------------------------------------------------------------
@@ -93,10 +105,30 @@ cg=$(cut -d: -f3 /proc/"$mpid"/cgroup)
 sock=$(stat -c '%a %U %G' /run/corral/corral.sock)
 state_dir=$(stat -c '%a %U' /var/lib/corral)
 enabled=$(systemctl is-enabled corrald)
-[ "$nnp" = 0 ] && [ "$cg" = /system.slice/corrald.service/daemon ] &&
+[ "$nnp" = 0 ] && [ "$cg" = /system.slice/corrald.service ] &&
 	[ "$sock" = "660 corrald corral" ] && [ "$enabled" = enabled ] ||
 	fail service "nnp=$nnp cgroup=$cg socket=$sock enabled=$enabled"
 ok service "active enabled=$enabled main_pid=$mpid cgroup=$cg no_new_privs=$nnp socket=$(echo $sock | tr ' ' :) state_dir=$(echo $state_dir | tr ' ' :)"
+
+# The two units: corrald alone in its group (no subgroups, so a new main
+# process can always join it); the helper and the jobs unit's sleep in
+# corral-jobs.service/daemon; the jobs unit started by corrald's, not
+# enabled itself; the fd store sized from helper.conf's max_jobs.
+hpid=$(pgrep -x -P "$mpid" corral-helper)
+hcg=$(cut -d: -f3 /proc/"$hpid"/cgroup 2>/dev/null)
+jpid=$(systemctl show -p MainPID --value corral-jobs)
+jcg=$(cut -d: -f3 /proc/"$jpid"/cgroup 2>/dev/null)
+procs=$(cat "$MAIN_CG/cgroup.procs" | tr '\n' ' ')
+subs=$(find "$MAIN_CG" -mindepth 1 -type d | wc -l)
+maxjobs=$(sed -n 's/^max_jobs *= *//p' /etc/corral/helper.conf)
+fdmax=$(systemctl show -p FileDescriptorStoreMax --value corrald)
+jstate="$(jobs_unit) $(systemctl is-enabled corral-jobs 2>&1)"
+[ -n "$hpid" ] && [ "$hcg" = /system.slice/corral-jobs.service/daemon ] &&
+	[ "$jcg" = /system.slice/corral-jobs.service/daemon ] && [ "$procs" = "$mpid " ] &&
+	[ "$subs" = 0 ] && [ "$jstate" = "active static" ] &&
+	[ "$fdmax" = $((maxjobs * 2 + 17)) ] ||
+	fail units "helper=$hpid:$hcg jobs_unit_main=$jpid:$jcg corrald_group_procs=$procs subgroups=$subs jobs_unit=$jstate max_jobs=$maxjobs fdstore_max=$fdmax"
+ok units "helper_cgroup=$hcg jobs_unit=$(echo $jstate | tr ' ' ,) its_sleep_cgroup=$jcg corrald_group=main_pid_only fdstore_max=$fdmax max_jobs=$maxjobs"
 
 # ---- a user's job --------------------------------------------------------------------
 
@@ -119,7 +151,7 @@ ok job "rc=$rc output=$(echo "$out" | head -n 1 | tr ' ' _) state=$state exit_co
 
 # The limits are the job's cgroup's, as the kernel sees them.
 id=$(as_alice corral run -d --memory 64M --pids 32 -- sleep 30)
-g=$UNIT_CG/jobs/$(id -u alice)/$id
+g=$JOBS_CG/jobs/$(id -u alice)/$id
 kmem=$(cat "$g/memory.max" 2>/dev/null)
 kpids=$(cat "$g/pids.max" 2>/dev/null)
 as_alice corral kill "$id" >/dev/null 2>&1
@@ -219,39 +251,106 @@ ok follower "wait_rc=$wrc lines=$lines in_order_no_gap=yes"
 
 # ---- systemctl stop leaves no job behind ---------------------------------------------------
 
+# Both units go: corrald first (After=), then the jobs unit, no longer
+# needed, with whatever is left in its group.
 id=$(as_alice corral run -d --name long -- sleep 1000)
 wait_for 50 pgrep -u alice -x sleep >/dev/null || fail stop "job did not start (id=$id)"
 before=$(job_groups | wc -l)
 t=$(ms)
 systemctl stop corrald
 took=$(($(ms) - t))
-left=$(pgrep -u alice | wc -l)
-groups=$(job_groups | wc -l)
-helpers=$(pgrep -x corral-helper | wc -l)
-[ "$before" -ge 1 ] && [ "$left" = 0 ] && [ "$groups" = 0 ] && [ "$helpers" = 0 ] ||
-	fail stop "job_groups_before=$before alice_procs=$left job_groups=$groups helpers=$helpers"
-ok stop "secs=$((took / 1000)).$((took % 1000 / 100)) job_groups_before=$before alice_procs=$left job_groups_after=$groups unit_cgroup=$([ -d "$UNIT_CG" ] && echo kept || echo removed)"
+at_return=$(leftovers)
+wait_for 100 nothing_left || fail stop "job_groups_before=$before at_return: $at_return; 10 s later: $(leftovers)"
+ok stop "secs=$((took / 1000)).$((took % 1000 / 100)) job_groups_before=$before at_return:$(echo "$at_return" | tr ' ' ,) corrald=$(systemctl is-active corrald)"
 
-# ---- restart: a running job is killed, and its end recorded (docs/manager.md, Shutdown) -----
+# ---- restart and crash: the running job runs on (docs/restart.md) ---------------------------
 
+# One job, printing c0, c1, ... until /tmp/survivor.stop exists, then
+# exit 6, attached to a `corral run` and watched by a `corral logs -f`,
+# across `systemctl restart corrald` and then kill -9 of corrald
+# (Restart= brings it back): each time the job runs on with the same pid,
+# the main pid is new, the helper (in the jobs unit) is the same; at the
+# end both clients saw every line once, in order, and both they and
+# `corral wait` give 6.  Then `systemctl stop corrald` leaves nothing.
+crash() {
+	mpid=$(systemctl show -p MainPID --value corrald)
+	kill -9 "$mpid"
+	wait_for 50 sh -c '[ "$(systemctl show -p MainPID --value corrald)" != 0 ] && [ "$(systemctl show -p MainPID --value corrald)" != '"$mpid"' ]'
+}
+# The helper: in the jobs unit's daemon/ beside its sleep (a job's init is
+# a clone of the helper, so pgrep by name finds those too).
+helper_pid() { grep -vx "$(systemctl show -p MainPID --value corral-jobs)" "$JOBS_CG/daemon/cgroup.procs" 2>/dev/null; }
+runs() { [ "$(field "$1" state)" = running ]; }
+field() { as_alice corral status --json "$1" 2>&1 | sed -n "s/.*\"$2\":\"\{0,1\}\([^\",}]*\).*/\1/p" | head -n 1; }
+# survives STEP COMMAND...: the survivor runs on across COMMAND.
+survives() {
+	step=$1
+	shift
+	mpid=$(systemctl show -p MainPID --value corrald)
+	t=$(ms)
+	"$@"
+	wait_for 300 served || fail "$step" "corrald did not come back: $(systemctl is-active corrald)"
+	took=$(($(ms) - t))
+	n0=$(wc -l </tmp/survivor.follow)
+	sleep 1
+	n1=$(wc -l </tmp/survivor.follow)
+	st=$(field survivor state) p=$(field survivor pid) npid=$(systemctl show -p MainPID --value corrald)
+	[ "$st" = running ] && [ "$p" = "$jpid" ] && kill -0 "$jpid" && [ "$npid" != "$mpid" ] &&
+		[ "$(helper_pid)" = "$hpid" ] && [ "$n1" -gt "$n0" ] ||
+		fail "$step" "state=$st job_pid $jpid -> $p main_pid $mpid -> $npid helper $hpid -> $(helper_pid) follower_lines $n0 -> $n1"
+	ok "$step" "state=$st job_pid=$jpid main_pid=$mpid->$npid helper=$hpid served_after_ms=$took follower_lines=$n1 nrestarts=$(systemctl show -p NRestarts --value corrald)"
+}
 systemctl start corrald
 wait_for 300 served || fail restart "corrald did not come back: $(systemctl is-active corrald)"
-id=$(as_alice corral run -d --name victim -- sleep 1000)
-wait_for 50 pgrep -u alice -x sleep >/dev/null || fail restart "job did not start (id=$id)"
-systemctl restart corrald
-wait_for 300 served || fail restart "corrald did not come back: $(systemctl is-active corrald)"
-state=$(as_alice corral status --json "$id" 2>&1 | js state)
+rm -f /tmp/survivor.stop
+as_alice corral run --name survivor -- sh -c \
+	'i=0; while [ ! -e /tmp/survivor.stop ]; do echo c$i; i=$((i+1)); sleep 0.05; done; exit 6' \
+	>/tmp/survivor.run 2>/tmp/survivor.run.err &
+rpid=$!
+wait_for 50 runs survivor || fail restart "the job did not start"
+jpid=$(field survivor pid)
+id=$(field survivor id)
+as_alice corral logs -f "$id" >/tmp/survivor.follow 2>/tmp/survivor.follow.err &
+fpid=$!
+hpid=$(helper_pid)
+[ -n "$hpid" ] && [ "$(echo "$hpid" | wc -l)" = 1 ] || fail restart "helper(s) in daemon/: $hpid"
+sleep 2
+survives restart systemctl restart corrald
+survives crash crash
+
+touch /tmp/survivor.stop
 as_alice corral wait "$id" >/dev/null 2>&1
 wrc=$?
-left=$(pgrep -u alice | wc -l)
-[ "$state" = killed ] && [ $wrc = 137 ] && [ "$left" = 0 ] ||
-	fail restart "state=$state wait_rc=$wrc alice_procs=$left"
-ok restart "state=$state wait_rc=$wrc alice_procs=$left"
+wait $rpid
+rrc=$?
+wait $fpid
+frc=$?
+[ $wrc = 6 ] && [ $rrc = 6 ] && [ $frc = 0 ] && in_order /tmp/survivor.run && in_order /tmp/survivor.follow ||
+	{ head -c 300 /tmp/survivor.run.err /tmp/survivor.follow.err
+	fail survivor "wait_rc=$wrc run_rc=$rrc logs_rc=$frc run_lines=$(wc -l </tmp/survivor.run) follow_lines=$(wc -l </tmp/survivor.follow)"; }
+ok survivor "wait_rc=$wrc run_rc=$rrc run_lines=$(wc -l </tmp/survivor.run) follow_lines=$(wc -l </tmp/survivor.follow) in_order_no_gap=yes"
+
+# A stop with the store in use: corrald exits leaving the jobs to the two
+# paths (the store closed, so the helper reads EOF; the jobs unit no
+# longer needed); nothing is left, and the next start records the job.
+id=$(as_alice corral run -d --name stopped -- sleep 1000)
+wait_for 50 pgrep -u alice -x sleep >/dev/null || fail stop_resumed "job did not start (id=$id)"
+systemctl stop corrald
+at_return=$(leftovers)
+wait_for 100 nothing_left || fail stop_resumed "at_return: $at_return; 10 s later: $(leftovers)"
+systemctl start corrald
+wait_for 300 served || fail stop_resumed "corrald did not come back: $(systemctl is-active corrald)"
+st=$(field stopped state) err=$(field stopped error)
+[ "$st" = lost ] || fail stop_resumed "state=$st error=$err"
+ok stop_resumed "at_return:$(echo "$at_return" | tr ' ' ,) next_start_records=$st,$(echo "$err" | tr ' ' _)"
 
 # The pause a client sees at a restart, and at a crash that Restart= mends:
 # from the command to the first answered request (medians of 5; TCG, and
 # polled every 0.1 s by a fresh `corral whoami`).  Reported, not judged.
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+id=$(as_alice corral run -d --name paused -- sleep 1000)
+wait_for 50 runs paused || fail restart_pause "job did not start"
+jpid=$(field paused pid)
 pauses=
 for i in 1 2 3 4 5; do
 	systemctl reset-failed corrald # the start rate limit would stop the series
@@ -269,7 +368,9 @@ for i in 1 2 3 4 5; do
 	wait_for 300 served || fail restart_pause "corrald did not come back after kill -9 $i"
 	crashes="$crashes $(($(ms) - t))"
 done
-ok restart_pause "restart_median_ms=$(echo $pauses | tr ' ' '\n' | median) crash_median_ms=$(echo $crashes | tr ' ' '\n' | median) restart_ms=$(echo $pauses | tr ' ' ,) crash_ms=$(echo $crashes | tr ' ' ,)"
+[ "$(field paused state)" = running ] && [ "$(field paused pid)" = "$jpid" ] && kill -0 "$jpid" ||
+	fail restart_pause "the job did not survive: state=$(field paused state) pid $jpid -> $(field paused pid)"
+ok restart_pause "job_ran_on=yes restart_median_ms=$(echo $pauses | tr ' ' '\n' | median) crash_median_ms=$(echo $crashes | tr ' ' '\n' | median) restart_ms=$(echo $pauses | tr ' ' ,) crash_ms=$(echo $crashes | tr ' ' ,)"
 
 # ---- purge removes what the package made, and only that --------------------------------------
 
@@ -285,6 +386,8 @@ for d in /etc/corral /var/lib/corral /run/corral $HELPER /usr/bin/corral /usr/sb
 done
 [ -n "$(dpkg-statoverride --list $HELPER)" ] && bad="$bad statoverride"
 systemctl cat corrald >/dev/null 2>&1 && bad="$bad unit"
+systemctl cat corral-jobs >/dev/null 2>&1 && bad="$bad jobs-unit"
+[ -d "$JOBS_CG" ] && bad="$bad jobs-cgroup"
 pgrep -x corrald >/dev/null && bad="$bad corrald-running"
 getent passwd alice >/dev/null && [ -d /home/alice ] || bad="$bad alice-gone"
 # dpkg itself still works (a statoverride naming a deleted group breaks it).

@@ -140,12 +140,16 @@ static const struct wire_field_spec h_exited[] = {
 static const struct wire_field_spec h_version[] = {
 	U32(F_R_LINK_VERSION, "version", R, 1, 0xffffffffu),
 };
-/* RF_STARTED and RF_EXITED only; pid 0: not started yet. */
+/* RF_STARTED, RF_EXITED and RF_ENDED only; pid 0: not started yet.
+ * An end told already (RF_ENDED) comes with EXITED's figures. */
 static const struct wire_field_spec h_held[] = {
 	JOBID,
 	U32(F_PID, "pid", R, 0, 0x7fffffff),
-	U32(F_R_FLAGS, "flags", R, 0, RF_STARTED | RF_EXITED),
+	U32(F_R_FLAGS, "flags", R, 0, RF_STARTED | RF_EXITED | RF_ENDED),
 	U32(F_WSTATUS, "wstatus", 0, 0, 0xffff),
+	U64(F_OOM_KILLS, "oom_kills", 0, 0, U63),
+	U64(F_CPU_USEC, "cpu_usec", 0, 0, U63),
+	U64(F_MEMORY_PEAK, "memory_peak", 0, 0, U63),
 };
 static const struct wire_field_spec h_held_end[] = {
 	U32(F_PID, "pid", R, 1, 0x7fffffff),

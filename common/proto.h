@@ -204,6 +204,7 @@ enum {
 	 * ended; a connection feeds it (its R_CLIENT names it) */
 	RF_TTY = 1024, RF_IN_EOF = 2048, RF_IN_TIED = 4096,
 	RF_INPUT = 8192,	/* a connection that ran an -i/-t job */
+	RF_ENDED = 16384,	/* HELD: an end the helper told already */
 };
 enum { R_CL_IDLE = 1, R_CL_FOLLOW, R_CL_QUEUED };
 extern const struct wire_proto proto_resume;

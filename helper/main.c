@@ -2,7 +2,8 @@
  *
  * Started setuid root by corrald with a SOCK_SEQPACKET link on fd 3.  It
  * accepts the requests of the request table at the bottom (START,
- * SIGNAL, KILL, and HELLO, REEXEC and JOBS for reloads and restarts), checks each with its check in policy.c against its own
+ * SIGNAL, KILL, and HELLO, REEXEC and JOBS for reloads and restarts),
+ * checks each with its check in policy.c against its own
  * root-owned policy, and reports STARTED, START_FAILED and EXITED.
  * docs/helper.md is the reviewer's guide. */
 #include <errno.h>
@@ -534,6 +535,29 @@ static void read_report(struct job *j)
 	j->report_r = -1;
 }
 
+/* The last ends told to corrald, told again at JOBS: a corrald killed
+ * after it read an EXITED but before it recorded it learns the end
+ * from these (docs/restart.md, re-sync).  A ring, so bounded. */
+#define ENDS_KEPT 64
+static struct told_end {
+	char id[JOB_ID_LEN + 1];	/* "": an empty slot */
+	uint32_t wstatus;
+	struct cg_stats stats;
+} ends[ENDS_KEPT];
+static unsigned ends_next;
+
+static void put_end(struct wire_out *o, const char *id, uint32_t wstatus,
+		    const struct cg_stats *st)
+{
+	wire_put_str(o, F_JOB_ID, id);
+	wire_put_u32(o, F_WSTATUS, wstatus);
+	if (st->has_oom)
+		wire_put_u64(o, F_OOM_KILLS, st->oom_kills);
+	wire_put_u64(o, F_CPU_USEC, st->cpu_usec);
+	if (st->has_peak)
+		wire_put_u64(o, F_MEMORY_PEAK, st->memory_peak);
+}
+
 static void finish(struct job *j)
 {
 	struct wire_out o;
@@ -543,15 +567,14 @@ static void finish(struct job *j)
 	 * hears of the end, so a job that follows finds them gone. */
 	release_net(j);
 	if (j->started) {
+		struct told_end *t = &ends[ends_next++ % ENDS_KEPT];
+
 		wire_out_init(&o, &proto_helper_ev, H_EXITED);
-		wire_put_str(&o, F_JOB_ID, j->id);
-		wire_put_u32(&o, F_WSTATUS, j->wstatus);
-		if (j->stats.has_oom)
-			wire_put_u64(&o, F_OOM_KILLS, j->stats.oom_kills);
-		wire_put_u64(&o, F_CPU_USEC, j->stats.cpu_usec);
-		if (j->stats.has_peak)
-			wire_put_u64(&o, F_MEMORY_PEAK, j->stats.memory_peak);
+		put_end(&o, j->id, j->wstatus, &j->stats);
 		send_msg(&o);
+		memcpy(t->id, j->id, sizeof t->id);
+		t->wstatus = j->wstatus;
+		t->stats = j->stats;
 	} else {
 		snprintf(msg, sizeof msg, "%s", strerror(j->fail.err));
 		send_start_failed(j->id, j->fail.stage, j->fail.err, msg);
@@ -635,15 +658,25 @@ static void handle_hello(struct wire_msg *m, union request *u)
 }
 
 /* JOBS: after corrald restarted, which jobs this helper holds and what
- * it knows of each, from its own table (derived from the kernel); a
- * message corrald read but did not act on before it died is found
- * again this way.  HELD_END closes the list. */
+ * it knows of each, from its own table (derived from the kernel), and
+ * the last ends it told (RF_ENDED); a message corrald read but did not
+ * act on before it died is found again this way.  HELD_END closes the
+ * list. */
 static void handle_jobs(struct wire_msg *m, union request *u)
 {
 	struct wire_out o;
 
 	(void)m;
 	(void)u;
+	for (unsigned i = 0; i < ENDS_KEPT; i++) {
+		if (!ends[i].id[0])
+			continue;
+		wire_out_init(&o, &proto_helper_ev, H_HELD);
+		put_end(&o, ends[i].id, ends[i].wstatus, &ends[i].stats);
+		wire_put_u32(&o, F_PID, 0);
+		wire_put_u32(&o, F_R_FLAGS, RF_STARTED | RF_EXITED | RF_ENDED);
+		send_msg(&o);
+	}
 	for (unsigned i = 0; i < nslots; i++) {
 		const struct job *j = &jobs[i];
 		if (!j->used)
@@ -800,8 +833,9 @@ static const struct request_row {
 	  "state and checks every job against the kernel (resume_jobs)" },
 	{ H_JOBS, jobs_check, handle_jobs,
 	  "reads nothing from corrald and changes nothing: lists the ids, "
-	  "pids and ends of the jobs in the helper's own table, which are "
-	  "corrald's own jobs (its START named each)" },
+	  "pids and ends of the jobs in the helper's own table and the last "
+	  "ends it told, which are corrald's own jobs (its START named "
+	  "each)" },
 };
 
 static void dispatch_request(struct wire_msg *m)

@@ -463,6 +463,29 @@ static void held_started(struct mgr *m, struct job *j, uint32_t pid)
 		j->timeout_at = mono_ms() + (int64_t)j->timeout_ms;
 }
 
+/* An end the helper told already: news only to a job taken back that
+ * still waits for it, whose EXITED died with the predecessor (read, not
+ * yet recorded).  For every other job it is old: recorded already. */
+static void held_ended(struct mgr *m, struct job *j, const struct wire_msg *msg)
+{
+	struct helper_event ev = {
+		.type = H_EXITED, .name = "HELD (ended)", .fd = -1,
+		.wstatus = wire_u32(msg, F_WSTATUS, 0),
+		.oom_kills = wire_u64(msg, F_OOM_KILLS, STAT_NONE),
+		.cpu_usec = wire_u64(msg, F_CPU_USEC, 0),
+		.memory_peak = wire_u64(msg, F_MEMORY_PEAK, STAT_NONE),
+	};
+
+	if (!j || !j->resync)
+		return;
+	j->resync = false;
+	if (j->exited)
+		return;		/* its EXITED waited in the link: handled */
+	ev.job_id = j->id;
+	logmsg("job %s: its end came again from the helper", j->id);
+	job_helper_event(m, &ev);
+}
+
 /* A stop or kill under way when corrald died (the job's audit says one
  * was carried out): its kill after the grace died with corrald, so the
  * job would run on.  Carried on, the grace counted from the request. */
@@ -489,6 +512,8 @@ void fdstore_held(struct mgr *m, const struct wire_msg *msg)
 	struct job *j = job_find(m, id);
 	struct cerr e;
 
+	if (fl & RF_ENDED)
+		return held_ended(m, j, msg);
 	if (!j) {
 		/* corrald has no row or no output for it: nobody would see
 		 * its end.  Killed, and recorded if it was still running. */

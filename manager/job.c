@@ -81,21 +81,37 @@ static enum fdname_kind pipe_kind(const struct job *j, const struct pipe_src *p)
 	return j->in.tty ? FDN_TTY : FDN_OUT;
 }
 
-static void pipe_close(struct mgr *m, struct pipe_src *p)
+/* With unpark, the fd store's copy goes too (a -t job's terminal then
+ * hangs up).  Without, it stays until the job is freed (job_free_later):
+ * a crash between a pipe's EOF and the job's durable end still finds
+ * the job's output, at its end, and so the job, whose end the next
+ * corrald then learns (docs/restart.md). */
+static void pipe_close_as(struct mgr *m, struct pipe_src *p, bool unpark)
 {
 	if (p->fd < 0)
 		return;
 	epoll_ctl(m->epfd, EPOLL_CTL_DEL, p->fd, NULL);
 	close(p->fd);
 	p->fd = -1;
-	fdstore_unpark(m, pipe_kind(p->job, p), p->job->id);
+	if (unpark)
+		fdstore_unpark(m, pipe_kind(p->job, p), p->job->id);
+}
+
+static void pipe_close(struct mgr *m, struct pipe_src *p)
+{
+	pipe_close_as(m, p, true);
 }
 
 /* Freed after the current epoll batch, which may still name its pipes. */
 static void job_free_later(struct mgr *m, struct job *j)
 {
-	pipe_close(m, &j->out);
-	pipe_close(m, &j->err);
+	pipe_close_as(m, &j->out, false);
+	pipe_close_as(m, &j->err, false);
+	/* Whatever is still parked for it (also what a reload's
+	 * predecessor left there at an EOF). */
+	fdstore_unpark(m, j->in.tty ? FDN_TTY : FDN_OUT, j->id);
+	if (!j->in.tty)
+		fdstore_unpark(m, FDN_ERR, j->id);
 	input_close(m, j);
 	job_unlink(m, j);
 	logf_put(j->log);
@@ -196,7 +212,7 @@ void job_pipe_event(struct mgr *m, struct ev *ev, uint32_t events)
 		 * EOF. */
 		if (n < 0 && !(errno == EIO && j->in.tty))
 			logmsg("job %s: read output: %m", j->id);
-		pipe_close(m, p);
+		pipe_close_as(m, p, false);
 		job_maybe_end(m, j);
 		return;
 	}

@@ -8,6 +8,13 @@ $(SYNCFAIL_SO): tests/faults/syncfail.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) -O2 -fPIC -shared -o $@ $< -ldl
 
+# Also loaded into corrald: dies right after a chosen helper message
+# is received (the integration tier's t_crash, a lost EXITED).
+KILLAFTER_SO := $(BUILD)/tests/faults/killafter.so
+$(KILLAFTER_SO): tests/faults/killafter.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -std=gnu11 $(WARN) -O2 -fPIC -shared -o $@ $< -ldl
+
 ifeq ($(shell id -u),0)
 check-faults: programs $(BUILD)/tests/integration/rawclient $(SYNCFAIL_SO)
 	BUILD=$(abspath $(BUILD)) flock $(TEST_LOCK) tests/faults/run.sh

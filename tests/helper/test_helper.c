@@ -2079,6 +2079,20 @@ static void test_reexec_forged_state(void **state)
  * HELD_END with the helper's pid; asking changes nothing (the job runs
  * on and its end comes as before).  A JOBS with a field the table does
  * not give it is refused, and the helper serves on. */
+/* Send JOBS; the first HELD of the answer is about j. */
+static void jobs_first_held(struct fx *f, struct job *j, struct wire_msg *m)
+{
+	struct wire_out o;
+	struct cerr e;
+
+	wire_out_init(&o, &proto_helper_req, H_JOBS);
+	assert_int_equal(wire_out_finish(&o, &e), 0);
+	assert_int_equal(wire_send_packet(f->h.sock, &o, &e), 0);
+	wire_out_free(&o);
+	assert_int_equal(helper_next(&f->h, TBIT(H_HELD), NULL, j, WAIT_MS, m), 1);
+	assert_string_equal(wire_str(m, F_JOB_ID), j->id);
+}
+
 static void test_jobs_lists_held(void **state)
 {
 	struct fx *f = *state;
@@ -2089,12 +2103,7 @@ static void test_jobs_lists_held(void **state)
 
 	assert_int_equal(hello(&f->h), HELPER_LINK_VERSION);
 	start_sleeper(&f->h, &j, "trap-term", "5");
-	wire_out_init(&o, &proto_helper_req, H_JOBS);
-	assert_int_equal(wire_out_finish(&o, &e), 0);
-	assert_int_equal(wire_send_packet(f->h.sock, &o, &e), 0);
-	wire_out_free(&o);
-	assert_int_equal(helper_next(&f->h, TBIT(H_HELD), NULL, &j, WAIT_MS, &m), 1);
-	assert_string_equal(wire_str(&m, F_JOB_ID), j.id);
+	jobs_first_held(f, &j, &m);
 	assert_int_equal(wire_u32(&m, F_PID, 0), j.pid);
 	assert_int_equal(wire_u32(&m, F_R_FLAGS, 0), RF_STARTED);
 	wire_msg_free(&m);
@@ -2113,6 +2122,15 @@ static void test_jobs_lists_held(void **state)
 	if (job_await_exit(&f->h, &j, WAIT_MS) != 1)
 		fail_msg("no EXITED after JOBS");
 	assert_int_equal(WEXITSTATUS(j.wstatus), 5);
+	/* Its end, told already, is told again (RF_ENDED): a corrald that
+	 * died after reading the EXITED learns it from this. */
+	jobs_first_held(f, &j, &m);
+	assert_int_equal(wire_u32(&m, F_R_FLAGS, 0), RF_STARTED | RF_EXITED | RF_ENDED);
+	assert_int_equal(WEXITSTATUS(wire_u32(&m, F_WSTATUS, 0)), 5);
+	assert_true(wire_has(&m, F_CPU_USEC));
+	wire_msg_free(&m);
+	assert_int_equal(helper_next(&f->h, TBIT(H_HELD_END), NULL, &j, WAIT_MS, &m), 1);
+	wire_msg_free(&m);
 	job_close(&j);
 	still_serving(&f->h);
 }

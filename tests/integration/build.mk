@@ -9,7 +9,7 @@ $(ITEST)/rawclient: $(ITEST)/rawclient.o $(BUILD)/libcommon.a
 
 # Without root there is nothing to run, so nothing to build either.
 ifeq ($(shell id -u),0)
-check-integration: programs $(ITEST)/rawclient
+check-integration: programs $(ITEST)/rawclient $(BUILD)/tests/faults/killafter.so
 	BUILD=$(abspath $(BUILD)) flock $(TEST_LOCK) tests/integration/run.sh
 else
 check-integration:

@@ -172,6 +172,29 @@ t_crash_stop_under_way() {
 		sh -c '! kill -0 "$1" 2>/dev/null && [ "$2" = stopped ]' _ "$jpid" "$(field "$id" state)"
 }
 
+# An EXITED corrald read but never acted on: corrald (under
+# tests/faults/killafter.so) dies of SIGKILL right after it took the
+# job's EXITED out of the link, before anything of it was recorded.  The
+# helper no longer holds the job, but tells its end again at JOBS (its
+# last ends, RF_ENDED): the job ends `exited` with its code, not `lost`.
+t_crash_exited_in_flight() {
+	local shim=$work/killafter.so flag=$dir/run/killafter id old spid wrc env
+	install -m 0644 "$build/tests/faults/killafter.so" "$shim"
+	spid=$(cat "$dir/fdstore.pid")
+	kill -USR1 "$spid"
+	wait_for 10 sh -c '! kill -0 "$1" 2>/dev/null' _ "$spid"
+	env=$(LD_PRELOAD="$shim" CORRAL_KILL_AFTER="$flag" "$inst" restart "$dir") && eval "$env"
+	id=$(cr "$uA" run -d -- sh -c 'echo one; sleep 0.5; echo two; exit 11')
+	wait_for 5 cr_logged "$id" one
+	old=$(cr_pid)
+	touch "$flag"
+	wait_for 10 cr_back "$old"
+	cr "$uA" wait "$id" >/dev/null 2>&1
+	wrc=$?
+	expect crash_exited_in_flight_right_end "wait $wrc (want 11); state $(field "$id" state)/$(field "$id" exit_code) \"$(field "$id" error)\"; corrald $old killed by the shim: $([ -e "$flag" ] && echo no || echo yes); log: $(grep "$id" "$dir/corrald.log" | tail -n 2 | tr '\n' '|')" \
+		sh -c '[ "$1" = 11 ] && [ "$2" = exited ] && [ ! -e "$3" ]' _ "$wrc" "$(field "$id" state)" "$flag"
+}
+
 t_crash_resume kill9 KILL
 t_crash_resume restart TERM
 t_crash_stop_under_way
@@ -179,4 +202,5 @@ t_crash_ends_while_down
 t_crash_tty
 t_crash_resync
 t_crash_stop
+t_crash_exited_in_flight
 stop_instance

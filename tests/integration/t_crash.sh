@@ -177,6 +177,7 @@ t_crash_stop_under_way() {
 # job's EXITED out of the link, before anything of it was recorded.  The
 # helper no longer holds the job, but tells its end again at JOBS (its
 # last ends, RF_ENDED): the job ends `exited` with its code, not `lost`.
+cr_run_eleven() { id=$(cr "$uA" run -d -- sh -c 'echo one; sleep 0.5; echo two; exit 11' 2>/dev/null) && [ -n "$id" ]; }
 t_crash_exited_in_flight() {
 	local shim=$work/killafter.so flag=$dir/run/killafter id old spid wrc env
 	install -m 0644 "$build/tests/faults/killafter.so" "$shim"
@@ -184,7 +185,8 @@ t_crash_exited_in_flight() {
 	kill -USR1 "$spid"
 	wait_for 10 sh -c '! kill -0 "$1" 2>/dev/null' _ "$spid"
 	env=$(LD_PRELOAD="$shim" CORRAL_KILL_AFTER="$flag" "$inst" restart "$dir") && eval "$env"
-	id=$(cr "$uA" run -d -- sh -c 'echo one; sleep 0.5; echo two; exit 11')
+	# Until the new helper is ready ("the helper is starting").
+	wait_for 10 cr_run_eleven
 	wait_for 5 cr_logged "$id" one
 	old=$(cr_pid)
 	touch "$flag"

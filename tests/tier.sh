@@ -108,6 +108,10 @@ sql() {
 		sqlite3 -cmd '.timeout 5000' "$db" "$1"
 }
 field() { sql "SELECT $2 FROM jobs WHERE id = '$1'"; }
+# A job's script printing c0..c(N-1), one line each 20 ms, then exit
+# CODE (default 0); and those N lines, as a follower should see them.
+counter() { echo "i=0; while [ \$i -lt $1 ]; do echo c\$i; i=\$((i+1)); sleep 0.02; done; exit ${2:-0}"; }
+counted() { seq 0 $(($1 - 1)) | sed 's/^/c/'; }
 
 # wait_for SECONDS CMD...: poll CMD every 50 ms until it succeeds.
 wait_for() {

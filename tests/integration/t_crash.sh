@@ -6,9 +6,6 @@
 
 CORRAL_FDSTORE=1 start_instance crash
 
-# A job that prints c0..c(N-1), one line each 20 ms, then exits CODE.
-cr_counter() { echo "i=0; while [ \$i -lt $1 ]; do echo c\$i; i=\$((i+1)); sleep 0.02; done; exit $2"; }
-cr_counted() { seq 0 $(($1 - 1)) | sed 's/^/c/'; }
 cr_pid() { cat "$dir/corrald.pid" 2>/dev/null; }
 cr_logged() { cr "$uA" logs "$1" 2>&1 | grep -q -- "$2"; }
 cr_running() { [ "$(field "$1" state)" = running ]; }
@@ -22,12 +19,12 @@ cr_back() { [ -n "$(cr_pid)" ] && [ "$(cr_pid)" != "$1" ] && cr "$uA" whoami >/d
 # every client gets every line once and the right exit code.
 t_crash_resume() {
 	local how=$1 sig=$2 n=200 id jpid jpid2 old t0 t1 frc wrc arc
-	id=$(cr "$uA" run -d -- sh -c "$(cr_counter $n 6)")
+	id=$(cr "$uA" run -d -- sh -c "$(counter $n 6)")
 	cr "$uA" logs -f "$id" >"$work/cr.$how.f" 2>"$work/cr.$how.f.err" &
 	local fpid=$!
 	cr "$uA" wait "$id" >/dev/null 2>"$work/cr.$how.w.err" &
 	local wpid=$!
-	cr "$uB" run -q -- sh -c "$(cr_counter $n 7)" >"$work/cr.$how.att" 2>"$work/cr.$how.att.err" &
+	cr "$uB" run -q -- sh -c "$(counter $n 7)" >"$work/cr.$how.att" 2>"$work/cr.$how.att.err" &
 	local apid=$!
 	sleep 1
 	jpid=$(field "$id" pid)
@@ -43,9 +40,9 @@ t_crash_resume() {
 	wait "$fpid"; frc=$?
 	wait "$wpid"; wrc=$?
 	expect "crash_${how}_follower_every_line_once" "follower: $(wc -l <"$work/cr.$how.f") lines, rc $frc; $(head -c 300 "$work/cr.$how.f.err")" \
-		cmp -s "$work/cr.$how.f" <(cr_counted $n)
+		cmp -s "$work/cr.$how.f" <(counted $n)
 	expect "crash_${how}_attached_run" "exit $arc (want 7), $(wc -l <"$work/cr.$how.att") lines; $(head -c 300 "$work/cr.$how.att.err" | tr '\n' '|')" \
-		sh -c '[ "$1" = 7 ] && cmp -s "$2" "$3"' _ "$arc" "$work/cr.$how.att" <(cr_counted $n)
+		sh -c '[ "$1" = 7 ] && cmp -s "$2" "$3"' _ "$arc" "$work/cr.$how.att" <(counted $n)
 	expect "crash_${how}_wait_exit_code" "wait exit $wrc (want 6); state $(field "$id" state)/$(field "$id" exit_code); $(head -c 200 "$work/cr.$how.w.err")" \
 		sh -c '[ "$1" = 6 ] && [ "$2" = exited ]' _ "$wrc" "$(field "$id" state)"
 	echo "# crash ($how): corrald serving again $(((t1 - t0) / 1000000)) ms after the signal (fdstore.py restarts it after 100 ms)"

@@ -10,9 +10,6 @@ mkdir -m 0755 "$rbin"
 install -m 0755 "$build/corrald" "$rbin/corrald"
 CORRAL_CORRALD=$rbin/corrald start_instance restart
 
-# A job that prints c0..c(N-1), one line each 20 ms.
-counter() { echo "i=0; while [ \$i -lt $1 ]; do echo c\$i; i=\$((i+1)); sleep 0.02; done; exit ${2:-0}"; }
-counted() { seq 0 $(($1 - 1)) | sed 's/^/c/'; }
 resumed() { [ "$(grep -c '^corrald: resumed:' "$dir/corrald.log")" -ge "$1" ]; }
 helper_pid() { sed -n 's/.*helper ready (pid \([0-9]*\).*/\1/p' "$dir/corrald.log" | tail -n 1; }
 
